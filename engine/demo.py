@@ -1,0 +1,340 @@
+"""Deterministic tiny models with the real architectures, for demos and tests.
+
+``build_demo_models(out_dir, seed)`` writes, offline and in seconds:
+
+- ``base/``: a Llama causal LM shaped like a shrunken Llama-3-8B (grouped-query attention,
+  RMSNorm, rotary with theta 500000, untied head);
+- ``med-a/``, ``med-b/``, ``ja/``: the base plus each its own sparse deterministic
+  perturbation, so each carries a distinct task vector (stand-ins for MMed-Llama-3,
+  OpenBioLLM and Swallow);
+- ``vlm/``: a LLaVA-style model (CLIP vision tower, 2-layer GELU MLP projector) whose
+  language tower is the base plus its own perturbation (the stand-in for Bunny), with a
+  processor that ``AutoProcessor`` loads and Bunny's Vicuna-style chat template.
+
+Every weight is drawn from a generator seeded by (seed, model, tensor name), never from the
+global RNG, so the same seed gives byte-identical files whatever transformers' init order.
+"""
+
+from __future__ import annotations
+
+import json
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from engine._demo_corpus import DEMO_CORPUS
+from engine.events import Event
+
+if TYPE_CHECKING:
+    import torch
+
+BOS = "<|begin_of_text|>"
+EOS = "<|end_of_text|>"
+EOT = "<|eot_id|>"
+PAD = "<|pad|>"
+IMAGE = "<image>"
+START_HEADER = "<|start_header_id|>"
+END_HEADER = "<|end_header_id|>"
+SPECIAL_TOKENS = [BOS, EOS, PAD, EOT, START_HEADER, END_HEADER, IMAGE]
+
+# Llama 3's pre-tokenizer split; llama.cpp implements the same one as pre-type "llama-bpe".
+LLAMA3_SPLIT = (
+    r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}"
+    r"| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"
+)
+
+LLAMA3_CHAT_TEMPLATE = (
+    "{{ bos_token }}{% for message in messages %}"
+    "{{ '<|start_header_id|>' + message['role'] + '<|end_header_id|>\n\n'"
+    " + message['content'] | trim + '<|eot_id|>' }}{% endfor %}"
+    "{% if add_generation_prompt %}{{ '<|start_header_id|>assistant<|end_header_id|>\n\n' }}"
+    "{% endif %}"
+)
+
+VICUNA_SYSTEM = (
+    "A chat between a curious user and an artificial intelligence assistant. "
+    "The assistant gives helpful, detailed, and polite answers to the user's questions."
+)
+# Bunny's template: "<system> USER: <image>\n{prompt} ASSISTANT:" (REFERENCE.md §1). No BOS in
+# the text: the tokenizer adds it, as Bunny's own code and llama.cpp's mtmd do.
+VICUNA_CHAT_TEMPLATE = (
+    VICUNA_SYSTEM + "{% for message in messages %}"
+    "{% if message['role'] == 'user' %}{{ ' USER: ' }}"
+    "{% if message['content'] is string %}{{ message['content'] }}{% else %}"
+    "{% for part in message['content'] %}{% if part['type'] == 'image' %}{{ '<image>\n' }}"
+    "{% elif part['type'] == 'text' %}{{ part['text'] }}{% endif %}{% endfor %}{% endif %}"
+    "{% elif message['role'] == 'assistant' %}{{ ' ASSISTANT: ' }}"
+    "{% if message['content'] is string %}{{ message['content'] }}{% else %}"
+    "{% for part in message['content'] %}{{ part['text'] }}{% endfor %}{% endif %}"
+    "{{ eos_token }}{% endif %}{% endfor %}"
+    "{% if add_generation_prompt %}{{ ' ASSISTANT:' }}{% endif %}"
+)
+
+LANGUAGE_ROLES = ("base", "med-a", "med-b", "ja")
+ALL_ROLES = (*LANGUAGE_ROLES, "vlm")
+DEMO_MARKER = "jradi_demo.json"
+
+
+@dataclass(frozen=True)
+class DemoShape:
+    """Sizes of the demo models: Llama-3-8B's layout, shrunk."""
+
+    vocab_size: int = 1024
+    hidden_size: int = 64
+    intermediate_size: int = 256  # a multiple of 256 so Q4_K applies to ffn_down
+    num_layers: int = 2
+    num_heads: int = 4
+    num_kv_heads: int = 2
+    rope_theta: float = 500000.0
+    max_positions: int = 4096
+    init_std: float = 0.05
+    vision_hidden: int = 32
+    vision_intermediate: int = 64
+    vision_layers: int = 3
+    vision_heads: int = 2
+    image_size: int = 32
+    patch_size: int = 8
+    # Task vectors: each specialist changes this fraction of every tensor by N(0, scale).
+    perturb_density: float = 0.5
+    perturb_scale: float = 0.02
+
+
+def _generator(seed: int, *parts: str) -> torch.Generator:
+    import torch
+
+    key = zlib.crc32("/".join(parts).encode("utf-8"))
+    return torch.Generator().manual_seed((seed * 1_000_003 + key) % (2**63))
+
+
+def _init_tensor(shape: torch.Size, name: str, std: float, gen: torch.Generator) -> torch.Tensor:
+    import torch
+
+    leaf = name.rsplit(".", 2)[-2:]
+    if name.endswith("bias"):
+        return torch.zeros(shape)
+    if "norm" in leaf[0] or "layrnorm" in leaf[0]:
+        return torch.ones(shape)
+    return torch.randn(shape, generator=gen) * std
+
+
+def build_tokenizer(vocab_size: int) -> object:
+    """A byte-level BPE tokenizer (Llama-3 style) trained on the built-in corpus."""
+    from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers, processors, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    core = Tokenizer(models.BPE(ignore_merges=True))
+    core.pre_tokenizer = pre_tokenizers.Sequence(
+        [
+            pre_tokenizers.Split(Regex(LLAMA3_SPLIT), behavior="isolated", invert=False),
+            pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
+        ]
+    )
+    core.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocab_size,
+        min_frequency=2,
+        special_tokens=SPECIAL_TOKENS,
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
+    )
+    core.train_from_iterator(DEMO_CORPUS.splitlines(), trainer=trainer)
+    bos_id = core.token_to_id(BOS)
+    core.post_processor = processors.TemplateProcessing(
+        single=f"{BOS} $A", pair=f"{BOS} $A {BOS} $B", special_tokens=[(BOS, bos_id)]
+    )
+    tokenizer = PreTrainedTokenizerFast(
+        tokenizer_object=core,
+        bos_token=BOS,
+        eos_token=EOS,
+        pad_token=PAD,
+        extra_special_tokens={"image_token": IMAGE},
+        model_max_length=4096,
+        clean_up_tokenization_spaces=False,
+    )
+    tokenizer.chat_template = LLAMA3_CHAT_TEMPLATE
+    return tokenizer
+
+
+def _llama_config(shape: DemoShape, tokenizer: object) -> object:
+    from transformers import LlamaConfig
+
+    return LlamaConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=shape.hidden_size,
+        intermediate_size=shape.intermediate_size,
+        num_hidden_layers=shape.num_layers,
+        num_attention_heads=shape.num_heads,
+        num_key_value_heads=shape.num_kv_heads,
+        head_dim=shape.hidden_size // shape.num_heads,
+        max_position_embeddings=shape.max_positions,
+        rms_norm_eps=1e-5,
+        rope_parameters={"rope_type": "default", "rope_theta": shape.rope_theta},
+        tie_word_embeddings=False,
+        initializer_range=shape.init_std,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=[tokenizer.eos_token_id, tokenizer.convert_tokens_to_ids(EOT)],
+        pad_token_id=tokenizer.pad_token_id,
+        dtype="float32",
+    )
+
+
+def _base_weights(model: object, shape: DemoShape, seed: int) -> dict[str, torch.Tensor]:
+    return {
+        name: _init_tensor(t.shape, name, shape.init_std, _generator(seed, "base", name))
+        for name, t in model.state_dict().items()
+    }
+
+
+def _perturbed(
+    base: dict[str, torch.Tensor], shape: DemoShape, seed: int, role: str
+) -> dict[str, torch.Tensor]:
+    import torch
+
+    out = {}
+    for name, tensor in base.items():
+        gen = _generator(seed, role, name)
+        mask = torch.rand(tensor.shape, generator=gen) < shape.perturb_density
+        noise = torch.randn(tensor.shape, generator=gen) * shape.perturb_scale
+        out[name] = tensor + noise * mask
+    return out
+
+
+def _write_marker(folder: Path, role: str, seed: int) -> None:
+    marker = {
+        "demo": True,
+        "role": role,
+        "seed": seed,
+        "note": "JRadi demo model with random weights: not for clinical use.",
+        "note_ja": "JRadi デモモデル（ランダムな重み）：臨床には使用できません。",
+    }
+    (folder / DEMO_MARKER).write_text(json.dumps(marker, ensure_ascii=False, indent=2) + "\n")
+
+
+def _save_language_model(
+    folder: Path, config: object, weights: dict[str, torch.Tensor], tokenizer: object
+) -> None:
+    from transformers import LlamaForCausalLM
+
+    model = LlamaForCausalLM(config)
+    model.load_state_dict(weights, strict=True)
+    model.save_pretrained(folder, safe_serialization=True)
+    tokenizer.save_pretrained(folder)
+
+
+def _save_vlm(
+    folder: Path,
+    shape: DemoShape,
+    seed: int,
+    text_config: object,
+    language_weights: dict[str, torch.Tensor],
+    tokenizer: object,
+) -> None:
+    from transformers import (
+        CLIPVisionConfig,
+        LlavaConfig,
+        LlavaForConditionalGeneration,
+        LlavaProcessor,
+    )
+    from transformers.models.clip import CLIPImageProcessorPil
+
+    vision_config = CLIPVisionConfig(
+        hidden_size=shape.vision_hidden,
+        intermediate_size=shape.vision_intermediate,
+        num_hidden_layers=shape.vision_layers,
+        num_attention_heads=shape.vision_heads,
+        image_size=shape.image_size,
+        patch_size=shape.patch_size,
+        projection_dim=shape.vision_hidden,
+        hidden_act="quick_gelu",
+        layer_norm_eps=1e-5,
+    )
+    n_patches = (shape.image_size // shape.patch_size) ** 2
+    config = LlavaConfig(
+        vision_config=vision_config,
+        text_config=text_config,
+        image_token_index=tokenizer.convert_tokens_to_ids(IMAGE),
+        projector_hidden_act="gelu",
+        vision_feature_layer=-2,
+        vision_feature_select_strategy="default",
+        image_seq_length=n_patches,
+        multimodal_projector_bias=True,
+        tie_word_embeddings=False,
+    )
+    model = LlavaForConditionalGeneration(config)
+    weights = {}
+    for name, tensor in model.state_dict().items():
+        if name.startswith("model.language_model."):
+            weights[name] = language_weights["model." + name.removeprefix("model.language_model.")]
+        elif name == "lm_head.weight":
+            weights[name] = language_weights[name]
+        else:
+            weights[name] = _init_tensor(
+                tensor.shape, name, shape.init_std, _generator(seed, "vision", name)
+            )
+    model.load_state_dict(weights, strict=True)
+    model.save_pretrained(folder, safe_serialization=True)
+
+    image_processor = CLIPImageProcessorPil(
+        size={"shortest_edge": shape.image_size},
+        crop_size={"height": shape.image_size, "width": shape.image_size},
+    )
+    processor = LlavaProcessor(
+        image_processor=image_processor,
+        tokenizer=tokenizer,
+        patch_size=shape.patch_size,
+        vision_feature_select_strategy="default",
+        num_additional_image_tokens=1,
+        image_token=IMAGE,
+        chat_template=VICUNA_CHAT_TEMPLATE,
+    )
+    processor.save_pretrained(folder)
+
+
+def iter_build_demo_models(
+    out_dir: str | Path, seed: int = 0, shape: DemoShape | None = None
+) -> Iterator[Event]:
+    """Write the five demo model folders under ``out_dir``, yielding one event per step."""
+    import torch
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()  # the engine reports through events, not tqdm
+    shape = shape or DemoShape()
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    total = 2 + len(ALL_ROLES)
+    torch.manual_seed(seed)  # only transformers' throwaway init uses it; weights are ours
+    yield Event("demo-models", "progress", "tokenizer", 1, total)
+    tokenizer = build_tokenizer(shape.vocab_size)
+    config = _llama_config(shape, tokenizer)
+
+    from transformers import LlamaForCausalLM
+
+    yield Event("demo-models", "progress", "base weights", 2, total)
+    base = _base_weights(LlamaForCausalLM(config), shape, seed)
+    for step, role in enumerate(ALL_ROLES, start=3):
+        yield Event("demo-models", "progress", role, step, total)
+        folder = out / role
+        folder.mkdir(parents=True, exist_ok=True)
+        weights = base if role == "base" else _perturbed(base, shape, seed, role)
+        if role == "vlm":
+            _save_vlm(folder, shape, seed, config, weights, tokenizer)
+        else:
+            _save_language_model(folder, config, weights, tokenizer)
+        _write_marker(folder, role, seed)
+    yield Event(
+        "demo-models",
+        "result",
+        f"demo models written to {out}",
+        total,
+        total,
+        {"out_dir": str(out), "roles": list(ALL_ROLES), "seed": seed},
+    )
+
+
+def build_demo_models(out_dir: str | Path, seed: int = 0) -> Path:
+    """Build the demo models and return ``out_dir``."""
+    for _ in iter_build_demo_models(out_dir, seed):
+        pass
+    return Path(out_dir)

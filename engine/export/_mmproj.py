@@ -1,0 +1,111 @@
+"""The image path of a LLaVA-style model (CLIP tower + MLP projector) as llama.cpp's mmproj.
+
+What llama.cpp's clip/mtmd loader expects of a LLaVA-1.5-style projector: architecture
+``clip``, projector type ``mlp`` (tensors ``mm.0`` and ``mm.2``), every encoder layer and no
+post-layernorm. The loader runs all but the last layer (LLaVA reads the second-to-last
+layer's raw output) unless ``clip.vision.feature_layer`` names another one, and it drops the
+CLS position itself.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import gguf
+import numpy as np
+
+from engine.errors import ExportError
+from engine.export._checkpoint import Checkpoint
+
+CLIP_MEAN = [0.48145466, 0.4578275, 0.40821073]
+CLIP_STD = [0.26862954, 0.26130258, 0.27577711]
+_VISION = "vision_tower.vision_model."
+
+
+def _image_stats(folder: Path) -> tuple[list[float], list[float]]:
+    candidates = (("preprocessor_config.json", None), ("processor_config.json", "image_processor"))
+    for name, key in candidates:
+        path = folder / name
+        if path.is_file():
+            data = json.loads(path.read_text(encoding="utf-8"))
+            data = data.get(key, {}) if key else data
+            if "image_mean" in data:
+                return list(data["image_mean"]), list(data["image_std"])
+    return CLIP_MEAN, CLIP_STD
+
+
+def feature_layer(config: dict, n_layers: int, folder: Path) -> int:
+    """The index into the encoder's hidden states (0 = its input) that LLaVA projects."""
+    layer = config.get("vision_feature_layer", -2)
+    if not isinstance(layer, int):
+        raise ExportError(
+            f"{folder}: several vision feature layers ({layer}) are not supported; "
+            "supported: one layer (LLaVA 1.5 reads -2)."
+        )
+    strategy = config.get("vision_feature_select_strategy", "default")
+    if strategy != "default":
+        raise ExportError(
+            f"{folder}: vision_feature_select_strategy {strategy!r} is not supported; "
+            "supported: 'default' (CLS dropped, as LLaVA 1.5)."
+        )
+    return layer if layer >= 0 else n_layers + 1 + layer
+
+
+def write_mmproj_gguf(ckpt: Checkpoint, out_path: Path, outtype: str = "f16") -> Path:
+    """Write the vision encoder and projector of ``ckpt`` to ``out_path``."""
+    vcfg = ckpt.vision_config
+    if ckpt.config.get("projector_hidden_act", "gelu") != "gelu":
+        raise ExportError(
+            f"{ckpt.folder}: projector activation {ckpt.config['projector_hidden_act']!r} is not "
+            "supported; llama.cpp's mlp projector uses gelu."
+        )
+    n_layers = int(vcfg["num_hidden_layers"])
+    layer = feature_layer(ckpt.config, n_layers, ckpt.folder)
+    text_hidden = int(ckpt.text_config["hidden_size"])
+    mean, std = _image_stats(ckpt.folder)
+
+    writer = gguf.GGUFWriter(str(out_path), gguf.MODEL_ARCH_NAMES[gguf.MODEL_ARCH.MMPROJ])
+    writer.add_name(f"{ckpt.folder.name} mmproj")
+    writer.add_file_type(
+        gguf.LlamaFileType.ALL_F32 if outtype == "f32" else gguf.LlamaFileType.MOSTLY_F16
+    )
+    writer.add_clip_has_vision_encoder(True)
+    writer.add_bool(gguf.Keys.Clip.HAS_LLAVA_PROJECTOR, True)
+    writer.add_clip_projector_type(gguf.VISION_PROJECTOR_TYPE_NAMES[gguf.VISION_PROJECTOR_TYPE.MLP])
+    writer.add_vision_image_size(int(vcfg["image_size"]))
+    writer.add_vision_patch_size(int(vcfg["patch_size"]))
+    writer.add_vision_embedding_length(int(vcfg["hidden_size"]))
+    writer.add_vision_feed_forward_length(int(vcfg["intermediate_size"]))
+    writer.add_vision_projection_dim(text_hidden)
+    writer.add_vision_block_count(n_layers)
+    if layer != n_layers - 1:  # the loader's default is the second-to-last layer
+        writer.add_array("clip.vision.feature_layer", [layer])
+    writer.add_vision_head_count(int(vcfg["num_attention_heads"]))
+    writer.add_vision_attention_layernorm_eps(float(vcfg.get("layer_norm_eps", 1e-5)))
+    writer.add_vision_image_mean(mean)
+    writer.add_vision_image_std(std)
+    writer.add_vision_use_gelu(vcfg.get("hidden_act", "quick_gelu") == "gelu")
+
+    name_map = gguf.get_tensor_name_map(gguf.MODEL_ARCH.MMPROJ, n_layers)
+    for hf_name in ckpt.names():
+        if hf_name.startswith("multi_modal_projector."):
+            index = {"linear_1": "0", "linear_2": "2"}[hf_name.split(".")[1]]
+            gguf_name = f"mm.{index}.{hf_name.rsplit('.', 1)[1]}"
+        elif hf_name.startswith(_VISION):
+            rest = hf_name.removeprefix(_VISION)
+            if rest.startswith("post_layernorm") or rest.endswith("position_ids"):
+                continue
+            gguf_name = name_map.get_name(hf_name, try_suffixes=(".weight", ".bias"))
+            if gguf_name is None:
+                raise ExportError(f"{ckpt.folder}: no mmproj name for tensor {hf_name!r}.")
+        else:
+            continue
+        data = ckpt.tensor(hf_name).numpy()
+        dtype = np.float16 if outtype == "f16" and data.ndim >= 2 else np.float32
+        writer.add_tensor(gguf_name, np.ascontiguousarray(data.astype(dtype)))
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+    return out_path

@@ -1,0 +1,56 @@
+"""``jradi-desktop``: start the clinician application."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="jradi-desktop", description="JRadi Desktop")
+    parser.add_argument("paths", nargs="*", help="images or folders to open")
+    parser.add_argument(
+        "--quit-after",
+        type=float,
+        metavar="SECONDS",
+        help="close the window after this many seconds (smoke tests)",
+    )
+    return parser
+
+
+NO_DISPLAY = (
+    "jradi-desktop: 画面（ディスプレイ）が見つかりません。デスクトップ環境で起動するか、"
+    "xvfb-run jradi-desktop で仮想画面を使ってください。\n"
+    "jradi-desktop: no display found. Start it from a desktop session, or use a virtual "
+    "screen: xvfb-run jradi-desktop (or QT_QPA_PLATFORM=offscreen for tests)."
+)
+
+
+def _has_display() -> bool:
+    if not sys.platform.startswith("linux") or os.environ.get("QT_QPA_PLATFORM"):
+        return True
+    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if not _has_display():
+        print(NO_DISPLAY, file=sys.stderr)
+        return 1
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication
+
+    from jradi_desktop.ui.main_window import MainWindow
+
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setApplicationName("JRadi Desktop")
+    window = MainWindow()
+    window.show()
+    if args.quit_after is not None:
+        QTimer.singleShot(int(args.quit_after * 1000), app.quit)
+    return app.exec()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

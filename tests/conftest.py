@@ -1,0 +1,37 @@
+"""Shared fixtures: offline guard, offscreen Qt, the tiny demo models and their GGUF exports."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+sys.path.insert(0, str(Path(__file__).parent))
+
+import offline_guard
+
+offline_guard.install()
+
+import jradi_desktop  # noqa: E402, F401  (sets the HF offline switches)
+
+
+@pytest.fixture(scope="session")
+def demo_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The five demo model folders, built once per test session."""
+    from engine.demo import build_demo_models
+
+    return build_demo_models(tmp_path_factory.mktemp("demo-models"), seed=0)
+
+
+@pytest.fixture(scope="session")
+def demo_gguf(demo_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """f32 GGUF exports of the demo base LM and VLM (model.gguf, mmproj.gguf)."""
+    from engine.export import export_gguf
+
+    out = tmp_path_factory.mktemp("gguf")
+    base = export_gguf(demo_dir / "base", out / "base", "f32")
+    vlm = export_gguf(demo_dir / "vlm", out / "vlm", "f32")
+    return {"base": base.model, "vlm": vlm.model, "mmproj": vlm.mmproj}
