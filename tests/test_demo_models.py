@@ -17,9 +17,11 @@ def _hashes(folder):
     }
 
 
-def test_same_seed_gives_identical_files(demo_dir, tmp_path):
-    again = build_demo_models(tmp_path / "again", seed=0)
-    assert _hashes(again) == _hashes(demo_dir)
+def test_cli_with_the_same_seed_gives_identical_files(demo_dir, tmp_path):
+    from engine.cli import main
+
+    assert main(["demo-models", str(tmp_path / "again"), "--seed", "0"]) == 0
+    assert _hashes(tmp_path / "again") == _hashes(demo_dir)
 
 
 def test_other_seed_gives_other_weights(demo_dir, tmp_path):

@@ -1,1 +1,5 @@
-"""models."""
+"""The model registry: what a model is, checks, memory estimate."""
+
+from jradi_desktop.models._spec import TEMPLATES, ModelKind, ModelSpec
+
+__all__ = ["TEMPLATES", "ModelKind", "ModelSpec"]

@@ -1,0 +1,109 @@
+"""``ImageLoadError``: why a file could not become an :class:`XrayImage`, in both languages."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+
+from jradi_desktop.errors import JRadiError
+
+
+class LoadFailure(StrEnum):
+    """Machine-readable reason carried by :class:`ImageLoadError` (for icons, tests, logs)."""
+
+    MISSING = "missing"
+    DIRECTORY = "directory"
+    UNREADABLE = "unreadable"
+    EMPTY = "empty"
+    NOT_IMAGE = "not_image"
+    TRUNCATED = "truncated"
+    NO_PIXELS = "no_pixels"
+    UNSUPPORTED_SYNTAX = "unsupported_syntax"
+    TOO_LARGE = "too_large"
+    BAD_FRAME = "bad_frame"
+    DECODE_FAILED = "decode_failed"
+
+
+# reason -> (Japanese, English); {path} is always given, the rest by the raiser.
+_MESSAGES: dict[LoadFailure, tuple[str, str]] = {
+    LoadFailure.MISSING: (
+        "ファイル「{path}」が見つかりません。",
+        'File not found: "{path}".',
+    ),
+    LoadFailure.DIRECTORY: (
+        "「{path}」はフォルダーです。画像ファイルを選んでください。",
+        '"{path}" is a folder, not an image file; choose a file inside it.',
+    ),
+    LoadFailure.UNREADABLE: (
+        "ファイル「{path}」を読み込めません（{detail}）。アクセス権を確認してください。",
+        'Cannot read "{path}" ({detail}); check that you have permission to read it.',
+    ),
+    LoadFailure.EMPTY: (
+        "ファイル「{path}」は空です（0 バイト）。",
+        '"{path}" is empty (0 bytes).',
+    ),
+    LoadFailure.NOT_IMAGE: (
+        "ファイル「{path}」は対応している画像形式（DICOM・PNG・JPEG）ではありません。{detail}",
+        '"{path}" is not a supported image (DICOM, PNG or JPEG). {detail}',
+    ),
+    LoadFailure.TRUNCATED: (
+        "ファイル「{path}」は途中で切れているか壊れています：{detail}",
+        '"{path}" is truncated or corrupt: {detail}',
+    ),
+    LoadFailure.NO_PIXELS: (
+        "ファイル「{path}」は DICOM ですが画像データ（Pixel Data）を含みません（{detail}）。",
+        '"{path}" is a DICOM file without pixel data ({detail}).',
+    ),
+    LoadFailure.UNSUPPORTED_SYNTAX: (
+        "ファイル「{path}」の圧縮形式 {detail} を展開できるプラグインがインストールされて"
+        "いません。{hint_ja}",
+        'No installed plugin decodes the transfer syntax {detail} of "{path}". {hint_en}',
+    ),
+    LoadFailure.TOO_LARGE: (
+        "ファイル「{path}」の画像は {detail} で、上限 {limit:,} 画素を超えるため読み込みません"
+        "（解凍爆弾の可能性があります）。",
+        '"{path}" holds {detail}, over the limit of {limit:,} pixels; not decoding it '
+        "(possible decompression bomb).",
+    ),
+    LoadFailure.BAD_FRAME: (
+        "ファイル「{path}」にフレーム {frame} はありません"
+        "（全 {frames} フレーム、0 から数えます）。",
+        'Frame {frame} does not exist in "{path}" ({frames} frame(s), counted from 0).',
+    ),
+    LoadFailure.DECODE_FAILED: (
+        "ファイル「{path}」の画像データを展開できません：{detail}",
+        'Cannot decode the pixel data of "{path}": {detail}',
+    ),
+}
+
+
+class ImageLoadError(JRadiError):
+    """A file could not be opened as an image; the messages name the file and the reason."""
+
+    def __init__(
+        self,
+        message_ja: str,
+        message_en: str,
+        *,
+        path: Path | None = None,
+        reason: LoadFailure = LoadFailure.DECODE_FAILED,
+    ) -> None:
+        super().__init__(message_ja, message_en)
+        self.path = path
+        self.reason = reason
+
+
+def load_error(
+    path: Path, reason: LoadFailure, *, detail_ja: str | None = None, **fields: object
+) -> ImageLoadError:
+    """Build the :class:`ImageLoadError` for ``reason`` with its message templates filled.
+
+    ``detail`` goes into both messages unless ``detail_ja`` gives the Japanese one.
+    """
+    values: dict[str, object] = {"detail": "", "hint_ja": "", "hint_en": "", **fields}
+    values["path"] = str(path)
+    values_ja = values if detail_ja is None else {**values, "detail": detail_ja}
+    ja, en = _MESSAGES[reason]
+    return ImageLoadError(
+        ja.format(**values_ja).strip(), en.format(**values).strip(), path=path, reason=reason
+    )

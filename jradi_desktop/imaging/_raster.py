@@ -1,0 +1,86 @@
+"""PNG / JPEG file -> :class:`XrayImage` through Pillow.
+
+Grey stays grey (8-bit ``L``, 16-bit ``I;16``, 32-bit ``I``, float ``F``); RGB stays colour;
+a palette image becomes grey when its palette is grey, colour otherwise; alpha is composited
+onto black (a radiograph's background). 8-bit images are display images already: their
+default window is the identity, so the model sees the pixels the file holds.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from jradi_desktop.imaging._errors import LoadFailure, load_error
+from jradi_desktop.imaging._image import XrayImage, luma
+
+_GREY_MODES = ("1", "L", "LA", "La")
+_INT_MODES = ("I;16", "I;16L", "I;16B", "I;16N", "I")
+
+
+def read_raster(path: Path, *, file_format: str, frame: int, max_pixels: int) -> XrayImage:
+    """Decode the PNG or JPEG at ``path`` (``file_format`` as sniffed: "PNG" or "JPEG")."""
+    if frame != 0:
+        raise load_error(path, LoadFailure.BAD_FRAME, frame=frame, frames=1)
+    try:
+        with Image.open(path, formats=[file_format]) as im:
+            total = im.width * im.height
+            if total > max_pixels:
+                raise load_error(
+                    path,
+                    LoadFailure.TOO_LARGE,
+                    detail=f"{im.height} x {im.width} = {total:,} pixels",
+                    detail_ja=f"{im.height}×{im.width}＝{total:,} 画素",
+                    limit=max_pixels,
+                )
+            image = _from_pil(ImageOps.exif_transpose(im) if file_format == "JPEG" else im)
+    except Image.DecompressionBombError as exc:  # Pillow's own check, at open
+        raise load_error(path, LoadFailure.TOO_LARGE, detail=str(exc), limit=max_pixels) from exc
+    except UnidentifiedImageError as exc:
+        raise load_error(path, LoadFailure.NOT_IMAGE, detail=str(exc)) from exc
+    except (OSError, SyntaxError, EOFError) as exc:  # Pillow's "truncated" / "broken data"
+        raise load_error(path, LoadFailure.TRUNCATED, detail=str(exc)) from exc
+    image.file_format = file_format
+    image.source = path
+    return image
+
+
+def _from_pil(im: Image.Image) -> XrayImage:
+    mode = im.mode
+    if mode in _GREY_MODES:
+        grey = _composite_grey(im)
+        return XrayImage(pixels=grey.astype(np.float32), bits_stored=8, display_ready=True)
+    if mode in _INT_MODES or mode == "F":
+        arr = np.asarray(im)
+        bits = 32 if mode == "F" else max(16, int(arr.max(initial=0)).bit_length())
+        return XrayImage(pixels=arr.astype(np.float32), bits_stored=bits)
+    rgba = np.asarray(im.convert("RGBA"))
+    rgb = _composite_rgb(rgba)
+    if mode in ("P", "PA") and _is_grey(rgb):
+        return XrayImage(pixels=rgb[..., 0].astype(np.float32), bits_stored=8, display_ready=True)
+    return XrayImage(
+        pixels=luma(rgb), photometric="RGB", rgb=rgb, bits_stored=8, display_ready=True
+    )
+
+
+def _composite_grey(im: Image.Image) -> np.ndarray:
+    if im.mode == "1":
+        return np.asarray(im.convert("L"))
+    if im.mode in ("LA", "La"):
+        la = np.asarray(im.convert("LA"), dtype=np.uint16)
+        return ((la[..., 0] * la[..., 1] + 127) // 255).astype(np.uint8)
+    return np.asarray(im)
+
+
+def _composite_rgb(rgba: np.ndarray) -> np.ndarray:
+    alpha = rgba[..., 3]
+    if alpha.min(initial=255) == 255:
+        return np.ascontiguousarray(rgba[..., :3])
+    rgb = rgba[..., :3].astype(np.uint16) * alpha[..., None]
+    return ((rgb + 127) // 255).astype(np.uint8)
+
+
+def _is_grey(rgb: np.ndarray) -> bool:
+    return bool((rgb[..., 0] == rgb[..., 1]).all() and (rgb[..., 1] == rgb[..., 2]).all())

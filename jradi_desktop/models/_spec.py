@@ -1,0 +1,52 @@
+"""What a model is, for the app: files, kind and how to run them."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+ModelKind = Literal["gguf", "hf"]
+# Prompt templates the runtime knows by name; "auto" takes the GGUF's or the HF folder's own.
+TEMPLATES = ("auto", "bunny", "llama3")
+
+
+@dataclass
+class ModelSpec:
+    """One model the app can load.
+
+    ``path`` is the GGUF file (kind ``gguf``) or the Hugging Face folder (kind ``hf``);
+    ``mmproj`` is the GGUF vision encoder + projector, needed for reports from a GGUF model.
+    """
+
+    name: str
+    kind: ModelKind
+    path: Path
+    mmproj: Path | None = None
+    template: str = "auto"
+    context: int = 4096
+    n_gpu_layers: int = -1  # -1: all layers on the GPU when there is one
+    threads: int | None = None  # None: llama.cpp's default
+    allow_remote_code: bool = False  # HF only: trust_remote_code, an explicit per-model opt-in
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def has_vision(self) -> bool:
+        if self.kind == "gguf":
+            return self.mmproj is not None
+        return (Path(self.path) / "preprocessor_config.json").is_file() or (
+            Path(self.path) / "processor_config.json"
+        ).is_file()
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["path"] = str(self.path)
+        data["mmproj"] = str(self.mmproj) if self.mmproj else None
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> ModelSpec:
+        data = dict(data)
+        data["path"] = Path(data["path"])
+        data["mmproj"] = Path(data["mmproj"]) if data.get("mmproj") else None
+        return cls(**data)
