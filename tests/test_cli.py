@@ -1,0 +1,74 @@
+import json
+
+import numpy as np
+import pydicom.data
+import pytest
+from PIL import Image
+
+from jradi_desktop.cli import main
+from jradi_desktop.imaging import Window, open_image, render
+
+CT = pydicom.data.get_testdata_file("CT_small.dcm")
+
+
+def test_render_writes_what_the_viewer_shows(tmp_path):
+    out = tmp_path / "表示.png"
+    assert main(["render", CT, str(out), "--window", "40,400", "--invert"]) == 0
+    image = open_image(CT)
+    expected = render(image, Window(40, 400, image.default_window.function), invert=True)
+    assert np.array_equal(np.asarray(Image.open(out)), expected)
+
+
+def test_info_prints_the_metadata_as_json(capsys):
+    assert main(["info", CT]) == 0
+    info = json.loads(capsys.readouterr().out)
+    for key in (
+        "modality",
+        "photometric",
+        "rows",
+        "columns",
+        "window_center",
+        "window_width",
+        "patient_name",
+        "transfer_syntax",
+    ):
+        assert key in info
+    assert info["modality"] == "CT" and info["rows"] == 128
+
+
+def test_bad_image_gives_a_message_not_a_traceback(tmp_path, capsys):
+    text = tmp_path / "メモ.txt"
+    text.write_text("not an image")
+    assert main(["info", str(text)]) == 1
+    err = capsys.readouterr().err
+    assert "メモ.txt" in err and "not a supported image" in err
+
+
+def test_bad_window_argument_is_explained(capsys):
+    with pytest.raises(SystemExit):
+        main(["render", CT, "x.png", "--window", "40"])
+    assert "CENTER,WIDTH" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_models_add_list_and_errors(demo_gguf, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("JRADI_DATA_DIR", str(tmp_path))
+    assert (
+        main(
+            [
+                "models",
+                "add",
+                str(demo_gguf["vlm"]),
+                "--name",
+                "デモ",
+                "--mmproj",
+                str(demo_gguf["mmproj"]),
+            ]
+        )
+        == 0
+    )
+    assert "memory ≈" in capsys.readouterr().out
+    assert main(["models", "list"]) == 0
+    assert "* デモ\tgguf" in capsys.readouterr().out
+    assert main(["models", "add", str(tmp_path / "missing.gguf")]) == 1
+    assert "not found" in capsys.readouterr().err
