@@ -38,7 +38,7 @@ def test_demo_gguf_with_its_mmproj_passes_and_gets_a_memory_estimate(demo_gguf):
 @pytest.mark.slow
 def test_mmproj_of_another_model_is_refused(demo_gguf, tmp_path):
     other = _tiny_gguf(tmp_path / "big.gguf", embedding=128)
-    with pytest.raises(ModelCheckError, match="projection size 64 does not match .* 128"):
+    with pytest.raises(ModelCheckError, match=r"projection size 64 does not match .* 128"):
         check_model(ModelSpec("x", "gguf", other, mmproj=demo_gguf["mmproj"]))
 
 
@@ -75,7 +75,7 @@ def test_registry_round_trip_and_default(demo_gguf, demo_dir, tmp_path):
     assert again.get("vlm").mmproj == demo_gguf["mmproj"]
     again.remove("hf-vlm")
     assert ModelRegistry(path).default == "vlm"
-    with pytest.raises(ModelCheckError, match="not registered. Registered: vlm"):
+    with pytest.raises(ModelCheckError, match=r"not registered\. Registered: vlm"):
         again.get("nope")
 
 
