@@ -17,7 +17,6 @@ from engine.errors import EngineError
 from engine.events import Event
 
 NOT_YET = {
-    "merge": "issue #5 (JRadiEvo merge)",
     "evolve": "issue #5 (evolutionary merge search)",
     "lora": "issue #6 (LoRA instruction tuning)",
     "eval-qa": "issue #6 (Japanese medical QA evaluation)",
@@ -65,6 +64,13 @@ def _cmd_export_gguf(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_merge(args: argparse.Namespace) -> int:
+    from engine.merge import iter_merge
+
+    _run_events(iter_merge(args.recipe, args.out), args.events)
+    return 0
+
+
 def _cmd_eval_report(args: argparse.Namespace) -> int:
     from engine.metrics import evaluate_predictions_file
 
@@ -109,6 +115,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--outtype", choices=["f32", "f16"], default="f16")
     p.add_argument("--quantize", choices=["Q8_0", "Q4_K_M"])
     p.set_defaults(run=_cmd_export_gguf)
+
+    p = with_events(
+        sub.add_parser(
+            "merge",
+            help="merge models as a YAML recipe says (JRadiEvo DARE + TIES, or mergekit)",
+        )
+    )
+    p.add_argument("recipe", type=Path, help="the recipe (YAML); see engine/merge/_recipe.py")
+    p.add_argument("--out", type=Path, required=True, help="a new folder for the merged model")
+    p.set_defaults(run=_cmd_merge)
 
     p = sub.add_parser("eval-report", help="score generated reports: ROUGE-L, BLEU, METEOR")
     p.add_argument("--predictions", type=Path, required=True, help="CSV or JSONL")

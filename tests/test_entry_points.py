@@ -1,16 +1,9 @@
 import pytest
 
 from engine.cli import main as engine_main
-from jradi_desktop.cli import main as jradi_main
 
 
-@pytest.mark.parametrize("command", ["report", "ask"])
-def test_jradi_commands_not_built_yet_say_so(command, capsys):
-    assert jradi_main([command]) == 2
-    assert "not available yet" in capsys.readouterr().err
-
-
-@pytest.mark.parametrize("command", ["merge", "evolve", "lora", "eval-qa", "score-qa"])
+@pytest.mark.parametrize("command", ["evolve", "lora", "eval-qa", "score-qa"])
 def test_engine_commands_not_built_yet_say_so(command, capsys):
     assert engine_main([command]) == 2
     assert "not available yet" in capsys.readouterr().err

@@ -1,0 +1,338 @@
+"""The fast JRadiEvo merge: task vectors resident once, merged weights written in place.
+
+An evolutionary search merges the same four models a thousand times with different numbers.
+``MergeContext`` reads the base and the models once, keeps the base and the task vectors
+resident (each on its chosen device, task vectors in float32 or a 16-bit dtype), and per
+trial writes ``theta_base + lambda * tau_merged`` straight into a target (a live model's
+parameters or a state dict), tensor by tensor and chunk by chunk. Peak extra memory is a few
+chunk-sized float32 buffers, never a copy of a model. Per trial it makes one or two
+threshold passes (``_select``) and one write pass; ties in the sign election (sum exactly 0)
+are recorded with both candidate values during the write pass and patched once the majority
+sign is known. The element-wise steps are those of ``merge_state_dicts``: same bits.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from engine.events import Event
+from engine.merge._dare import DARE_SEED, dare_scale, dare_table, table_keep
+from engine.merge._errors import MergeError
+from engine.merge._io import language_targets, open_model_folder
+from engine.merge._jradievo import (
+    NO_TRIM,
+    JRadiEvoParams,
+    apply_merged,
+    disjoint_merge,
+    plain_sum,
+    signed_total,
+    trim_count,
+    trimmed,
+)
+from engine.merge._select import kth_smallest_magnitudes
+from engine.merge._task_vectors import mergeable_names, resolve_dtype, task_vector_tensor
+
+if TYPE_CHECKING:
+    import torch
+
+DEFAULT_CHUNK = 1 << 22  # elements per chunk: ~16 MB per float32 buffer
+
+
+@dataclass(frozen=True)
+class MergeStats:
+    """What one merge did: thresholds, the majority sign, ties patched, seconds."""
+
+    thresholds: list[float | None]  # per model; None: nothing trimmed (k = 0)
+    majority: int  # sign of the total of elected signs
+    ties: int  # elements whose sign sum was exactly 0 with some nonzero trimmed value
+    seconds: float
+
+
+class MergeContext:
+    """Base and task vectors held once; ``merge_into`` writes one trial's merge in place.
+
+    ``device`` is where the arithmetic runs; ``storage`` where task vectors live (one device
+    for all, or one per model, e.g. ``["cuda", "cuda", "cpu", "cpu"]`` to keep two on an 80 GB
+    GPU and stream two from pinned host memory); ``base_storage`` where the base lives
+    (default ``device``). ``dtype`` is the task vectors' dtype. Not thread-safe: one merge at
+    a time; the context owns its tensors, the target stays the caller's.
+    """
+
+    def __init__(
+        self,
+        base: Mapping[str, torch.Tensor],
+        models: Sequence[Mapping[str, torch.Tensor]],
+        *,
+        model_labels: Sequence[str] | None = None,
+        dtype: str | torch.dtype = "float32",
+        device: str | torch.device = "cpu",
+        storage: str | torch.device | Sequence[str | torch.device] | None = None,
+        base_storage: str | torch.device | None = None,
+        chunk_size: int = DEFAULT_CHUNK,
+        seed: int = DARE_SEED,
+    ) -> None:
+        """Task vectors from in-memory state dicts with canonical (Llama) names."""
+        self._setup(
+            len(models),
+            model_labels=model_labels,
+            dtype=dtype,
+            device=device,
+            storage=storage,
+            base_storage=base_storage,
+            chunk_size=chunk_size,
+            seed=seed,
+        )
+        self.names = mergeable_names(base)
+        for name in self.names:
+            self._add(name, base[name], [m.get(name) for m in models])
+
+    @classmethod
+    def from_folders(
+        cls,
+        base_dir: str | Path,
+        model_dirs: Sequence[str | Path],
+        **options: Any,
+    ) -> MergeContext:
+        """Read the base and each model's language tower (Llama or LLaVA) tensor by tensor.
+
+        ``options`` are the constructor's keyword arguments.
+        """
+        base = open_model_folder(base_dir)
+        folders = [open_model_folder(d) for d in model_dirs]
+        options.setdefault("model_labels", [str(f.folder) for f in folders])
+        self = cls.__new__(cls)
+        self._setup(len(folders), **options)
+        self.names = []
+        for name in base.language:
+            tensor = base.language_tensor(name)
+            if not tensor.is_floating_point():
+                continue
+            self.names.append(name)
+            models = [f.language_tensor(name) if name in f.language else None for f in folders]
+            self._add(name, tensor, models, base_label=str(base.folder))
+        return self
+
+    def _setup(
+        self,
+        n_models: int,
+        *,
+        model_labels: Sequence[str] | None = None,
+        dtype: str | torch.dtype = "float32",
+        device: str | torch.device = "cpu",
+        storage: str | torch.device | Sequence[str | torch.device] | None = None,
+        base_storage: str | torch.device | None = None,
+        chunk_size: int = DEFAULT_CHUNK,
+        seed: int = DARE_SEED,
+    ) -> None:
+        import torch
+
+        self.dtype = resolve_dtype(dtype)
+        self.device = torch.device(device)
+        self.labels = list(model_labels or [f"model {i}" for i in range(n_models)])
+        if len(self.labels) != n_models:
+            raise MergeError(f"{len(self.labels)} model labels for {n_models} models.")
+        if storage is None or isinstance(storage, str | torch.device):
+            storage = [storage or self.device] * n_models
+        if len(storage) != n_models:
+            raise MergeError(f"{len(storage)} storage devices for {n_models} models.")
+        self.storage = [torch.device(s) for s in storage]
+        self.base_storage = torch.device(base_storage or self.device)
+        if chunk_size < 1:
+            raise MergeError(f"chunk_size must be at least 1; got {chunk_size}.")
+        self.chunk_size = int(chunk_size)
+        self.seed = seed
+        self._base: dict[str, torch.Tensor] = {}
+        self._taus: list[dict[str, torch.Tensor]] = [{} for _ in range(n_models)]
+        self._table: torch.Tensor | None = None
+
+    def _place(self, t: torch.Tensor, where: torch.device) -> torch.Tensor:
+        t = t.to(where).contiguous()
+        if where.type == "cpu" and self.device.type == "cuda":
+            t = t.pin_memory()  # fast, asynchronous host-to-GPU copies of each chunk
+        return t
+
+    def _add(
+        self,
+        name: str,
+        base: torch.Tensor,
+        models: Sequence[torch.Tensor | None],
+        base_label: str = "the base",
+    ) -> None:
+        self._base[name] = self._place(base, self.base_storage)
+        for i, model in enumerate(models):
+            tau = task_vector_tensor(name, base, model, self.dtype, self.labels[i], base_label)
+            if tau is not None:
+                self._taus[i][name] = self._place(tau, self.storage[i])
+
+    @property
+    def n_models(self) -> int:
+        return len(self.labels)
+
+    @property
+    def numel(self) -> int:
+        return sum(t.numel() for t in self._base.values())
+
+    def resident_bytes(self) -> dict[str, int]:
+        """Bytes held per device (base + task vectors), for memory planning."""
+        out: dict[str, int] = {}
+        for t in [*self._base.values(), *(t for d in self._taus for t in d.values())]:
+            key = str(t.device)
+            out[key] = out.get(key, 0) + t.numel() * t.element_size()
+        return out
+
+    def _keep(self, start: int, count: int, p: float) -> torch.Tensor:
+        """DARE's keep-mask for flat elements ``start .. start+count-1`` of any tensor."""
+        if self._table is None:
+            longest = max((t.numel() for t in self._base.values()), default=0)
+            self._table = dare_table(longest, self.seed, self.device, self.chunk_size)
+        return table_keep(self._table, start, count, p)
+
+    def _chunks(self, name: str) -> Iterator[tuple[int, int]]:
+        n = self._base[name].numel()
+        for start in range(0, n, self.chunk_size):
+            yield start, min(n, start + self.chunk_size) - start
+
+    def _tau_chunk(self, i: int, name: str, start: int, count: int) -> torch.Tensor | None:
+        tau = self._taus[i].get(name)
+        if tau is None:
+            return None
+        return tau.view(-1)[start : start + count].to(self.device, non_blocking=True)
+
+    def thresholds(self, params: JRadiEvoParams) -> list[float]:
+        """The exact global trim threshold of each model for ``params`` (``-inf``: k = 0)."""
+        self._check(params)
+        ranks = [trim_count(k, self.numel) for k in params.k]
+
+        def entry(i: int, name: str, start: int, count: int, keep: torch.Tensor) -> Any:
+            if not ranks[i]:
+                return None  # nothing trimmed: no threshold needed
+            tau = self._tau_chunk(i, name, start, count)
+            return count if tau is None else tau.abs() * keep  # missing / dropped -> zeros
+
+        def stream() -> Iterator[list[torch.Tensor | int | None]]:
+            for name in self.names:
+                for start, count in self._chunks(name):
+                    keep = self._keep(start, count, params.p)
+                    yield [entry(i, name, start, count, keep) for i in range(self.n_models)]
+
+        found = kth_smallest_magnitudes(stream, ranks, self.dtype, self.device)
+        return [NO_TRIM if t is None else t for t in found]
+
+    def _check(self, params: JRadiEvoParams) -> None:
+        if params.n_models != self.n_models:
+            raise MergeError(
+                f"parameters for {params.n_models} models but the context holds {self.n_models}."
+            )
+
+    def _targets(self, target: Any) -> dict[str, torch.Tensor]:
+        import torch
+
+        state = target.state_dict() if isinstance(target, torch.nn.Module) else target
+        keys = {n: n for n in self.names if n in state}
+        if len(keys) < len(self.names):  # a live model's own names (e.g. a LLaVA's)
+            keys = language_targets(state)
+        missing = [n for n in self.names if n not in keys]
+        if missing:
+            raise MergeError(
+                f"the target has no tensor for {len(missing)} merged parameters "
+                f"(first: {missing[0]!r}); give a model of the base's architecture."
+            )
+        out = {}
+        for name in self.names:
+            t = state[keys[name]]
+            if tuple(t.shape) != tuple(self._base[name].shape) or not t.is_contiguous():
+                raise MergeError(
+                    f"target tensor {keys[name]!r} has shape {list(t.shape)}; the base's "
+                    f"{name!r} has {list(self._base[name].shape)} (and it must be contiguous)."
+                )
+            out[name] = t
+        return out
+
+    def iter_merge_into(self, target: Any, params: JRadiEvoParams) -> Iterator[Event]:
+        """Write the merge into ``target`` (a module or a name -> tensor mapping) in place.
+
+        Yields a progress event per tensor and finally a ``result`` event whose data are the
+        ``MergeStats`` fields. If it stops early (error, or the consumer closes the generator),
+        the target holds a partly written merge.
+        """
+        import torch
+
+        started = time.perf_counter()
+        self._check(params)
+        targets = self._targets(target)
+        total_steps = len(self.names) + 1
+        yield Event("merge", "progress", "trim thresholds", 1, total_steps)
+        thresholds = self.thresholds(params)
+        scale = dare_scale(params.p)
+        sign_total = torch.zeros((), dtype=torch.int64, device=self.device)
+        fixups: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]] = []
+        with torch.no_grad():
+            for step, name in enumerate(self.names, start=2):
+                dst = targets[name].view(-1)
+                base = self._base[name].view(-1)
+                for start, count in self._chunks(name):
+                    keep = self._keep(start, count, params.p)
+                    trims = [
+                        trimmed(self._tau_chunk(i, name, start, count), keep, thresholds[i], scale)
+                        for i in range(self.n_models)
+                    ]
+                    total = plain_sum(trims)
+                    elected = torch.sign(total)
+                    sign_total += signed_total(total)
+                    b = base[start : start + count].to(self.device, non_blocking=True)
+                    out = apply_merged(b, disjoint_merge(trims, elected, params.w), params.lam)
+                    dst[start : start + count].copy_(out)
+                    nonzero = trims[0] != 0
+                    for t in trims[1:]:
+                        nonzero |= t != 0
+                    tie = ((total == 0) & nonzero).nonzero().squeeze(1)
+                    if tie.numel():
+                        sub = [t[tie] for t in trims]
+                        values = [
+                            apply_merged(
+                                b[tie],
+                                disjoint_merge(sub, torch.full_like(sub[0], sign), params.w),
+                                params.lam,
+                            ).to(dst.dtype)
+                            for sign in (1.0, -1.0)
+                        ]
+                        fixups.append((dst, (tie + start).to(dst.device), *values))
+                yield Event("merge", "progress", name, step, total_steps)
+            majority = int(torch.sign(sign_total))
+            if majority:
+                for dst, index, positive, negative in fixups:
+                    dst[index] = (positive if majority > 0 else negative).to(dst.device)
+        stats = MergeStats(
+            thresholds=[None if t == NO_TRIM else t for t in thresholds],
+            majority=majority,
+            ties=sum(int(f[1].numel()) for f in fixups),
+            seconds=time.perf_counter() - started,
+        )
+        yield Event("merge", "result", "merged", total_steps, total_steps, asdict(stats))
+
+    def merge_into(self, target: Any, params: JRadiEvoParams) -> MergeStats:
+        """``iter_merge_into`` run to its end; returns the stats."""
+        data: dict[str, Any] = {}
+        for event in self.iter_merge_into(target, params):
+            if event.kind == "result":
+                data = event.data
+        return MergeStats(**data)
+
+    def empty_target(self, dtype: str | torch.dtype | None = None) -> dict[str, torch.Tensor]:
+        """Uninitialised CPU tensors (canonical names, the base's dtypes or ``dtype``)."""
+        import torch
+
+        dt = None if dtype is None else getattr(torch, str(dtype).removeprefix("torch."))
+        return {n: torch.empty_like(t, device="cpu", dtype=dt) for n, t in self._base.items()}
+
+    def merged_state_dict(
+        self, params: JRadiEvoParams, dtype: str | torch.dtype | None = None
+    ) -> dict[str, torch.Tensor]:
+        """A new CPU state dict (canonical names, the base's dtypes or ``dtype``) of the merge."""
+        out = self.empty_target(dtype)
+        self.merge_into(out, params)
+        return out

@@ -1,0 +1,169 @@
+"""A LLaVA's language tower out as a plain Llama folder, and a merged tower back in.
+
+mergekit (and anything else that merges Llama checkpoints) cannot line up a LLaVA's
+``language_model.model.*`` tensors with a plain Llama's ``model.*``. ``extract_language_tower``
+writes the tower as a Llama folder (config, safetensors, tokenizer); ``splice_language_tower``
+writes a copy of the VLM whose language tensors come from a merged tower, everything else
+(vision tower, projector, processor, chat template) untouched, each tensor under the same key,
+in the same file and dtype as in the source VLM, so ``from_pretrained`` reads it like the
+source.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from engine.merge._errors import MergeError
+from engine.merge._io import ModelFolder, open_model_folder
+
+if TYPE_CHECKING:
+    import torch
+
+WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth")
+TOKENIZER_FILES = (
+    "tokenizer.json",
+    "tokenizer_config.json",
+    "special_tokens_map.json",
+    "tokenizer.model",
+    "chat_template.jinja",
+    "chat_template.json",
+    "generation_config.json",
+)
+
+
+def _open_vlm(vlm_dir: str | Path) -> ModelFolder:
+    vlm = open_model_folder(vlm_dir)
+    if vlm.kind != "llava":
+        raise MergeError(
+            f"{vlm.folder}: a {vlm.config.get('model_type')!r} model, not a LLaVA VLM; the "
+            "language tower can only be taken out of (and put back into) a LLaVA folder."
+        )
+    return vlm
+
+
+def _save_atomic(tensors: dict[str, torch.Tensor], path: Path, metadata: dict[str, str]) -> None:
+    from safetensors.torch import save_file
+
+    partial = path.with_name(path.name + ".partial")
+    save_file(tensors, str(partial), metadata=metadata)
+    os.replace(partial, path)
+
+
+def _metadata(path: Path) -> dict[str, str]:
+    from safetensors import safe_open
+
+    with safe_open(str(path), framework="pt") as f:
+        return dict(f.metadata() or {"format": "pt"})
+
+
+def extract_language_tower(vlm_dir: str | Path, out_dir: str | Path) -> Path:
+    """Write the VLM's language tower to ``out_dir`` as a Llama folder; return ``out_dir``."""
+    vlm = _open_vlm(vlm_dir)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    by_file: dict[Path, list[str]] = {}
+    for name, raw in vlm.language.items():
+        by_file.setdefault(vlm.stored[raw][0], []).append(name)
+    files = [f for f in vlm.files if f in by_file]
+    weight_map: dict[str, str] = {}
+    dtype = None
+    for n, src in enumerate(files, start=1):
+        single = len(files) == 1
+        target = "model.safetensors" if single else f"model-{n:05d}-of-{len(files):05d}.safetensors"
+        tensors = {name: vlm.language_tensor(name).contiguous() for name in by_file[src]}
+        dtype = dtype or str(next(iter(tensors.values())).dtype).removeprefix("torch.")
+        _save_atomic(tensors, out / target, {"format": "pt"})
+        weight_map.update(dict.fromkeys(tensors, target))
+    if len(files) > 1:
+        index = {"metadata": {}, "weight_map": dict(sorted(weight_map.items()))}
+        (out / "model.safetensors.index.json").write_text(json.dumps(index, indent=2) + "\n")
+
+    config = dict(vlm.text_config)
+    config["architectures"] = ["LlamaForCausalLM"]
+    config["model_type"] = "llama"
+    config["dtype"] = dtype
+    if "lm_head.weight" not in vlm.language:
+        config["tie_word_embeddings"] = True
+    (out / "config.json").write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
+    for name in TOKENIZER_FILES:
+        if (vlm.folder / name).is_file():
+            shutil.copy2(vlm.folder / name, out / name)
+    return out
+
+
+def splice_language_tower(
+    vlm_dir: str | Path,
+    tower: str | Path | Mapping[str, torch.Tensor],
+    out_dir: str | Path,
+) -> Path:
+    """Write a copy of the VLM with its language tensors taken from ``tower``.
+
+    ``tower`` is a Llama folder (e.g. a mergekit output) or a state dict with Llama names
+    (``model.*``, ``lm_head.weight``). Every language tensor of the VLM must be there with the
+    same shape; it is stored in the VLM's dtype under the VLM's key. Returns ``out_dir``.
+    """
+    return _write_copy(_open_vlm(vlm_dir), tower, Path(out_dir))
+
+
+def write_language_copy(
+    source_dir: str | Path,
+    tower: str | Path | Mapping[str, torch.Tensor],
+    out_dir: str | Path,
+) -> Path:
+    """Like ``splice_language_tower`` for any Llama or LLaVA folder (e.g. the merge's base)."""
+    return _write_copy(open_model_folder(source_dir), tower, Path(out_dir))
+
+
+def _write_copy(
+    source: ModelFolder, tower: str | Path | Mapping[str, torch.Tensor], out: Path
+) -> Path:
+    if out.resolve() == source.folder.resolve():
+        raise MergeError(f"{out}: the output folder is the source model; choose another folder.")
+    if isinstance(tower, Mapping):
+        get, names, label = tower.__getitem__, set(tower), "the merged tower"
+    else:
+        folder = open_model_folder(tower)
+        get, names, label = folder.language_tensor, set(folder.language), str(folder.folder)
+    missing = sorted(set(source.language) - names)
+    if missing:
+        raise MergeError(
+            f"{label} lacks {len(missing)} of the language tensors of {source.folder} "
+            f"(first: {missing[0]!r}); merge a tower with that model's architecture."
+        )
+
+    out.mkdir(parents=True, exist_ok=True)
+    weight_names = {f.name for f in source.files} | {"model.safetensors.index.json"}
+    for item in source.folder.iterdir():
+        if item.name in weight_names or item.suffix in WEIGHT_SUFFIXES:
+            continue
+        if item.is_dir():
+            shutil.copytree(item, out / item.name, dirs_exist_ok=True)
+        else:
+            shutil.copy2(item, out / item.name)
+    if (source.folder / "model.safetensors.index.json").is_file():
+        shutil.copy2(source.folder / "model.safetensors.index.json", out)
+
+    by_raw = {raw: name for name, raw in source.language.items()}
+    for path in source.files:
+        tensors = {}
+        for raw, (file, _) in source.stored.items():
+            if file != path:
+                continue
+            stored = source.tensor(raw)
+            if raw not in by_raw:
+                tensors[raw] = stored
+                continue
+            merged = get(by_raw[raw])
+            if tuple(merged.shape) != tuple(stored.shape):
+                raise MergeError(
+                    f"tensor {by_raw[raw]!r} has shape {list(merged.shape)} in {label} but "
+                    f"{list(stored.shape)} in {source.folder}."
+                )
+            tensors[raw] = merged.detach().to(device="cpu", dtype=stored.dtype).contiguous()
+        _save_atomic(tensors, out / path.name, _metadata(path))
+    return out
