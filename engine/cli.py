@@ -51,7 +51,9 @@ def _run_events(events: Iterable[Event], mode: str | None) -> dict:
 def _cmd_demo_models(args: argparse.Namespace) -> int:
     from engine.demo import iter_build_demo_models
 
-    _run_events(iter_build_demo_models(args.out_dir, seed=args.seed), args.events)
+    _run_events(
+        iter_build_demo_models(args.out_dir, seed=args.seed, trained=args.trained), args.events
+    )
     return 0
 
 
@@ -107,6 +109,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = with_events(sub.add_parser("demo-models", help="write the tiny deterministic demo models"))
     p.add_argument("out_dir", type=Path)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--trained",
+        action="store_true",
+        help="train briefly on the built-in corpus so the demo writes readable reports (~1 min)",
+    )
     p.set_defaults(run=_cmd_demo_models)
 
     p = with_events(sub.add_parser("export-gguf", help="HF folder -> model.gguf (+ mmproj.gguf)"))

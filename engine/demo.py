@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import zlib
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -201,13 +202,14 @@ def _perturbed(
     return out
 
 
-def _write_marker(folder: Path, role: str, seed: int) -> None:
+def _write_marker(folder: Path, role: str, seed: int, trained: bool) -> None:
     marker = {
         "demo": True,
         "role": role,
         "seed": seed,
-        "note": "JRadi demo model with random weights: not for clinical use.",
-        "note_ja": "JRadi デモモデル（ランダムな重み）：臨床には使用できません。",
+        "trained": trained,
+        "note": "JRadi demo model (tiny, random or briefly trained): not for clinical use.",
+        "note_ja": "JRadi デモモデル（極小・ランダムまたは短時間学習）：臨床には使用できません。",
     }
     (folder / DEMO_MARKER).write_text(json.dumps(marker, ensure_ascii=False, indent=2) + "\n")
 
@@ -223,14 +225,13 @@ def _save_language_model(
     tokenizer.save_pretrained(folder)
 
 
-def _save_vlm(
-    folder: Path,
+def _build_vlm(
     shape: DemoShape,
     seed: int,
     text_config: object,
     language_weights: dict[str, torch.Tensor],
     tokenizer: object,
-) -> None:
+) -> tuple[object, object]:
     from transformers import (
         CLIPVisionConfig,
         LlavaConfig,
@@ -274,8 +275,6 @@ def _save_vlm(
                 tensor.shape, name, shape.init_std, _generator(seed, "vision", name)
             )
     model.load_state_dict(weights, strict=True)
-    model.save_pretrained(folder, safe_serialization=True)
-
     image_processor = CLIPImageProcessorPil(
         size={"shortest_edge": shape.image_size},
         crop_size={"height": shape.image_size, "width": shape.image_size},
@@ -289,13 +288,17 @@ def _save_vlm(
         image_token=IMAGE,
         chat_template=VICUNA_CHAT_TEMPLATE,
     )
-    processor.save_pretrained(folder)
+    return model, processor
 
 
 def iter_build_demo_models(
-    out_dir: str | Path, seed: int = 0, shape: DemoShape | None = None
+    out_dir: str | Path, seed: int = 0, shape: DemoShape | None = None, trained: bool = False
 ) -> Iterator[Event]:
-    """Write the five demo model folders under ``out_dir``, yielding one event per step."""
+    """Write the five demo model folders under ``out_dir``, yielding one event per step.
+
+    ``trained``: fit the base to the built-in corpus and the VLM to the report prompt first
+    (about a minute on 2 cores), so the demo writes readable Japanese reports.
+    """
     import torch
     from transformers.utils import logging as hf_logging
 
@@ -313,16 +316,28 @@ def iter_build_demo_models(
 
     yield Event("demo-models", "progress", "base weights", 2, total)
     base = _base_weights(LlamaForCausalLM(config), shape, seed)
+    if trained:
+        base = _trained_base(config, base, tokenizer, seed)
     for step, role in enumerate(ALL_ROLES, start=3):
         yield Event("demo-models", "progress", role, step, total)
         folder = out / role
         folder.mkdir(parents=True, exist_ok=True)
-        weights = base if role == "base" else _perturbed(base, shape, seed, role)
         if role == "vlm":
-            _save_vlm(folder, shape, seed, config, weights, tokenizer)
+            # Trained: the VLM is the trained base fine-tuned on reports (its task vector is
+            # that fine-tune); untrained: the base plus its own perturbation.
+            tower = base if trained else _perturbed(base, shape, seed, role)
+            model, processor = _build_vlm(shape, seed, config, tower, tokenizer)
+            if trained:
+                from engine._demo_training import train_vlm
+
+                with _single_thread_training():
+                    train_vlm(model, processor, seed)
+            model.save_pretrained(folder, safe_serialization=True)
+            processor.save_pretrained(folder)
         else:
+            weights = base if role == "base" else _perturbed(base, shape, seed, role)
             _save_language_model(folder, config, weights, tokenizer)
-        _write_marker(folder, role, seed)
+        _write_marker(folder, role, seed, trained)
     yield Event(
         "demo-models",
         "result",
@@ -333,8 +348,35 @@ def iter_build_demo_models(
     )
 
 
-def build_demo_models(out_dir: str | Path, seed: int = 0) -> Path:
+def build_demo_models(out_dir: str | Path, seed: int = 0, trained: bool = False) -> Path:
     """Build the demo models and return ``out_dir``."""
-    for _ in iter_build_demo_models(out_dir, seed):
+    for _ in iter_build_demo_models(out_dir, seed, trained=trained):
         pass
     return Path(out_dir)
+
+
+@contextmanager
+def _single_thread_training() -> Iterator[None]:
+    """Training reductions depend on the thread count; one thread makes runs repeatable."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _trained_base(
+    config: object, weights: dict[str, torch.Tensor], tokenizer: object, seed: int
+) -> dict[str, torch.Tensor]:
+    from transformers import LlamaForCausalLM
+
+    from engine._demo_training import train_language_model
+
+    model = LlamaForCausalLM(config)
+    model.load_state_dict(weights, strict=True)
+    with _single_thread_training():
+        train_language_model(model, tokenizer, seed)
+    return {name: tensor.detach().clone() for name, tensor in model.state_dict().items()}

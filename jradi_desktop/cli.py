@@ -9,15 +9,9 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Callable
 from pathlib import Path
 
 from jradi_desktop.errors import JRadiError
-
-NOT_YET = {
-    "report": "issue #3 (report generation from the command line)",
-    "ask": "issue #3 (medical QA from the command line)",
-}
 
 
 def _parse_window(text: str) -> tuple[float, float]:
@@ -89,16 +83,86 @@ def _cmd_models(args: argparse.Namespace) -> int:
     return 0
 
 
-def _not_yet(name: str) -> Callable[[argparse.Namespace], int]:
-    def run(_: argparse.Namespace) -> int:
-        print(
-            f"jradi {name}: まだ利用できません / not available yet; it arrives with "
-            f"{NOT_YET[name]}.",
-            file=sys.stderr,
-        )
-        return 2
+def _worker_for(args: argparse.Namespace) -> tuple[object, str]:
+    from jradi_desktop.inference import InferenceWorker
+    from jradi_desktop.models import resolve_model
 
-    return run
+    spec = resolve_model(args.model, getattr(args, "mmproj", None))
+    if args.threads:
+        spec.threads = args.threads
+    if args.n_gpu_layers is not None:
+        spec.n_gpu_layers = args.n_gpu_layers
+    return InferenceWorker(spec), spec.name
+
+
+def _params(args: argparse.Namespace, default_tokens: int) -> object:
+    from jradi_desktop.inference import GenerationParams
+
+    return GenerationParams(max_new_tokens=args.max_new_tokens or default_tokens)
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from jradi_desktop.imaging import list_images
+    from jradi_desktop.pipeline import generate_report
+
+    paths = list_images(args.paths)
+    if not paths:
+        print("jradi report: 画像が見つかりません / no images found", file=sys.stderr)
+        return 1
+    worker, model_name = _worker_for(args)
+    failures = 0
+    try:
+        for path in paths:
+            stream = None if args.json else (lambda piece: print(piece, end="", flush=True))
+            if not args.json:
+                print(f"== {path}", flush=True)
+            try:
+                result = generate_report(
+                    worker, path, model_name=model_name, indication=args.indication,
+                    params=_params(args, 256), on_piece=stream,
+                )  # fmt: skip
+            except JRadiError as exc:
+                failures += 1
+                if args.json:
+                    print(json.dumps({"image": str(path), "error": exc.message_en,
+                                      "error_ja": exc.message_ja}, ensure_ascii=False))  # fmt: skip
+                else:
+                    print(f"\n{exc}", file=sys.stderr)
+                continue
+            if args.json:
+                print(json.dumps(result.to_json(), ensure_ascii=False), flush=True)
+            else:
+                print(f"\n-- {result.seconds:.1f} s", flush=True)
+    finally:
+        worker.close()
+    return 1 if failures else 0
+
+
+def _cmd_ask(args: argparse.Namespace) -> int:
+    from jradi_desktop.inference import parse_choice_answer
+    from jradi_desktop.pipeline import ask
+
+    choices = [c.strip() for c in args.choices.split(",")] if args.choices else None
+    worker, _ = _worker_for(args)
+    pieces = []
+    try:
+        for piece in ask(worker, args.question, choices=choices, params=_params(args, 512)):
+            pieces.append(piece)
+            print(piece, end="", flush=True)
+    finally:
+        worker.close()
+    print()
+    if choices:
+        answer = parse_choice_answer("".join(pieces), len(choices))
+        print(f"答え / answer: {','.join(answer.letters) or '?'}")
+    return 0
+
+
+def _model_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model", required=True, help="a GGUF file, a HF folder or a registered name")
+    p.add_argument("--threads", type=int)
+    p.add_argument("--n-gpu-layers", type=int)
+    p.add_argument("--max-new-tokens", type=int)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -110,7 +174,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("render", help="write an image exactly as the viewer shows it")
     p.add_argument("image")
     p.add_argument("out", help="PNG file to write")
-    p.add_argument("--window", type=_parse_window, metavar="CENTER,WIDTH")
+    p.add_argument(
+        "--window",
+        type=_parse_window,
+        metavar="CENTER,WIDTH",
+        help="window to render at; write --window=-600,1500 for a negative center",
+    )
     p.add_argument("--invert", action="store_true")
     p.add_argument("--frame", type=int, default=0)
     p.set_defaults(run=_cmd_render)
@@ -134,10 +203,19 @@ def build_parser() -> argparse.ArgumentParser:
         actions.add_parser(action).add_argument("name")
     p.set_defaults(run=_cmd_models)
 
-    for name, what in NOT_YET.items():
-        p = sub.add_parser(name, help=f"(not available yet: {what})")
-        p.add_argument("args", nargs=argparse.REMAINDER)
-        p.set_defaults(run=_not_yet(name))
+    p = sub.add_parser("report", help="draft a Japanese report for each image (folders expand)")
+    p.add_argument("paths", nargs="+")
+    _model_options(p)
+    p.add_argument("--mmproj", help="the vision encoder GGUF (default: mmproj*.gguf beside it)")
+    p.add_argument("--indication", default="", help="clinical indication (臨床情報)")
+    p.add_argument("--json", action="store_true", help="one JSON object per image")
+    p.set_defaults(run=_cmd_report)
+
+    p = sub.add_parser("ask", help="ask a Japanese medical question; streams the answer")
+    p.add_argument("question")
+    _model_options(p)
+    p.add_argument("--choices", help='multiple choice: "a,b,c,d,e" texts, comma-separated')
+    p.set_defaults(run=_cmd_ask)
     return parser
 
 

@@ -35,3 +35,14 @@ def demo_gguf(demo_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[
     base = export_gguf(demo_dir / "base", out / "base", "f32")
     vlm = export_gguf(demo_dir / "vlm", out / "vlm", "f32")
     return {"base": base.model, "vlm": vlm.model, "mmproj": vlm.mmproj}
+
+
+@pytest.fixture(scope="session")
+def trained_gguf(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """The demo VLM trained briefly to write readable reports, exported to f16 GGUF."""
+    from engine.demo import build_demo_models
+    from engine.export import export_gguf
+
+    models = build_demo_models(tmp_path_factory.mktemp("trained-demo"), seed=0, trained=True)
+    vlm = export_gguf(models / "vlm", tmp_path_factory.mktemp("trained-gguf"), "f16")
+    return {"dir": models, "vlm": vlm.model, "mmproj": vlm.mmproj}

@@ -72,3 +72,33 @@ def test_models_add_list_and_errors(demo_gguf, tmp_path, monkeypatch, capsys):
     assert "* デモ\tgguf" in capsys.readouterr().out
     assert main(["models", "add", str(tmp_path / "missing.gguf")]) == 1
     assert "not found" in capsys.readouterr().err
+
+
+def _report_lines(capsys):
+    return [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("backend", ["gguf", "hf"])
+def test_report_on_a_dicom_is_deterministic_and_failures_do_not_stop_the_batch(
+    backend, demo_dir, demo_gguf, tmp_path, capsys
+):
+    model = str(demo_gguf["vlm"]) if backend == "gguf" else str(demo_dir / "vlm")
+    broken = tmp_path / "壊れた.dcm"
+    broken.write_bytes(b"DICM but not really")
+    args = ["report", CT, str(broken), "--model", model, "--json", "--max-new-tokens", "16"]
+    assert main(args) == 1  # one image failed
+    first = _report_lines(capsys)
+    assert first[0]["image"] == CT and first[0]["text"]
+    assert {"findings", "impression", "text", "model", "seconds"} <= first[0].keys()
+    assert first[1]["image"] == str(broken) and "error" in first[1]
+    assert main(args[:2] + args[3:]) == 0
+    assert _report_lines(capsys)[0]["text"] == first[0]["text"]
+
+
+@pytest.mark.slow
+def test_ask_with_choices_streams_and_reads_the_letters(demo_gguf, capsys):
+    args = ["ask", "肺炎の原因菌で最も多いのは？", "--model", str(demo_gguf["base"]),
+            "--choices", "肺炎球菌,大腸菌,緑膿菌", "--max-new-tokens", "8"]  # fmt: skip
+    assert main(args) == 0
+    assert "答え / answer:" in capsys.readouterr().out

@@ -52,6 +52,11 @@ def parse_answer_letters(response: str) -> tuple[str, ...] | None:
     """Choice letters of a letter answer, sorted: "a", "a,c", "ａ，ｃ", "答え: b", "C、A".
 
     Returns None when the answer part is not a comma-separated list of single letters.
+
+    Deliberately stricter than the app's ``jradi_desktop.inference.parse_answer_letters``,
+    which also reads "正解は c です" or "b. 肥満" as an answer: IgakuQA's official scorer
+    counts a reply only when it *is* the letter list, so following the app's reading here
+    would raise accuracies above what the published scorer gives for the same replies.
     """
     parts = _answer_part(normalize_response(response).lower()).split(",")
     if not all(len(part) == 1 and "a" <= part <= "z" for part in parts):

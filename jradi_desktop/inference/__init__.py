@@ -1,1 +1,79 @@
-"""inference."""
+"""Inference runtime: backends (llama-cpp-python for GGUF, transformers for full precision),
+the worker process the GUI talks to, prompts and reading the replies.
+
+Importing this package is cheap: llama_cpp, torch and transformers load only with a model.
+"""
+
+import logging
+
+from jradi_desktop.inference._backend import (
+    Backend,
+    GenerationParams,
+    backend_names,
+    create_backend,
+    get_backend,
+    register_backend,
+)
+from jradi_desktop.inference._choices import parse_answer_letters
+from jradi_desktop.inference._errors import (
+    BackendUnavailableError,
+    GenerationError,
+    InferenceError,
+    InvalidRequestError,
+    ModelFileNotFoundError,
+    ModelLoadError,
+    PromptTooLongError,
+    UnknownBackendError,
+    VisionNotSupportedError,
+    WorkerCrashedError,
+)
+from jradi_desktop.inference._prompts import (
+    QA_SYSTEM_PROMPT,
+    REPORT_PROMPT,
+    ChoiceAnswer,
+    ReportSections,
+    build_chat_messages,
+    build_choice_messages,
+    build_report_messages,
+    parse_choice_answer,
+    report_prompt,
+    split_report,
+)
+from jradi_desktop.inference._templates import BUNNY_CHAT_TEMPLATE, LLAMA3_CHAT_TEMPLATE
+from jradi_desktop.inference._worker import InferenceWorker
+
+# Library logging (llama.cpp's log included) reaches no terminal unless the app configures it.
+logging.getLogger(__name__).addHandler(logging.NullHandler())
+
+__all__ = [
+    "BUNNY_CHAT_TEMPLATE",
+    "LLAMA3_CHAT_TEMPLATE",
+    "QA_SYSTEM_PROMPT",
+    "REPORT_PROMPT",
+    "Backend",
+    "BackendUnavailableError",
+    "ChoiceAnswer",
+    "GenerationError",
+    "GenerationParams",
+    "InferenceError",
+    "InferenceWorker",
+    "InvalidRequestError",
+    "ModelFileNotFoundError",
+    "ModelLoadError",
+    "PromptTooLongError",
+    "ReportSections",
+    "UnknownBackendError",
+    "VisionNotSupportedError",
+    "WorkerCrashedError",
+    "backend_names",
+    "build_chat_messages",
+    "build_choice_messages",
+    "build_report_messages",
+    "create_backend",
+    "get_backend",
+    "parse_answer_letters",
+    "parse_choice_answer",
+    "register_backend",
+    "report_prompt",
+    "split_report",
+]

@@ -1,4 +1,8 @@
-"""``jradi-desktop``: start the clinician application."""
+"""``jradi-desktop``: start the clinician application.
+
+The window is shown before any heavy library (torch, transformers, llama_cpp) is imported:
+those load in the inference worker process, never in the GUI process.
+"""
 
 from __future__ import annotations
 
@@ -6,25 +10,26 @@ import argparse
 import os
 import sys
 
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="jradi-desktop", description="JRadi Desktop")
-    parser.add_argument("paths", nargs="*", help="images or folders to open")
-    parser.add_argument(
-        "--quit-after",
-        type=float,
-        metavar="SECONDS",
-        help="close the window after this many seconds (smoke tests)",
-    )
-    return parser
-
-
 NO_DISPLAY = (
     "jradi-desktop: 画面（ディスプレイ）が見つかりません。デスクトップ環境で起動するか、"
     "xvfb-run jradi-desktop で仮想画面を使ってください。\n"
     "jradi-desktop: no display found. Start it from a desktop session, or use a virtual "
     "screen: xvfb-run jradi-desktop (or QT_QPA_PLATFORM=offscreen for tests)."
 )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="jradi-desktop", description="JRadi Desktop")
+    parser.add_argument("paths", nargs="*", help="images or folders to open")
+    parser.add_argument("--language", choices=["ja", "en"], help="UI language (default: last used)")
+    parser.add_argument(
+        "--quit-after",
+        type=float,
+        metavar="SECONDS",
+        help="close the window after this many seconds (smoke tests, screenshots)",
+    )
+    parser.add_argument("--screenshot", metavar="PNG", help="save the window before quitting")
+    return parser
 
 
 def _has_display() -> bool:
@@ -45,10 +50,24 @@ def main(argv: list[str] | None = None) -> int:
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("JRadi Desktop")
+    app.setOrganizationName("JRadi")
     window = MainWindow()
+    language = args.language or str(window.settings.value("language", "ja"))
+    if language != "ja":
+        window.set_language(language)
     window.show()
+    QTimer.singleShot(0, window.offer_draft_back)
+    if args.paths:
+        window.open_paths(args.paths)
     if args.quit_after is not None:
-        QTimer.singleShot(int(args.quit_after * 1000), app.quit)
+
+        def finish() -> None:
+            if args.screenshot:
+                window.grab().save(args.screenshot)
+            window.close()
+            app.quit()
+
+        QTimer.singleShot(int(args.quit_after * 1000), finish)
     return app.exec()
 
 

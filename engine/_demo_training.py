@@ -1,0 +1,106 @@
+"""A few seconds of training that make the demo models write readable Japanese reports.
+
+Random weights exercise every code path but write noise; a clinician trying the demo should
+see what the product does. ``demo-models --trained`` therefore fits the base LM to the built-in
+corpus, derives the specialists from that base as usual, and fine-tunes the VLM (starting from
+the trained base, so its task vector stays a small delta) to answer the JRadiEvo prompt with a
+report. Deterministic for a seed on a given machine (fixed thread count, no dropout).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from engine._demo_corpus import DEMO_CORPUS
+
+if TYPE_CHECKING:
+    import torch
+
+BASE_STEPS = 150
+VLM_STEPS = 150
+LEARNING_RATE = 3e-3
+REPORT_PROMPT = (
+    "あなたは優秀な放射線科医です。このレントゲン写真を見て、所見文を書いてください。"
+    "肺・心臓・骨に異常があるかに注目して読影してください。日本語で書いてください。"
+)
+
+
+def corpus_documents() -> list[str]:
+    """Corpus lines, with each 所見 line joined to the 印象 line after it."""
+    lines = [line for line in DEMO_CORPUS.splitlines() if line.strip()]
+    documents: list[str] = []
+    index = 0
+    while index < len(lines):
+        line = lines[index]
+        if (
+            line.startswith("所見")
+            and index + 1 < len(lines)
+            and lines[index + 1].startswith("印象")
+        ):
+            documents.append(f"{line}\n{lines[index + 1]}")
+            index += 2
+        else:
+            documents.append(line)
+            index += 1
+    return documents
+
+
+def reports() -> list[str]:
+    return [d for d in corpus_documents() if d.startswith("所見")]
+
+
+def _fit(model: torch.nn.Module, batches: list[dict], steps: int) -> float:
+    import torch
+
+    optimizer = torch.optim.AdamW(model.parameters(), lr=LEARNING_RATE, weight_decay=0.0)
+    model.train()
+    loss = torch.tensor(0.0)
+    for step in range(steps):
+        batch = batches[step % len(batches)]
+        loss = model(**batch).loss
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+    model.eval()
+    return float(loss.detach())
+
+
+def train_language_model(model: torch.nn.Module, tokenizer: object, seed: int) -> float:
+    """Fit a Llama LM to the corpus; returns the last loss."""
+    import torch
+
+    torch.manual_seed(seed)
+    encoded = tokenizer(corpus_documents(), padding=True, return_tensors="pt")
+    labels = encoded.input_ids.clone()
+    labels[encoded.attention_mask == 0] = -100
+    batch = {"input_ids": encoded.input_ids, "attention_mask": encoded.attention_mask,
+             "labels": labels}  # fmt: skip
+    return _fit(model, [batch], BASE_STEPS)
+
+
+def train_vlm(model: torch.nn.Module, processor: object, seed: int) -> float:
+    """Teach the LLaVA to answer the report prompt with a corpus report, on plain images."""
+    import numpy as np
+    import torch
+    from PIL import Image
+
+    torch.manual_seed(seed)
+    rng = np.random.default_rng(seed)
+    size = processor.image_processor.crop_size["height"]
+    batches = []
+    for report in reports():
+        image = Image.fromarray(rng.integers(0, 255, (size, size, 3), dtype=np.uint8))
+        conversation = [
+            {
+                "role": "user",
+                "content": [{"type": "image"}, {"type": "text", "text": REPORT_PROMPT}],
+            }
+        ]
+        prompt = processor.apply_chat_template(conversation, add_generation_prompt=True)
+        eos = processor.tokenizer.eos_token
+        full = processor(images=image, text=f"{prompt} {report}{eos}", return_tensors="pt")
+        n_prompt = processor(images=image, text=prompt, return_tensors="pt").input_ids.shape[1]
+        labels = full.input_ids.clone()
+        labels[:, :n_prompt] = -100  # loss on the report only
+        batches.append({**full, "labels": labels})
+    return _fit(model, batches, VLM_STEPS)

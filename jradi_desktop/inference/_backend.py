@@ -1,0 +1,278 @@
+"""The backend contract, generation parameters and the registry of backends by name.
+
+A backend owns one loaded model. Messages are OpenAI-style dicts; an image is a part
+``{"type": "image"}`` in a message's content list, and the images themselves are passed
+beside the messages, in the order of those parts (PIL images, or encoded PNG/JPEG bytes).
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import threading
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from jradi_desktop.inference._errors import (
+    BackendUnavailableError,
+    InvalidRequestError,
+    UnknownBackendError,
+    VisionNotSupportedError,
+)
+
+if TYPE_CHECKING:
+    from PIL import Image
+
+    from jradi_desktop.models import ModelSpec
+
+Message = Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class GenerationParams:
+    """Sampling settings. ``temperature=0`` means greedy decoding (``top_p`` and ``seed`` are
+    then unused). JRadiEvo's report settings are the defaults: 256 new tokens, greedy,
+    repetition penalty 1.0."""
+
+    max_new_tokens: int = 256
+    temperature: float = 0.0
+    top_p: float = 1.0
+    repeat_penalty: float = 1.0
+    seed: int = 0
+    stop: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.max_new_tokens < 1:
+            raise ValueError(f"max_new_tokens must be at least 1, got {self.max_new_tokens}")
+        if self.temperature < 0:
+            raise ValueError(f"temperature must be >= 0 (0 = greedy), got {self.temperature}")
+        if not 0 < self.top_p <= 1:
+            raise ValueError(f"top_p must be in (0, 1], got {self.top_p}")
+        if self.repeat_penalty <= 0:
+            raise ValueError(f"repeat_penalty must be > 0, got {self.repeat_penalty}")
+        object.__setattr__(self, "stop", tuple(self.stop))
+
+    @property
+    def greedy(self) -> bool:
+        return self.temperature == 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class Backend(ABC):
+    """One loaded model that streams text.
+
+    Contract: ``__init__(spec)`` loads the model (raising an :class:`InferenceError` that
+    names the file and the reason); :meth:`generate` is called by one thread at a time and
+    yields text pieces as they are produced; :meth:`cancel` may be called from any other
+    thread and stops the running generation before its next piece (the iterator then simply
+    ends, with :attr:`finish_reason` ``"cancelled"``); :meth:`close` frees the model and may be
+    called any number of times. A backend is not shared between processes.
+    """
+
+    name: ClassVar[str] = ""
+    #: Importable modules the backend needs, and the pip extra that installs them.
+    requires: ClassVar[tuple[str, ...]] = ()
+    install_hint: ClassVar[str] = ""
+
+    device = "cpu"  # where the model runs: "cpu", "cuda" or "gpu" (set by the backend)
+
+    def __init__(self, spec: ModelSpec) -> None:
+        self.spec = spec
+        self.finish_reason: str | None = None  # "stop", "length" or "cancelled" once done
+        self.generated_tokens = 0  # tokens of the last reply (so far)
+        self._cancel = threading.Event()
+        self._busy = threading.Lock()
+        self._closed = False
+
+    @property
+    def has_vision(self) -> bool:
+        """Whether the loaded model takes images."""
+        return False
+
+    @abstractmethod
+    def generate(
+        self,
+        messages: Sequence[Message],
+        images: Sequence[Image.Image | bytes] = (),
+        params: GenerationParams | None = None,
+    ) -> Iterator[str]:
+        """Stream the reply to ``messages`` as text pieces."""
+
+    def cancel(self) -> None:
+        """Stop the running generation before its next piece (thread-safe, non-blocking)."""
+        self._cancel.set()
+
+    @abstractmethod
+    def close(self) -> None:
+        """Free the model (idempotent)."""
+
+    @classmethod
+    def unavailable_reason(cls) -> str | None:
+        """Why this backend cannot run here (a missing module), or None when it can."""
+        for module in cls.requires:
+            try:
+                found = importlib.util.find_spec(module) is not None
+            except (ImportError, ValueError):
+                found = False
+            if not found:
+                return f"{module} ({cls.install_hint})"
+        return None
+
+    def __enter__(self) -> Backend:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- helpers for subclasses -------------------------------------------------------------
+
+    def _begin(self, images: Sequence[object]) -> None:
+        """Take the generation lock and check the request; call at the top of ``generate``."""
+        if self._closed:
+            raise InvalidRequestError(
+                f"モデル「{self.spec.name}」は既に閉じられています。",
+                f'Model "{self.spec.name}" has been closed.',
+            )
+        if not self._busy.acquire(blocking=False):
+            raise InvalidRequestError(
+                f"モデル「{self.spec.name}」は別の生成を実行中です。終わるか中止してから"
+                "実行してください。",
+                f'Model "{self.spec.name}" is already generating; wait for it or cancel it.',
+            )
+        self._cancel.clear()
+        self.finish_reason = None
+        self.generated_tokens = 0
+        if images and not self.has_vision:
+            self._busy.release()
+            raise VisionNotSupportedError(
+                f"モデル「{self.spec.name}」は画像を扱えません（ビジョンエンコーダー"
+                "（GGUF では mmproj）がありません）。画像対応のモデルを選んでください。",
+                f'Model "{self.spec.name}" cannot read images (it has no vision encoder; '
+                "for GGUF, no mmproj file). Choose a vision-language model.",
+            )
+
+    def _end(self) -> None:
+        self._busy.release()
+
+    def _cancel_and_wait(self, timeout: float = 5.0) -> None:
+        """For ``close``: stop a generation running in another thread and wait (up to
+        ``timeout``) until it has left the model, so native memory is not freed under it."""
+        self._closed = True
+        self._cancel.set()
+        if self._busy.acquire(timeout=timeout):
+            self._busy.release()
+
+
+def count_image_parts(messages: Sequence[Message]) -> int:
+    """Number of ``{"type": "image"}`` parts in the messages."""
+    return sum(
+        1
+        for message in messages
+        if not isinstance(message.get("content"), str)
+        for part in message.get("content") or ()
+        if part.get("type") == "image"
+    )
+
+
+def check_images(messages: Sequence[Message], images: Sequence[object]) -> None:
+    """Raise :class:`InvalidRequestError` unless each image part has exactly one image."""
+    n_parts = count_image_parts(messages)
+    if n_parts != len(images):
+        raise InvalidRequestError(
+            f"画像の数（{len(images)}）がメッセージ中の画像の位置の数（{n_parts}）と一致しません。",
+            f"{len(images)} image(s) given but the messages have {n_parts} image part(s); "
+            'give one image per {"type": "image"} part.',
+        )
+
+
+def text_of(content: str | Sequence[Mapping[str, Any]] | None) -> str:
+    """The text of a message's content (string, or the text parts of a list, joined)."""
+    if content is None:
+        return ""
+    if isinstance(content, str):
+        return content
+    return "".join(part.get("text", "") for part in content if part.get("type") == "text")
+
+
+class StopFilter:
+    """Holds back streamed text that may be the start of a stop string; cuts at a stop.
+
+    ``push(piece)`` returns the text safe to show now; :attr:`stopped` turns true once a stop
+    string appeared (the stop string and what follows are never shown); ``flush()`` returns
+    the rest at the end.
+    """
+
+    def __init__(self, stops: Sequence[str]) -> None:
+        self._stops = [s for s in stops if s]
+        self._pending = ""
+        self.stopped = False
+
+    def push(self, piece: str) -> str:
+        if not self._stops:
+            return piece
+        text = self._pending + piece
+        cut = min((i for i in (text.find(s) for s in self._stops) if i >= 0), default=-1)
+        if cut >= 0:
+            self.stopped, self._pending = True, ""
+            return text[:cut]
+        hold = max(
+            (k for s in self._stops for k in range(1, len(s)) if text.endswith(s[:k])), default=0
+        )
+        self._pending = text[len(text) - hold :] if hold else ""
+        return text[: len(text) - hold]
+
+    def flush(self) -> str:
+        rest, self._pending = self._pending, ""
+        return "" if self.stopped else rest
+
+
+# -- registry --------------------------------------------------------------------------------
+
+# name -> "module:Class", imported on first use so the registry costs nothing to import.
+_REGISTRY: dict[str, str | type[Backend]] = {
+    "gguf": "jradi_desktop.inference._gguf:GGUFBackend",
+    "hf": "jradi_desktop.inference._hf:HFBackend",
+}
+
+
+def register_backend(name: str, backend: str | type[Backend]) -> None:
+    """Register a backend class (or its ``"module:Class"`` path) under ``name``."""
+    _REGISTRY[name] = backend
+
+
+def backend_names() -> tuple[str, ...]:
+    """The registered backend names, sorted."""
+    return tuple(sorted(_REGISTRY))
+
+
+def get_backend(name: str) -> type[Backend]:
+    """The backend class registered under ``name``; the error lists the valid names."""
+    try:
+        entry = _REGISTRY[name]
+    except KeyError:
+        valid = ", ".join(backend_names())
+        raise UnknownBackendError(
+            f"推論バックエンド「{name}」はありません。使えるのは {valid} です。",
+            f"Unknown inference backend {name!r}. Valid names: {valid}.",
+        ) from None
+    if isinstance(entry, str):
+        module, _, attr = entry.partition(":")
+        entry = getattr(importlib.import_module(module), attr)
+        _REGISTRY[name] = entry
+    return entry
+
+
+def create_backend(spec: ModelSpec) -> Backend:
+    """Load ``spec`` with the backend of its kind (``gguf`` or ``hf``)."""
+    cls = get_backend(spec.kind)
+    reason = cls.unavailable_reason()
+    if reason is not None:
+        raise BackendUnavailableError(
+            f"「{spec.kind}」形式のモデルを動かすライブラリがインストールされていません：{reason}",
+            f"The library needed to run {spec.kind!r} models is not installed: {reason}",
+        )
+    return cls(spec)

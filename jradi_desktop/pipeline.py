@@ -1,0 +1,100 @@
+"""The clinician's job end to end, without a window: an X-ray in, a Japanese report out.
+
+Shared by ``jradi report`` and the app, so the command line checks exactly the GUI's path.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from jradi_desktop.imaging import XrayImage, open_image, to_model_rgb
+from jradi_desktop.inference import (
+    GenerationParams,
+    build_chat_messages,
+    build_choice_messages,
+    build_report_messages,
+    report_prompt,
+    split_report,
+)
+
+
+class Generator(Protocol):
+    """What a pipeline needs of a backend or an ``InferenceWorker``."""
+
+    def generate(
+        self, messages: Any, images: Any = (), params: GenerationParams | None = None
+    ) -> Iterator[str]: ...
+
+
+@dataclass(frozen=True)
+class ReportResult:
+    image: str
+    findings: str
+    impression: str
+    text: str
+    prompt: str
+    model: str
+    seconds: float
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "image": self.image,
+            "findings": self.findings,
+            "impression": self.impression,
+            "text": self.text,
+            "prompt": self.prompt,
+            "model": self.model,
+            "seconds": round(self.seconds, 3),
+        }
+
+
+def generate_report(
+    generator: Generator,
+    image: XrayImage | str | Path,
+    *,
+    model_name: str,
+    indication: str = "",
+    params: GenerationParams | None = None,
+    on_piece: Callable[[str], None] | None = None,
+) -> ReportResult:
+    """Render the image as the model expects (JRadiEvo: RGB, 512×512), prompt, stream, split."""
+    start = time.perf_counter()
+    xray = image if isinstance(image, XrayImage) else open_image(image)
+    pieces = []
+    for piece in generator.generate(
+        build_report_messages(indication), [to_model_rgb(xray)], params or GenerationParams()
+    ):
+        pieces.append(piece)
+        if on_piece:
+            on_piece(piece)
+    text = "".join(pieces)
+    sections = split_report(text)
+    return ReportResult(
+        image=str(xray.source),
+        findings=sections.findings,
+        impression=sections.impression,
+        text=text,
+        prompt=report_prompt(indication),
+        model=model_name,
+        seconds=time.perf_counter() - start,
+    )
+
+
+def ask(
+    generator: Generator,
+    question: str,
+    *,
+    choices: list[str] | None = None,
+    history: list[dict[str, str]] | None = None,
+    params: GenerationParams | None = None,
+) -> Iterator[str]:
+    """Stream the answer to a medical question (free chat, or multiple choice)."""
+    if choices:
+        messages = build_choice_messages(question, choices)
+    else:
+        messages = build_chat_messages(history or [], question)
+    yield from generator.generate(messages, (), params or GenerationParams(max_new_tokens=512))

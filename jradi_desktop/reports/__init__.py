@@ -1,0 +1,45 @@
+"""Report export: a :class:`ReportDocument` to plain text, Markdown and DICOM Basic Text SR.
+
+No Qt here; the PDF writer (which needs Qt's font engine) is ``jradi_desktop.ui.pdf_export``.
+Every writer is atomic and raises :class:`ReportExportError` naming the file and the reason.
+"""
+
+from jradi_desktop.reports._atomic import atomic_write, write_bytes_atomic
+from jradi_desktop.reports._dicom_sr import BASIC_TEXT_SR, build_dicom_sr, write_dicom_sr
+from jradi_desktop.reports._document import (
+    AI_NOTICE_EN,
+    AI_NOTICE_JA,
+    EMPTY_SECTION,
+    SECTIONS,
+    TITLE_EN,
+    TITLE_JA,
+    ReportDocument,
+    display_da,
+    display_datetime,
+    display_person_name,
+)
+from jradi_desktop.reports._errors import ReportExportError
+from jradi_desktop.reports._text import to_markdown, to_text, write_markdown, write_text
+
+__all__ = [
+    "AI_NOTICE_EN",
+    "AI_NOTICE_JA",
+    "BASIC_TEXT_SR",
+    "EMPTY_SECTION",
+    "SECTIONS",
+    "TITLE_EN",
+    "TITLE_JA",
+    "ReportDocument",
+    "ReportExportError",
+    "atomic_write",
+    "build_dicom_sr",
+    "display_da",
+    "display_datetime",
+    "display_person_name",
+    "to_markdown",
+    "to_text",
+    "write_bytes_atomic",
+    "write_dicom_sr",
+    "write_markdown",
+    "write_text",
+]

@@ -1,0 +1,257 @@
+"""DICOM Basic Text SR export: the report as a Structured Report a PACS files with the image.
+
+The content tree follows TID 2000 "Basic Diagnostic Imaging Report": a root CONTAINER
+(18748-4, LN, "Diagnostic Imaging Report") with the language (Japanese), the observer (the AI
+model, as a device) and one section CONTAINER per heading of CID 7001 holding a TEXT item of
+CID 7002 -- (55752-0, LN, "Clinical Information"), (59776-5, LN, "Findings") with
+(121071, DCM, "Finding"), (19005-8, LN, "Impressions") with (121073, DCM, "Impression").
+The source image is referenced in Current Requested Procedure Evidence Sequence (PS3.3
+C.17.2: the instances the report was made from), text is UTF-8 (ISO_IR 192).
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime
+from pathlib import Path
+
+import pydicom
+from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.sequence import Sequence
+from pydicom.uid import ExplicitVRLittleEndian, generate_uid
+
+from jradi_desktop import __version__
+from jradi_desktop.reports._atomic import atomic_write
+from jradi_desktop.reports._document import ReportDocument
+
+BASIC_TEXT_SR = "1.2.840.10008.5.1.4.1.1.88.11"
+CHARSET = "ISO_IR 192"
+SERIES_NUMBER = 9001
+Code = tuple[str, str, str]  # (value, scheme designator, meaning)
+
+REPORT_TITLE: Code = ("18748-4", "LN", "Diagnostic Imaging Report")
+# (document field, section heading, TEXT concept), in document order.
+SECTION_CODES: tuple[tuple[str, Code, Code], ...] = (
+    ("indication", ("55752-0", "LN", "Clinical Information"), ("11329-0", "LN", "History")),
+    ("findings", ("59776-5", "LN", "Findings"), ("121071", "DCM", "Finding")),
+    ("impression", ("19005-8", "LN", "Impressions"), ("121073", "DCM", "Impression")),
+)
+_LANGUAGE: Code = ("121049", "DCM", "Language of Content Item and Descendants")
+_JAPANESE: Code = ("ja", "RFC5646", "Japanese")
+_OBSERVER_TYPE: Code = ("121005", "DCM", "Observer Type")
+_DEVICE: Code = ("121007", "DCM", "Device")
+_DEVICE_UID: Code = ("121012", "DCM", "Device Observer UID")
+_DEVICE_NAME: Code = ("121013", "DCM", "Device Observer Name")
+_DEVICE_MODEL: Code = ("121015", "DCM", "Device Observer Model Name")
+
+# Patient, General Study and Patient Study attributes copied from a DICOM source.
+_COPIED = (
+    "PatientName",
+    "PatientID",
+    "IssuerOfPatientID",
+    "PatientBirthDate",
+    "PatientBirthTime",
+    "PatientSex",
+    "StudyInstanceUID",
+    "StudyDate",
+    "StudyTime",
+    "ReferringPhysicianName",
+    "StudyID",
+    "AccessionNumber",
+    "StudyDescription",
+    "PatientAge",
+    "PatientSize",
+    "PatientWeight",
+)
+# Type 2 attributes of the Patient and General Study modules: present, maybe empty.
+_TYPE_2 = (
+    "PatientName",
+    "PatientID",
+    "PatientBirthDate",
+    "PatientSex",
+    "StudyDate",
+    "StudyTime",
+    "ReferringPhysicianName",
+    "StudyID",
+    "AccessionNumber",
+)
+
+
+def _code(code: Code) -> Dataset:
+    item = Dataset()
+    item.CodeValue, item.CodingSchemeDesignator, item.CodeMeaning = code
+    return item
+
+
+def _content(relationship: str, value_type: str, concept: Code) -> Dataset:
+    item = Dataset()
+    item.RelationshipType = relationship
+    item.ValueType = value_type
+    item.ConceptNameCodeSequence = Sequence([_code(concept)])
+    return item
+
+
+def _text(relationship: str, concept: Code, text: str) -> Dataset:
+    item = _content(relationship, "TEXT", concept)
+    # DICOM text ends lines with CR LF (PS3.5 6.1.3).
+    item.TextValue = "\r\n".join(text.splitlines())
+    return item
+
+
+def _source_header(doc: ReportDocument) -> Dataset | None:
+    """The source file's Patient/Study attributes, when it is still the DICOM it was."""
+    path = doc.source_path
+    if path is None or not doc.study_instance_uid or not path.is_file():
+        return None
+    try:
+        header = pydicom.dcmread(
+            path, stop_before_pixels=True, specific_tags=["SpecificCharacterSet", *_COPIED]
+        )
+        if str(header.get("StudyInstanceUID", "")) != doc.study_instance_uid:
+            return None  # a different file now has this name
+        for keyword in _COPIED:  # decode now, with the source's character set
+            header.get(keyword)
+    except Exception:  # the SR is still valid with what the document carries
+        return None
+    return header
+
+
+def _patient_and_study(sr: Dataset, doc: ReportDocument) -> None:
+    header = _source_header(doc)
+    for keyword in _COPIED if header is not None else ():
+        if keyword not in header:
+            continue
+        element = header[keyword]
+        if element.value is None or element.value == "":
+            continue
+        value = str(element.value) if element.VR == "PN" else element.value
+        sr.add_new(element.tag, element.VR, value)  # text is re-encoded as UTF-8 on writing
+    overrides = {
+        "PatientName": doc.patient_name,
+        "PatientID": doc.patient_id,
+        "StudyDate": doc.study_date,
+        "StudyInstanceUID": doc.study_instance_uid or sr.get("StudyInstanceUID") or generate_uid(),
+    }
+    for keyword, value in overrides.items():
+        if value:
+            setattr(sr, keyword, value)
+    for keyword in _TYPE_2:
+        if keyword not in sr:
+            setattr(sr, keyword, "")
+
+
+def _evidence(doc: ReportDocument) -> Dataset:
+    sop = Dataset()
+    sop.ReferencedSOPClassUID = doc.sop_class_uid
+    sop.ReferencedSOPInstanceUID = doc.sop_instance_uid
+    series = Dataset()
+    series.SeriesInstanceUID = doc.series_instance_uid
+    series.ReferencedSOPSequence = Sequence([sop])
+    study = Dataset()
+    study.StudyInstanceUID = doc.study_instance_uid
+    study.ReferencedSeriesSequence = Sequence([series])
+    return study
+
+
+def _observer(doc: ReportDocument) -> list[Dataset]:
+    """TID 1004: the AI model as a device observer (its UID derived from the model name)."""
+    observer_type = _content("HAS OBS CONTEXT", "CODE", _OBSERVER_TYPE)
+    observer_type.ConceptCodeSequence = Sequence([_code(_DEVICE)])
+    uid = _content("HAS OBS CONTEXT", "UIDREF", _DEVICE_UID)
+    uid.UID = generate_uid(entropy_srcs=["JRadi Desktop", doc.model_name])
+    items = [observer_type, uid, _text("HAS OBS CONTEXT", _DEVICE_NAME, "JRadi Desktop")]
+    if doc.model_name:
+        items.append(_text("HAS OBS CONTEXT", _DEVICE_MODEL, doc.model_name))
+    return items
+
+
+def _content_tree(sr: Dataset, doc: ReportDocument) -> None:
+    sr.ValueType = "CONTAINER"
+    sr.ConceptNameCodeSequence = Sequence([_code(REPORT_TITLE)])
+    sr.ContinuityOfContent = "SEPARATE"
+    template = Dataset()
+    template.MappingResource = "DCMR"
+    template.TemplateIdentifier = "2000"
+    sr.ContentTemplateSequence = Sequence([template])
+    language = _content("HAS CONCEPT MOD", "CODE", _LANGUAGE)
+    language.ConceptCodeSequence = Sequence([_code(_JAPANESE)])
+    items = [language, *_observer(doc)]
+    for key, heading, concept in SECTION_CODES:
+        text = doc.section_text(key)
+        if not text:
+            continue
+        section = _content("CONTAINS", "CONTAINER", heading)
+        section.ContinuityOfContent = "SEPARATE"
+        section.ContentSequence = Sequence([_text("CONTAINS", concept, text)])
+        items.append(section)
+    sr.ContentSequence = Sequence(items)
+
+
+def _dt(value: datetime) -> str:
+    return value.strftime("%Y%m%d%H%M%S.%f") + value.strftime("%z")
+
+
+def build_dicom_sr(doc: ReportDocument, *, now: datetime | None = None) -> Dataset:
+    """The Basic Text SR dataset for ``doc`` (with file meta), ready to save.
+
+    Patient and study attributes come from ``doc`` and, when ``doc.source_path`` is still
+    the DICOM file with that Study Instance UID, the rest of its Patient/General Study
+    attributes (birth date, sex, accession number, ...). The SR joins the source's study
+    (same Study Instance UID) in a new series. Without source UIDs (PNG/JPEG) a new Study
+    Instance UID is generated, so the SR forms a study of its own and references no image.
+    The SR is COMPLETE/VERIFIED only when ``doc.verified`` with ``verified_by`` and
+    ``verifier_organization`` (DICOM requires both); otherwise PARTIAL/UNVERIFIED.
+    """
+    created = (now or datetime.now()).astimezone()
+    content_time = (doc.edited_at or doc.generated_at or created).astimezone()
+    verified = doc.verified and bool(doc.verified_by) and bool(doc.verifier_organization)
+
+    sr = Dataset()
+    sr.SpecificCharacterSet = CHARSET
+    sr.SOPClassUID = BASIC_TEXT_SR
+    sr.SOPInstanceUID = generate_uid()
+    sr.InstanceCreationDate = created.strftime("%Y%m%d")
+    sr.InstanceCreationTime = created.strftime("%H%M%S")
+    sr.TimezoneOffsetFromUTC = created.strftime("%z")
+    _patient_and_study(sr, doc)
+    sr.Modality = "SR"
+    sr.SeriesInstanceUID = generate_uid()
+    sr.SeriesNumber = SERIES_NUMBER
+    sr.SeriesDescription = "AI レポート下書き (JRadi)"
+    sr.ReferencedPerformedProcedureStepSequence = Sequence()
+    sr.Manufacturer = "JRadi Desktop"
+    sr.SoftwareVersions = __version__
+    sr.InstanceNumber = 1
+    sr.ContentDate = content_time.strftime("%Y%m%d")
+    sr.ContentTime = content_time.strftime("%H%M%S")
+    sr.PreliminaryFlag = "FINAL" if verified else "PRELIMINARY"
+    sr.CompletionFlag = "COMPLETE" if verified else "PARTIAL"
+    sr.CompletionFlagDescription = "医師確認済み" if verified else "AI 下書き（医師の確認前）"
+    sr.VerificationFlag = "VERIFIED" if verified else "UNVERIFIED"
+    if verified:
+        observer = Dataset()
+        observer.VerifyingObserverName = doc.verified_by
+        observer.VerifyingObserverIdentificationCodeSequence = Sequence()
+        observer.VerifyingOrganization = doc.verifier_organization.replace("\\", "/")[:64]
+        observer.VerificationDateTime = _dt(content_time)
+        sr.VerifyingObserverSequence = Sequence([observer])
+    sr.PerformedProcedureCodeSequence = Sequence()
+    if doc.has_source_instance:
+        sr.CurrentRequestedProcedureEvidenceSequence = Sequence([_evidence(doc)])
+    _content_tree(sr, doc)
+
+    sr.file_meta = FileMetaDataset()
+    sr.file_meta.MediaStorageSOPClassUID = sr.SOPClassUID
+    sr.file_meta.MediaStorageSOPInstanceUID = sr.SOPInstanceUID
+    sr.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    return sr
+
+
+def write_dicom_sr(doc: ReportDocument, path: str | os.PathLike[str]) -> Path:
+    """Write ``doc`` as a DICOM Basic Text SR file at ``path`` (atomically).
+
+    See :func:`build_dicom_sr` for what goes in; without source UIDs (PNG/JPEG) the SR gets
+    a new Study Instance UID. Raises :class:`ReportExportError` naming ``path`` on failure.
+    """
+    sr = build_dicom_sr(doc)
+    return atomic_write(path, lambda temp: sr.save_as(temp, enforce_file_format=True))

@@ -1,0 +1,159 @@
+"""``ReportDocument``: one report to export, with what it is about and where it came from."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from jradi_desktop.imaging import XrayImage
+
+TITLE_JA = "胸部X線 読影レポート（AI 下書き）"
+TITLE_EN = "Chest X-ray report (AI draft)"
+AI_NOTICE_JA = "この文書は AI が作成した下書きです。医師が確認・修正の上で使用してください。"
+AI_NOTICE_EN = (
+    "This document is a draft written by AI. A physician must review and correct it before use."
+)
+
+# Section headings, in document order: (key, Japanese, English).
+SECTIONS = (
+    ("indication", "臨床情報", "Clinical information"),
+    ("findings", "所見", "Findings"),
+    ("impression", "印象", "Impression"),
+)
+EMPTY_SECTION = "（記載なし）"
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReportDocument:
+    """A report and its provenance, as exported to text, Markdown, PDF and DICOM SR.
+
+    The source fields mirror :class:`~jradi_desktop.imaging.XrayImage`; for PNG/JPEG sources
+    the DICOM ones stay empty. ``study_date`` is a DICOM DA string (YYYYMMDD).
+    ``patient_name`` is a DICOM Person Name (``Yamada^Tarou=山田^太郎=やまだ^たろう``).
+    ``verified`` says a physician has checked the AI draft; ``verified_by`` and
+    ``verifier_organization`` name them (the DICOM SR is marked VERIFIED only when both are
+    given, as DICOM requires). Naive datetimes are taken as local time.
+    """
+
+    findings: str = ""
+    impression: str = ""
+    indication: str = ""
+    model_name: str = ""
+    generated_at: datetime | None = None
+    edited_at: datetime | None = None
+    verified: bool = False
+    verified_by: str = ""
+    verifier_organization: str = ""
+    source_path: Path | None = None
+    patient_name: str = ""
+    patient_id: str = ""
+    study_date: str = ""
+    modality: str = ""
+    study_instance_uid: str = ""
+    series_instance_uid: str = ""
+    sop_instance_uid: str = ""
+    sop_class_uid: str = ""
+
+    def __post_init__(self) -> None:
+        if self.source_path is not None and not isinstance(self.source_path, Path):
+            object.__setattr__(self, "source_path", Path(self.source_path))
+
+    @classmethod
+    def from_image(
+        cls,
+        image: XrayImage,
+        *,
+        findings: str = "",
+        impression: str = "",
+        indication: str = "",
+        model_name: str = "",
+        generated_at: datetime | None = None,
+        edited_at: datetime | None = None,
+    ) -> ReportDocument:
+        """A document about ``image``, with its patient, study and UIDs copied."""
+        return cls(
+            findings=findings,
+            impression=impression,
+            indication=indication,
+            model_name=model_name,
+            generated_at=generated_at,
+            edited_at=edited_at,
+            source_path=image.source,
+            patient_name=image.patient_name,
+            patient_id=image.patient_id,
+            study_date=image.study_date,
+            modality=image.modality,
+            study_instance_uid=image.study_instance_uid,
+            series_instance_uid=image.series_instance_uid,
+            sop_instance_uid=image.sop_instance_uid,
+            sop_class_uid=image.sop_class_uid,
+        )
+
+    @property
+    def has_source_instance(self) -> bool:
+        """True when the source is a DICOM instance the SR can reference (all UIDs known)."""
+        return all(
+            (
+                self.study_instance_uid,
+                self.series_instance_uid,
+                self.sop_instance_uid,
+                self.sop_class_uid,
+            )
+        )
+
+    def section_text(self, key: str) -> str:
+        """The stripped text of section ``key`` ("indication", "findings", "impression")."""
+        return str(getattr(self, key)).strip()
+
+    def info_rows(self) -> list[tuple[str, str]]:
+        """(Japanese label, value) pairs for the patient/study block; empty values left out."""
+        rows = [
+            ("患者名", display_person_name(self.patient_name)),
+            ("患者ID", self.patient_id),
+            ("検査日", display_da(self.study_date)),
+            ("モダリティ", self.modality),
+            ("画像ファイル", self.source_path.name if self.source_path else ""),
+            ("モデル", self.model_name),
+            ("作成日時", display_datetime(self.generated_at)),
+            ("編集日時", display_datetime(self.edited_at)),
+            ("確認状態", self.verification_text()),
+        ]
+        return [(label, value) for label, value in rows if value]
+
+    def verification_text(self) -> str:
+        if not self.verified:
+            return "未確認（医師による確認前の AI 下書き）"
+        return f"医師確認済み（{self.verified_by}）" if self.verified_by else "医師確認済み"
+
+
+def display_person_name(name: str) -> str:
+    """A DICOM Person Name for people: kanji first, then the other forms in parentheses.
+
+    ``Yamada^Tarou=山田^太郎=やまだ^たろう`` -> ``山田 太郎（やまだ たろう / Yamada Tarou）``.
+    """
+    groups = [" ".join(p for p in group.split("^") if p).strip() for group in name.split("=")]
+    groups += [""] * (3 - len(groups))
+    alphabetic, ideographic, phonetic = groups[:3]
+    primary = ideographic or alphabetic or phonetic
+    others = [g for g in (phonetic, alphabetic) if g and g != primary]
+    return f"{primary}（{' / '.join(others)}）" if others else primary
+
+
+def display_da(value: str) -> str:
+    """DICOM DA ``20240401`` -> ``2024-04-01``; anything else unchanged."""
+    value = value.strip()
+    if len(value) == 8 and value.isdigit():
+        return f"{value[:4]}-{value[4:6]}-{value[6:]}"
+    return value
+
+
+def display_datetime(value: datetime | None) -> str:
+    """Local ``YYYY-MM-DD HH:MM``, or "" for None (naive datetimes are local already)."""
+    if value is None:
+        return ""
+    if value.tzinfo is not None:
+        value = value.astimezone()
+    return value.strftime("%Y-%m-%d %H:%M")

@@ -1,0 +1,218 @@
+"""The report panel: clinical indication, Generate / Stop / Regenerate, 所見 and 印象 editors.
+
+The text streams in while the model writes; afterwards it is the physician's to edit, and the
+edits are what gets saved (history) and exported. An autosave timer keeps a draft in the
+store every few seconds, so a crash loses at most that much typing.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtGui import QKeySequence, QShortcut
+from PySide6.QtWidgets import (
+    QApplication,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QMenu,
+    QPlainTextEdit,
+    QPushButton,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from jradi_desktop.inference import split_report
+
+AUTOSAVE_MS = 3000
+DRAFT_KEY = "report"
+
+
+class ReportPanel(QWidget):
+    generateRequested = Signal(str)  # the clinical indication
+    stopRequested = Signal()
+    draftChanged = Signal(dict)  # autosave payload
+    exportRequested = Signal(str)  # "txt" | "md" | "pdf" | "sr"
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._raw = ""
+        self._streaming = False
+        self._dirty = False
+        self.report_id: int | None = None
+
+        self.banner = QLabel()
+        self.banner.setWordWrap(True)
+        self.banner.setObjectName("aiDraftBanner")
+        self.banner.setStyleSheet(
+            "QLabel#aiDraftBanner { background: #fff3cd; color: #664d03; padding: 6px;"
+            " border: 1px solid #ffecb5; border-radius: 4px; }"
+        )
+        self.indication = QLineEdit()
+        self.generate_button = QPushButton()
+        self.stop_button = QPushButton()
+        self.regenerate_button = QPushButton()
+        self.copy_button = QPushButton()
+        self.export_button = QToolButton()
+        self.export_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        self.export_menu = QMenu(self)
+        self.export_actions = {
+            fmt: self.export_menu.addAction("") for fmt in ("txt", "md", "pdf", "sr")
+        }
+        for fmt, action in self.export_actions.items():
+            action.triggered.connect(lambda _=False, f=fmt: self.exportRequested.emit(f))
+        self.export_button.setMenu(self.export_menu)
+        self.findings = QPlainTextEdit()
+        self.impression = QPlainTextEdit()
+        self.findings_label = QLabel()
+        self.impression_label = QLabel()
+        self.indication_label = QLabel()
+        self.status = QLabel()
+        self.status.setStyleSheet("color: gray")
+
+        buttons = QHBoxLayout()
+        for button in (self.generate_button, self.stop_button, self.regenerate_button):
+            buttons.addWidget(button)
+        buttons.addStretch(1)
+        buttons.addWidget(self.copy_button)
+        buttons.addWidget(self.export_button)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.banner)
+        layout.addWidget(self.indication_label)
+        layout.addWidget(self.indication)
+        layout.addLayout(buttons)
+        layout.addWidget(self.findings_label)
+        layout.addWidget(self.findings, 3)
+        layout.addWidget(self.impression_label)
+        layout.addWidget(self.impression, 1)
+        layout.addWidget(self.status)
+
+        self.generate_button.clicked.connect(self._generate)
+        self.regenerate_button.clicked.connect(self._generate)
+        self.stop_button.clicked.connect(self.stopRequested)
+        self.copy_button.clicked.connect(self.copy_to_clipboard)
+        for editor in (self.findings, self.impression):
+            editor.textChanged.connect(self._edited)
+        self.indication.textEdited.connect(self._edited)
+        generate = QShortcut(QKeySequence("Ctrl+Return"), self)
+        generate.activated.connect(self._generate)
+        stop = QShortcut(QKeySequence(Qt.Key.Key_Escape), self)
+        stop.activated.connect(self.stopRequested)
+
+        self._autosave = QTimer(self)
+        self._autosave.setInterval(AUTOSAVE_MS)
+        self._autosave.timeout.connect(self.flush_draft)
+        self._autosave.start()
+        self.retranslate()
+        self.set_busy(False)
+
+    # -- text -------------------------------------------------------------------------------
+    def retranslate(self) -> None:
+        self.banner.setText(
+            self.tr(
+                "AI による下書きです。診断に用いる前に、必ず医師が画像を確認し内容を修正してください。"  # noqa: E501 (one literal for lupdate)
+            )
+        )
+        self.indication_label.setText(self.tr("臨床情報（任意）"))
+        self.indication.setPlaceholderText(self.tr("例：発熱と咳嗽、術前検査"))
+        self.generate_button.setText(self.tr("生成 (Ctrl+Enter)"))
+        self.stop_button.setText(self.tr("停止 (Esc)"))
+        self.regenerate_button.setText(self.tr("再生成"))
+        self.copy_button.setText(self.tr("コピー"))
+        self.export_button.setText(self.tr("書き出し"))
+        self.export_actions["txt"].setText(self.tr("テキスト (.txt)"))
+        self.export_actions["md"].setText(self.tr("Markdown (.md)"))
+        self.export_actions["pdf"].setText(self.tr("PDF (.pdf)"))
+        self.export_actions["sr"].setText(self.tr("DICOM SR (.dcm)"))
+        self.findings_label.setText(self.tr("所見"))
+        self.impression_label.setText(self.tr("印象"))
+
+    def text(self) -> str:
+        """The report as the physician left it (what is saved and exported)."""
+        findings = self.findings.toPlainText().strip()
+        impression = self.impression.toPlainText().strip()
+        return f"所見：{findings}\n印象：{impression}" if impression else f"所見：{findings}"
+
+    def sections(self) -> tuple[str, str]:
+        return self.findings.toPlainText().strip(), self.impression.toPlainText().strip()
+
+    def generated_text(self) -> str:
+        return self._raw
+
+    def set_sections(self, findings: str, impression: str) -> None:
+        self.findings.setPlainText(findings)
+        self.impression.setPlainText(impression)
+
+    def clear(self) -> None:
+        self._raw = ""
+        self.report_id = None
+        self.set_sections("", "")
+        self.status.clear()
+        self._dirty = False
+
+    # -- streaming --------------------------------------------------------------------------
+    def begin_stream(self) -> None:
+        self._raw = ""
+        self._streaming = True
+        self.report_id = None
+        self.set_sections("", "")
+        for editor in (self.findings, self.impression):
+            editor.setReadOnly(True)
+        self.status.setText(self.tr("生成中…"))
+
+    def append_piece(self, piece: str) -> None:
+        self._raw += piece
+        sections = split_report(self._raw)
+        self.findings.setPlainText(sections.findings)
+        self.impression.setPlainText(sections.impression)
+        self.findings.moveCursor(self.findings.textCursor().MoveOperation.End)
+
+    def end_stream(self, message: str) -> None:
+        self._streaming = False
+        for editor in (self.findings, self.impression):
+            editor.setReadOnly(False)
+        self.status.setText(message)
+        self._dirty = True
+
+    def set_busy(self, busy: bool) -> None:
+        self.generate_button.setEnabled(not busy)
+        self.regenerate_button.setEnabled(not busy and bool(self._raw))
+        self.stop_button.setEnabled(busy)
+
+    # -- actions ----------------------------------------------------------------------------
+    def _generate(self) -> None:
+        if self.generate_button.isEnabled():
+            self.generateRequested.emit(self.indication.text().strip())
+
+    def copy_to_clipboard(self) -> None:
+        QApplication.clipboard().setText(self.text())
+
+    def _edited(self) -> None:
+        if not self._streaming:
+            self._dirty = True
+
+    def draft(self) -> dict[str, Any]:
+        findings, impression = self.sections()
+        return {
+            "findings": findings,
+            "impression": impression,
+            "indication": self.indication.text(),
+            "generated_text": self._raw,
+            "report_id": self.report_id,
+        }
+
+    def restore_draft(self, draft: dict[str, Any]) -> None:
+        self._raw = draft.get("generated_text", "")
+        self.report_id = draft.get("report_id")
+        self.indication.setText(draft.get("indication", ""))
+        self.set_sections(draft.get("findings", ""), draft.get("impression", ""))
+        self._dirty = True
+        self.set_busy(False)
+
+    def flush_draft(self) -> None:
+        """Autosave now if anything changed since the last save."""
+        if self._dirty and not self._streaming:
+            self._dirty = False
+            self.draftChanged.emit(self.draft())

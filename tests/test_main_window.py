@@ -1,0 +1,202 @@
+"""The clinician's window, driven through its real widgets (offscreen)."""
+
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pydicom.data
+import pytest
+from PIL import Image
+from PySide6.QtCore import QMimeData, QPointF, QSettings, Qt, QUrl
+from PySide6.QtGui import QDropEvent
+
+from jradi_desktop.cli import main as jradi
+from jradi_desktop.inference import GenerationParams
+from jradi_desktop.models import ModelRegistry, ModelSpec
+from jradi_desktop.store import Database, History
+from jradi_desktop.ui.main_window import MainWindow
+from jradi_desktop.ui.report_panel import DRAFT_KEY
+
+pytestmark = pytest.mark.gui
+CT = pydicom.data.get_testdata_file("CT_small.dcm")
+
+
+def _make_window(tmp_path: Path) -> MainWindow:
+    return MainWindow(
+        history=History(Database(tmp_path / "history.sqlite3")),
+        registry=ModelRegistry(tmp_path / "models.json"),
+        settings=QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat),
+    )
+
+
+@pytest.fixture
+def window(qtbot, tmp_path):
+    win = _make_window(tmp_path)
+    qtbot.addWidget(win)
+    win.show()
+    yield win
+    win.close()
+
+
+def _drop(window: MainWindow, *paths: str) -> None:
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(p) for p in paths])
+    event = QDropEvent(
+        QPointF(10, 10), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
+        Qt.KeyboardModifier.NoModifier,
+    )  # fmt: skip
+    window.dropEvent(event)
+
+
+def _open(qtbot, window: MainWindow, path: str = CT) -> None:
+    _drop(window, path)
+    qtbot.waitUntil(lambda: window.current is not None, timeout=10000)
+
+
+def test_dropped_dicom_shows_exactly_what_jradi_render_writes(qtbot, window, tmp_path):
+    _open(qtbot, window)
+    current = window.viewer.window()
+    out = tmp_path / "render.png"
+    # "--window=C,W": a negative center would otherwise read as an option
+    assert jradi(["render", CT, str(out), f"--window={current.center},{current.width}"]) == 0
+    assert np.array_equal(window.viewer.display_array(), np.asarray(Image.open(out)))
+
+
+def test_no_model_page_until_a_model_is_set(window, trained_gguf):
+    assert window.report_stack.currentIndex() == 0
+    window.set_model(ModelSpec("demo", "gguf", trained_gguf["vlm"], trained_gguf["mmproj"]))
+    assert window.report_stack.currentIndex() == 1
+
+
+@pytest.mark.slow
+def test_generate_streams_a_report_and_stores_it(qtbot, window, trained_gguf):
+    window.set_model(ModelSpec("demo", "gguf", trained_gguf["vlm"], trained_gguf["mmproj"]))
+    _open(qtbot, window)
+    pieces = []
+    window.controller.piece.connect(lambda tag, text: pieces.append(text))
+    with qtbot.waitSignal(window.controller.finished, timeout=60000):
+        window.report.generate_button.click()
+    qtbot.waitUntil(lambda: window.report.report_id is not None, timeout=5000)
+    assert len(pieces) > 1
+    findings, _ = window.report.sections()
+    assert findings
+    record = window.history.report(window.report.report_id)
+    assert record.generated_text == "".join(pieces)
+    assert record.image_path == CT
+    # the edit is what gets saved: autosave writes the draft and the report's final text
+    window.report.findings.setPlainText("右下肺野に浸潤影を認めます（医師修正）。")
+    window.report.flush_draft()
+    assert (
+        window.history.drafts()[DRAFT_KEY]["findings"] == "右下肺野に浸潤影を認めます（医師修正）。"
+    )
+    assert "医師修正" in window.history.report(window.report.report_id).final_text
+
+
+@pytest.mark.slow
+def test_stop_ends_generation_within_a_second(qtbot, window, demo_gguf):
+    window.set_model(ModelSpec("random", "gguf", demo_gguf["vlm"], demo_gguf["mmproj"]))
+    window.report_params = GenerationParams(max_new_tokens=3500)
+    _open(qtbot, window)
+    with qtbot.waitSignal(window.controller.piece, timeout=60000):
+        window.report.generate_button.click()
+    import time
+
+    start = time.perf_counter()
+    with qtbot.waitSignal(window.controller.finished, timeout=5000) as blocker:
+        window.report.stop_button.click()
+    assert time.perf_counter() - start < 1.0
+    assert blocker.args[1]["finish_reason"] == "cancelled"
+
+
+def test_draft_comes_back_after_kill_9(qtbot, tmp_path):
+    script = textwrap.dedent(f"""
+        import os, signal
+        os.environ["QT_QPA_PLATFORM"] = "offscreen"
+        from pathlib import Path
+        from PySide6.QtCore import QSettings
+        from PySide6.QtWidgets import QApplication
+        app = QApplication([])
+        from jradi_desktop.imaging import open_image
+        from jradi_desktop.models import ModelRegistry
+        from jradi_desktop.store import Database, History
+        from jradi_desktop.ui.main_window import MainWindow
+        tmp = Path({str(tmp_path)!r})
+        w = MainWindow(History(Database(tmp / "history.sqlite3")),
+                       ModelRegistry(tmp / "models.json"),
+                       QSettings(str(tmp / "settings.ini"), QSettings.Format.IniFormat))
+        w.show_image(open_image({CT!r}))
+        w.report.findings.setPlainText("左上肺野に結節影。kill -9 の前に入力")
+        w.report.impression.setPlainText("CT での精査を推奨")
+        w.report.flush_draft()
+        os.kill(os.getpid(), signal.SIGKILL)
+    """)
+    assert subprocess.run([sys.executable, "-c", script], timeout=60).returncode == -9
+    restarted = _make_window(tmp_path)
+    qtbot.addWidget(restarted)
+    assert restarted.offer_draft_back(ask=False)
+    qtbot.waitUntil(lambda: restarted.report.sections()[0] != "", timeout=10000)
+    assert restarted.report.sections() == (
+        "左上肺野に結節影。kill -9 の前に入力",
+        "CT での精査を推奨",
+    )
+    assert restarted.current is not None and str(restarted.current.source) == CT
+    restarted.close()
+
+
+def test_english_switch_changes_the_visible_labels(window):
+    assert window.tabs.tabText(0) == "レポート"
+    assert window.report.findings_label.text() == "所見"
+    window.set_language("en")
+    assert window.tabs.tabText(0) == "Report"
+    assert window.report.findings_label.text() == "Findings"
+    assert window.report.generate_button.text() == "Generate (Ctrl+Enter)"
+    assert window.actions_by_name["invert"].text() == "Invert"
+    window.set_language("ja")
+    assert window.tabs.tabText(0) == "レポート"
+
+
+def test_unreadable_file_is_reported_and_others_open(qtbot, window, tmp_path, monkeypatch):
+    from PySide6.QtWidgets import QMessageBox
+
+    shown = []
+    monkeypatch.setattr(QMessageBox, "warning", lambda *a, **k: shown.append(a[2]))
+    broken = tmp_path / "壊れた画像.png"
+    broken.write_bytes(b"\x89PNG not really")
+    _drop(window, CT, str(broken))
+    qtbot.waitUntil(lambda: bool(shown), timeout=10000)
+    assert "壊れた画像.png" in shown[0]
+    assert window.current is not None
+
+
+def test_exported_sr_carries_the_edited_text_and_the_source_uids(qtbot, window, tmp_path):
+    import pydicom
+
+    _open(qtbot, window)
+    window.report.set_sections("右下肺野に浸潤影を認めます。", "肺炎の疑い。")
+    out = tmp_path / "報告.dcm"
+    window.export_report("sr", out)
+    sr = pydicom.dcmread(out)
+    source = pydicom.dcmread(CT)
+    assert sr.SpecificCharacterSet == "ISO_IR 192"
+    assert sr.StudyInstanceUID == source.StudyInstanceUID
+    evidence = sr.CurrentRequestedProcedureEvidenceSequence[0]
+    series = evidence.ReferencedSeriesSequence[0]
+    assert series.SeriesInstanceUID == source.SeriesInstanceUID
+    assert series.ReferencedSOPSequence[0].ReferencedSOPInstanceUID == source.SOPInstanceUID
+    texts = []
+
+    def walk(items):
+        for item in items:
+            if getattr(item, "ValueType", "") == "TEXT":
+                texts.append(item.TextValue)
+            walk(getattr(item, "ContentSequence", []))
+
+    walk(sr.ContentSequence)
+    assert "右下肺野に浸潤影を認めます。" in texts and "肺炎の疑い。" in texts
+    for fmt in ("txt", "md", "pdf"):
+        target = tmp_path / f"report.{fmt}"
+        window.export_report(fmt, target)
+        assert target.stat().st_size > 0
+    assert "浸潤影" in (tmp_path / "report.md").read_text(encoding="utf-8")
