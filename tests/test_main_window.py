@@ -200,3 +200,18 @@ def test_exported_sr_carries_the_edited_text_and_the_source_uids(qtbot, window, 
         window.export_report(fmt, target)
         assert target.stat().st_size > 0
     assert "浸潤影" in (tmp_path / "report.md").read_text(encoding="utf-8")
+
+
+def test_window_appears_before_heavy_libraries_are_imported(tmp_path):
+    import json
+    import os
+
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "JRADI_PRINT_SHOWN": "1",
+           "JRADI_DATA_DIR": str(tmp_path), "XDG_CONFIG_HOME": str(tmp_path)}  # fmt: skip
+    out = subprocess.run(
+        [sys.executable, "-m", "jradi_desktop.ui.app", "--quit-after", "0.1", CT],
+        env=env, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    shown = json.loads(next(line for line in out.stdout.splitlines() if line.startswith("{")))
+    assert shown["heavy_modules"] == []

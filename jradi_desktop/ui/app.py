@@ -38,7 +38,21 @@ def _has_display() -> bool:
     return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
 
 
+HEAVY_MODULES = ("torch", "transformers", "llama_cpp")
+
+
+def _print_shown() -> None:
+    import json
+    import time
+
+    loaded = [name for name in HEAVY_MODULES if name in sys.modules]
+    print(json.dumps({"shown_at": time.time(), "heavy_modules": loaded}), flush=True)
+
+
 def main(argv: list[str] | None = None) -> int:
+    import multiprocessing
+
+    multiprocessing.freeze_support()  # the inference worker is a spawned child (PyInstaller)
     args = build_parser().parse_args(argv)
     if not _has_display():
         print(NO_DISPLAY, file=sys.stderr)
@@ -56,6 +70,8 @@ def main(argv: list[str] | None = None) -> int:
     if language != "ja":
         window.set_language(language)
     window.show()
+    if os.environ.get("JRADI_PRINT_SHOWN"):  # start-up benchmark and test hook
+        QTimer.singleShot(0, _print_shown)
     QTimer.singleShot(0, window.offer_draft_back)
     if args.paths:
         window.open_paths(args.paths)

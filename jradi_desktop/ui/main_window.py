@@ -86,6 +86,8 @@ class MainWindow(QMainWindow):
         splitter.addWidget(self.tabs)
         splitter.setStretchFactor(0, 3)
         splitter.setStretchFactor(1, 2)
+        splitter.setSizes([840, 560])  # the image gets the larger share, as in a PACS viewer
+        self.splitter = splitter
         self.setCentralWidget(splitter)
         self.status = StatusBar(self.controller)
         self.setStatusBar(self.status)

@@ -1,0 +1,71 @@
+"""Screenshots of the real app for the README (run under a real X server or Xvfb).
+
+    xvfb-run -a -s "-screen 0 1600x1000x24" .venv/bin/python tools/screenshots.py
+
+Builds the trained demo models in a temporary folder, opens the bundled synthetic chest
+radiograph, generates a report and saves docs/screenshots/*.png.
+"""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+SHOTS = ROOT / "docs" / "screenshots"
+SAMPLE = ROOT / "resources" / "samples" / "chest_phantom.dcm"
+
+
+def wait(app: object, condition: object, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition() and time.monotonic() < deadline:
+        app.processEvents()
+        time.sleep(0.01)
+
+
+def main() -> int:
+    from PySide6.QtCore import QSettings
+    from PySide6.QtWidgets import QApplication
+
+    from engine.demo import build_demo_models
+    from engine.export import export_gguf
+    from jradi_desktop.models import ModelRegistry, ModelSpec
+    from jradi_desktop.store import Database, History
+    from jradi_desktop.ui.main_window import MainWindow
+
+    app = QApplication(sys.argv[:1])
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp_name:
+        tmp = Path(tmp_name)
+        models = build_demo_models(tmp / "demo", trained=True)
+        exported = export_gguf(models / "vlm", tmp / "gguf", "f16")
+        window = MainWindow(
+            History(Database(tmp / "h.sqlite3")), ModelRegistry(tmp / "m.json"),
+            QSettings(str(tmp / "s.ini"), QSettings.Format.IniFormat),
+        )  # fmt: skip
+        window.resize(1500, 900)
+        window.show()
+        window.set_model(ModelSpec("jradi-demo (臨床使用不可)", "gguf", exported.model,
+                                   exported.mmproj))  # fmt: skip
+        window.open_paths([SAMPLE])
+        wait(app, lambda: window.current is not None)
+        window.report.indication.setText("発熱と咳嗽")
+        done: list[bool] = []
+        window.controller.finished.connect(lambda *_: done.append(True))
+        window.generate_report("発熱と咳嗽")
+        wait(app, lambda: bool(done))
+        wait(app, lambda: False, timeout=2.5)  # status bar refresh
+        window.grab().save(str(SHOTS / "app_report_ja.png"))
+        window.set_language("en")
+        wait(app, lambda: False, timeout=0.3)
+        window.grab().save(str(SHOTS / "app_report_en.png"))
+        window.set_language("ja")
+        window.close()
+    print(f"screenshots in {SHOTS}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
