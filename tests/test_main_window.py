@@ -215,3 +215,27 @@ def test_window_appears_before_heavy_libraries_are_imported(tmp_path):
     assert out.returncode == 0, out.stderr
     shown = json.loads(next(line for line in out.stdout.splitlines() if line.startswith("{")))
     assert shown["heavy_modules"] == []
+
+
+@pytest.mark.slow
+def test_chat_question_streams_an_answer(qtbot, window, demo_gguf):
+    window.set_model(ModelSpec("text", "gguf", demo_gguf["base"]))
+    window.tabs.setCurrentWidget(window.chat)
+    window.chat.params = GenerationParams(max_new_tokens=12)
+    pieces = []
+    window.controller.piece.connect(lambda tag, text: pieces.append((tag, text)))
+    window.chat.input.setPlainText("市中肺炎の第一選択薬は？")
+    with qtbot.waitSignal(window.controller.finished, timeout=60000):
+        assert window.chat.send()
+    assert pieces and all(tag == "chat" for tag, _ in pieces)
+    qtbot.waitUntil(lambda: len(window.history.messages(window.chat.current_chat)) == 2)
+    assert "市中肺炎" in window.chat.transcript.toPlainText()
+
+
+def test_first_start_registers_the_bundled_demo_model(window, trained_gguf, monkeypatch):
+    monkeypatch.setenv("JRADI_DEMO_MODEL_DIR", str(Path(trained_gguf["vlm"]).parent))
+    assert window.report_stack.currentWidget() is window.first_start
+    window.first_start.demoRequested.emit()
+    assert window.registry.default and "demo" in window.registry.default
+    assert window.controller.spec.mmproj == trained_gguf["mmproj"]
+    assert window.report_stack.currentWidget() is window.report

@@ -42,7 +42,8 @@ def build_menus(window: MainWindow) -> dict[str, QAction]:
         action.setCheckable(True)
         action.setChecked(mode == "full")
         overlay_group.addAction(action)
-    add("add_model", window.add_model_dialog)
+    add("models", window.model_manager)
+    add("demo_model", window.install_demo_model)
     language_group = QActionGroup(window)
     for code in LANGUAGES:
         action = add(f"language:{code}", lambda _=False, c=code: window.set_language(c))
@@ -68,7 +69,8 @@ def build_menus(window: MainWindow) -> dict[str, QAction]:
     for mode in ("full", "anonymised", "hidden"):
         window.overlay_menu.addAction(actions[f"overlay:{mode}"])
     window.model_menu = QMenu(window)
-    window.model_menu.addAction(actions["add_model"])
+    window.model_menu.addAction(actions["models"])
+    window.model_menu.addAction(actions["demo_model"])
     window.language_menu = QMenu(window)
     for code in LANGUAGES:
         window.language_menu.addAction(actions[f"language:{code}"])
@@ -97,7 +99,10 @@ def retranslate_actions(window: MainWindow) -> None:
         "overlay:full": QCoreApplication.translate("MainWindow", "患者情報を表示"),
         "overlay:anonymised": QCoreApplication.translate("MainWindow", "患者情報を匿名化"),
         "overlay:hidden": QCoreApplication.translate("MainWindow", "情報表示を隠す"),
-        "add_model": QCoreApplication.translate("MainWindow", "モデルを追加…"),
+        "models": QCoreApplication.translate("MainWindow", "モデルの管理…"),
+        "demo_model": QCoreApplication.translate(
+            "MainWindow", "デモモデルをインストール（臨床使用不可）"
+        ),
         "preset:header": QCoreApplication.translate("MainWindow", "ヘッダー値"),
         "preset:auto": QCoreApplication.translate("MainWindow", "自動"),
         "preset:lung": QCoreApplication.translate("MainWindow", "肺野"),

@@ -13,6 +13,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QMainWindow,
     QMessageBox,
+    QProgressDialog,
     QSplitter,
     QStackedWidget,
     QTabWidget,
@@ -27,8 +28,11 @@ from jradi_desktop.models import ModelRegistry, ModelSpec
 from jradi_desktop.reports import ReportDocument
 from jradi_desktop.store import History
 from jradi_desktop.ui.actions import build_menus, retranslate_actions
+from jradi_desktop.ui.chat_panel import ChatPanel
+from jradi_desktop.ui.demo_install import DemoInstaller, bundled_demo, engine_available
 from jradi_desktop.ui.generation import GenerationController, error_text
 from jradi_desktop.ui.i18n import set_language
+from jradi_desktop.ui.model_manager import FirstStartPage, ModelManagerDialog
 from jradi_desktop.ui.report_panel import DRAFT_KEY, ReportPanel
 from jradi_desktop.ui.status import StatusBar
 from jradi_desktop.ui.viewer import ImageViewer, ThumbnailStrip
@@ -66,19 +70,17 @@ class MainWindow(QMainWindow):
         left_layout.addWidget(self.thumbnails)
 
         self.report = ReportPanel()
-        self.no_model = QLabel()
-        self.no_model.setWordWrap(True)
-        self.no_model.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.first_start = FirstStartPage()
         self.report_stack = QStackedWidget()
-        self.report_stack.addWidget(self.no_model)
+        self.report_stack.addWidget(self.first_start)
         self.report_stack.addWidget(self.report)
-        self.chat_placeholder = QLabel()
+        self.chat = ChatPanel(self.controller, self.history)
         self.tuning = QLabel()
         self.tuning.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.tuning.setWordWrap(True)
         self.tabs = QTabWidget()
         self.tabs.addTab(self.report_stack, "")
-        self.tabs.addTab(self.chat_placeholder, "")
+        self.tabs.addTab(self.chat, "")
         self.tabs.addTab(self.tuning, "")
 
         splitter = QSplitter(Qt.Orientation.Horizontal)
@@ -105,6 +107,8 @@ class MainWindow(QMainWindow):
         self.controller.failed.connect(self._failed)
         self.controller.busyChanged.connect(self.report.set_busy)
         self.controller.modelChanged.connect(self._model_changed)
+        self.first_start.addRequested.connect(lambda: self.model_manager().choose_gguf())
+        self.first_start.demoRequested.connect(self.install_demo_model)
 
         self.actions_by_name: dict[str, QAction] = build_menus(self)
         self.retranslate()
@@ -119,15 +123,12 @@ class MainWindow(QMainWindow):
         self.tabs.setTabText(0, self.tr("レポート"))
         self.tabs.setTabText(1, self.tr("医療QA"))
         self.tabs.setTabText(2, self.tr("チューニング"))
-        self.no_model.setText(
-            self.tr(
-                "モデルが登録されていません。メニューの「モデル」からモデルを追加してください。"
-            )
-        )
         self.tuning.setText(
             self.tr("チューニング（モデルの進化的マージと LoRA 学習）は準備中です。")
         )
         self.report.retranslate()
+        self.chat.retranslate()
+        self.first_start.retranslate()
         self.status.retranslate()
         retranslate_actions(self)
 
@@ -223,19 +224,48 @@ class MainWindow(QMainWindow):
     def _model_changed(self, spec: ModelSpec | None) -> None:
         self.report_stack.setCurrentIndex(1 if spec else 0)
 
-    def add_model_dialog(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(
-            self, self.tr("モデル（GGUF）を選択"), "", "GGUF (*.gguf)"
-        )
-        if not path:
+    def model_manager(self) -> ModelManagerDialog:
+        """Open the model manager; its default becomes the loaded model."""
+        dialog = ModelManagerDialog(self.registry, self)
+        dialog.language = self.controller.language
+        dialog.defaultChanged.connect(self.set_model)
+        dialog.modelEdited.connect(self._model_edited)
+        dialog.show()
+        return dialog
+
+    def _model_edited(self, spec: ModelSpec) -> None:
+        current = self.controller.spec
+        if current is not None and current.name == spec.name:
+            self.set_model(spec)
+
+    def install_demo_model(self) -> None:
+        """Register the bundled demo model, or build it with the engine (with progress)."""
+        spec = bundled_demo()
+        if spec is not None:
+            self._register_demo(spec)
             return
-        mmproj, _ = QFileDialog.getOpenFileName(
-            self,
-            self.tr("画像エンコーダー（mmproj）を選択"),
-            str(Path(path).parent),
-            "GGUF (*.gguf)",
+        if not engine_available():
+            text = self.tr(
+                "この環境にはデモモデルを作成するエンジン（torch）がありません。配布版のインストーラーにはデモモデルが含まれています。"
+            )
+            QMessageBox.information(self, self.tr("デモモデル"), text)
+            return
+        folder = self.registry.path.parent / "demo-model"
+        installer = DemoInstaller(folder, self)
+        dialog = QProgressDialog(
+            self.tr("デモモデルを作成しています…"), self.tr("中止"), 0, 20, self
         )
-        spec = ModelSpec(Path(path).stem, "gguf", Path(path), Path(mmproj) if mmproj else None)
+        dialog.setWindowModality(Qt.WindowModality.WindowModal)
+        installer.progress.connect(lambda step, total, text: dialog.setValue(step))
+        installer.finished.connect(lambda spec: (dialog.close(), self._register_demo(spec)))
+        installer.failed.connect(lambda text: (dialog.close(), QMessageBox.warning(
+            self, self.tr("デモモデルを作成できません"), text)))  # fmt: skip
+        dialog.canceled.connect(installer.cancel)
+        self.demo_installer = installer
+        installer.start()
+        dialog.show()
+
+    def _register_demo(self, spec: ModelSpec) -> None:
         try:
             self.registry.add(spec, make_default=True)
         except JRadiError as exc:
