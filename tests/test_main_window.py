@@ -239,3 +239,25 @@ def test_first_start_registers_the_bundled_demo_model(window, trained_gguf, monk
     assert window.registry.default and "demo" in window.registry.default
     assert window.controller.spec.mmproj == trained_gguf["mmproj"]
     assert window.report_stack.currentWidget() is window.report
+
+
+def test_history_tab_searches_reports_and_reopens_one(qtbot, window):
+    for text in ("所見：右下肺野に浸潤影。\n印象：肺炎疑い。", "所見：異常なし。"):
+        window.history.add_report(image_path=CT, model_name="demo", model_path=None,
+                                  prompt="p", generated_text=text)  # fmt: skip
+    window.tabs.setCurrentWidget(window.history_panel)
+    assert window.history_panel.table.rowCount() == 2
+    window.history_panel.search.setText("浸潤影")
+    assert window.history_panel.table.rowCount() == 1
+    window.history_panel.openRequested.emit(window.history_panel.records[0])
+    qtbot.waitUntil(lambda: window.report.sections()[0] == "右下肺野に浸潤影。", timeout=10000)
+    assert window.report.sections()[1] == "肺炎疑い。"
+    assert window.current is not None and str(window.current.source) == CT
+
+
+def test_multi_frame_file_fills_the_thumbnail_strip(qtbot, window):
+    path = pydicom.data.get_testdata_file("SC_rgb_rle_2frame.dcm")
+    _open(qtbot, window, path)
+    qtbot.waitUntil(lambda: len(window.images) == 2, timeout=10000)
+    assert window.thumbnails.count() == 2
+    assert window.thumbnails.isVisible()

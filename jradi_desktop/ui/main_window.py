@@ -23,14 +23,15 @@ from PySide6.QtWidgets import (
 
 from jradi_desktop.errors import JRadiError
 from jradi_desktop.imaging import XrayImage, list_images, open_image
-from jradi_desktop.inference import GenerationParams
+from jradi_desktop.inference import GenerationParams, split_report
 from jradi_desktop.models import ModelRegistry, ModelSpec
 from jradi_desktop.reports import ReportDocument
-from jradi_desktop.store import History
+from jradi_desktop.store import History, ReportRecord
 from jradi_desktop.ui.actions import build_menus, retranslate_actions
 from jradi_desktop.ui.chat_panel import ChatPanel
 from jradi_desktop.ui.demo_install import DemoInstaller, bundled_demo, engine_available
 from jradi_desktop.ui.generation import GenerationController, error_text
+from jradi_desktop.ui.history_panel import HistoryPanel
 from jradi_desktop.ui.i18n import set_language
 from jradi_desktop.ui.model_manager import FirstStartPage, ModelManagerDialog
 from jradi_desktop.ui.report_panel import DRAFT_KEY, ReportPanel
@@ -38,6 +39,7 @@ from jradi_desktop.ui.status import StatusBar
 from jradi_desktop.ui.viewer import ImageViewer, ThumbnailStrip
 
 MAX_RECENT = 10
+MAX_FRAMES = 64  # frames of a multi-frame file shown as thumbnails
 EXPORT_SUFFIXES = {"txt": ".txt", "md": ".md", "pdf": ".pdf", "sr": ".dcm"}
 
 
@@ -75,12 +77,14 @@ class MainWindow(QMainWindow):
         self.report_stack.addWidget(self.first_start)
         self.report_stack.addWidget(self.report)
         self.chat = ChatPanel(self.controller, self.history)
+        self.history_panel = HistoryPanel(self.history)
         self.tuning = QLabel()
         self.tuning.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.tuning.setWordWrap(True)
         self.tabs = QTabWidget()
         self.tabs.addTab(self.report_stack, "")
         self.tabs.addTab(self.chat, "")
+        self.tabs.addTab(self.history_panel, "")
         self.tabs.addTab(self.tuning, "")
 
         splitter = QSplitter(Qt.Orientation.Horizontal)
@@ -107,6 +111,12 @@ class MainWindow(QMainWindow):
         self.controller.failed.connect(self._failed)
         self.controller.busyChanged.connect(self.report.set_busy)
         self.controller.modelChanged.connect(self._model_changed)
+        self.history_panel.openRequested.connect(self.open_report)
+        self.tabs.currentChanged.connect(
+            lambda _: (
+                self.tabs.currentWidget() is self.history_panel and self.history_panel.refresh()
+            )
+        )
         self.first_start.addRequested.connect(lambda: self.model_manager().choose_gguf())
         self.first_start.demoRequested.connect(self.install_demo_model)
 
@@ -122,12 +132,14 @@ class MainWindow(QMainWindow):
         self.setWindowTitle("JRadi Desktop")
         self.tabs.setTabText(0, self.tr("レポート"))
         self.tabs.setTabText(1, self.tr("医療QA"))
-        self.tabs.setTabText(2, self.tr("チューニング"))
+        self.tabs.setTabText(2, self.tr("履歴"))
+        self.tabs.setTabText(3, self.tr("チューニング"))
         self.tuning.setText(
             self.tr("チューニング（モデルの進化的マージと LoRA 学習）は準備中です。")
         )
         self.report.retranslate()
         self.chat.retranslate()
+        self.history_panel.retranslate()
         self.first_start.retranslate()
         self.status.retranslate()
         retranslate_actions(self)
@@ -153,7 +165,10 @@ class MainWindow(QMainWindow):
             results: list[tuple[Path, Any]] = []
             for path in files:
                 try:
-                    results.append((path, open_image(path)))
+                    first = open_image(path)
+                    results.append((path, first))
+                    for frame in range(1, min(first.frames, MAX_FRAMES)):
+                        results.append((path, open_image(path, frame=frame)))
                 except JRadiError as exc:
                     results.append((path, exc))
             self.imagesLoaded.emit(results)
@@ -165,7 +180,10 @@ class MainWindow(QMainWindow):
         loaded = [(p, img) for p, img in results if not isinstance(img, JRadiError)]
         for path, image in loaded:
             self.images.append(image)
-            self.thumbnails.add(image, Path(path).name)
+            label = Path(path).name
+            if image.frames > 1:
+                label += f" [{image.frame + 1}/{image.frames}]"
+            self.thumbnails.add(image, label)
             self._remember_recent(path)
         if loaded:
             self.show_image(loaded[0][1])
@@ -381,6 +399,19 @@ class MainWindow(QMainWindow):
             )
             return
         self.statusBar().showMessage(self.tr("書き出しました：") + path, 5000)
+
+    def open_report(self, record: ReportRecord) -> None:
+        """Bring back a stored report: its image (if still there) and its final text."""
+        sections = split_report(record.final_text)
+        self._pending_draft = {
+            "findings": sections.findings, "impression": sections.impression,
+            "indication": record.indication, "generated_text": record.generated_text,
+            "report_id": record.id,
+        }  # fmt: skip
+        if Path(record.image_path).exists():
+            self.open_paths([record.image_path])
+        else:
+            self._apply_pending_draft()
 
     def offer_draft_back(self, ask: bool = True) -> bool:
         """After a crash: offer the unsaved report draft back (reopening its image)."""

@@ -198,6 +198,29 @@ pleural effusion</translation>
     </message>
 </context>
 <context>
+    <name>HistoryPanel</name>
+    <message>
+        <source>レポートを検索（所見・印象・臨床情報・ファイル名）</source>
+        <translation>Search reports (findings, impression, indication, file name)</translation>
+    </message>
+    <message>
+        <source>日時</source>
+        <translation>Date</translation>
+    </message>
+    <message>
+        <source>画像</source>
+        <translation>Image</translation>
+    </message>
+    <message>
+        <source>モデル</source>
+        <translation>Model</translation>
+    </message>
+    <message>
+        <source>レポート</source>
+        <translation>Report</translation>
+    </message>
+</context>
+<context>
     <name>MainWindow</name>
     <message>
         <source>レポート</source>
@@ -206,6 +229,10 @@ pleural effusion</translation>
     <message>
         <source>医療QA</source>
         <translation>Medical QA</translation>
+    </message>
+    <message>
+        <source>履歴</source>
+        <translation>History</translation>
     </message>
     <message>
         <source>チューニング</source>
