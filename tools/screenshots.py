@@ -47,6 +47,8 @@ def main() -> int:
         )  # fmt: skip
         window.resize(1500, 900)
         window.show()
+        wait(app, lambda: False, timeout=0.5)
+        window.grab().save(str(SHOTS / "app_first_start_ja.png"))
         window.set_model(ModelSpec("jradi-demo (臨床使用不可)", "gguf", exported.model,
                                    exported.mmproj))  # fmt: skip
         window.open_paths([SAMPLE])
@@ -62,6 +64,13 @@ def main() -> int:
         wait(app, lambda: False, timeout=0.3)
         window.grab().save(str(SHOTS / "app_report_en.png"))
         window.set_language("ja")
+        window.tabs.setCurrentWidget(window.chat)
+        window.chat.input.setPlainText("胸部X線で心胸郭比が60%でした。考えられることは？")
+        done.clear()
+        window.chat.send()
+        wait(app, lambda: bool(done))
+        wait(app, lambda: False, timeout=0.5)
+        window.grab().save(str(SHOTS / "app_chat_ja.png"))
         window.close()
     print(f"screenshots in {SHOTS}")
     return 0
