@@ -10,11 +10,11 @@ here to ``model.*`` / ``lm_head.weight`` for the language tower and
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from engine._hf_folder import read_llama_config, weight_files
 from engine.errors import ExportError
 
 if TYPE_CHECKING:
@@ -84,54 +84,23 @@ class Checkpoint:
             return f.get_tensor(raw).float()
 
 
-def _weight_files(folder: Path) -> list[Path]:
-    index = folder / "model.safetensors.index.json"
-    if index.is_file():
-        mapping = json.loads(index.read_text(encoding="utf-8"))["weight_map"]
-        return sorted({folder / f for f in mapping.values()})
-    single = folder / "model.safetensors"
-    if single.is_file():
-        return [single]
-    if any(folder.glob("*.bin")) or any(folder.glob("*.pt")):
-        raise ExportError(
-            f"{folder}: only pickle checkpoints (*.bin/*.pt) found. JRadi loads safetensors only "
-            "(pickle can run code); convert the model to safetensors first."
-        )
-    raise ExportError(f"{folder}: no model.safetensors or model.safetensors.index.json found.")
-
-
 def open_checkpoint(folder: str | Path) -> Checkpoint:
     """Open a model folder for export, refusing what the exporter does not support."""
     from safetensors import safe_open
 
     folder = Path(folder)
-    if not folder.is_dir():
-        raise ExportError(f"{folder}: not a folder. Give the Hugging Face model folder.")
-    config_path = folder / "config.json"
-    if not config_path.is_file():
-        raise ExportError(f"{folder}: config.json is missing; is this a Hugging Face model folder?")
-    try:
-        config = json.loads(config_path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ExportError(f"{config_path}: not valid JSON ({exc}).") from exc
-    model_type = config.get("model_type")
-    if model_type == "llama":
-        kind = "llama"
-    elif model_type == "llava" and config.get("text_config", {}).get("model_type") == "llama":
+    config, kind = read_llama_config(
+        folder, ExportError, f"is not supported. Supported: {SUPPORTED}."
+    )
+    if kind == "llava":
         vision_type = config.get("vision_config", {}).get("model_type")
         if vision_type not in ("clip_vision_model", "clip"):
             raise ExportError(
                 f"{folder}: the vision tower is {vision_type!r}; the mmproj exporter supports "
                 f"CLIP vision towers. Supported: {SUPPORTED}."
             )
-        kind = "llava"
-    else:
-        arch = ", ".join(config.get("architectures") or []) or model_type
-        raise ExportError(
-            f"{folder}: architecture {arch!r} is not supported. Supported: {SUPPORTED}."
-        )
     files: dict[str, tuple[Path, str]] = {}
-    for path in _weight_files(folder):
+    for path in weight_files(folder, ExportError):
         with safe_open(str(path), framework="pt") as f:
             for raw in f.keys():  # noqa: SIM118 (safe_open is not a dict)
                 files[_canonical(raw)] = (path, raw)

@@ -10,12 +10,12 @@ the splice can write a VLM back in the scheme it came in.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from engine._hf_folder import read_llama_config, weight_files
 from engine.merge._errors import MergeError
 
 if TYPE_CHECKING:
@@ -95,47 +95,15 @@ class ModelFolder:
         return {name: self.language_tensor(name) for name in self.language}
 
 
-def weight_files(folder: Path) -> list[Path]:
-    index = folder / "model.safetensors.index.json"
-    if index.is_file():
-        mapping = json.loads(index.read_text(encoding="utf-8"))["weight_map"]
-        return sorted({folder / f for f in mapping.values()})
-    single = folder / "model.safetensors"
-    if single.is_file():
-        return [single]
-    if any(folder.glob("*.bin")) or any(folder.glob("*.pt")):
-        raise MergeError(
-            f"{folder}: only pickle checkpoints (*.bin/*.pt) found. JRadi loads safetensors only "
-            "(pickle can run code); convert the model to safetensors first."
-        )
-    raise MergeError(f"{folder}: no model.safetensors or model.safetensors.index.json found.")
-
-
 def open_model_folder(folder: str | Path) -> ModelFolder:
     """Open a Llama or LLaVA folder for merging; refuse anything else with the reason."""
     from safetensors import safe_open
 
     folder = Path(folder)
-    if not folder.is_dir():
-        raise MergeError(f"{folder}: not a folder. Give a Hugging Face model folder.")
-    config_path = folder / "config.json"
-    if not config_path.is_file():
-        raise MergeError(f"{folder}: config.json is missing; is this a Hugging Face model folder?")
-    try:
-        config = json.loads(config_path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise MergeError(f"{config_path}: not valid JSON ({exc}).") from exc
-    model_type = config.get("model_type")
-    if model_type == "llama":
-        kind = "llama"
-    elif model_type == "llava" and config.get("text_config", {}).get("model_type") == "llama":
-        kind = "llava"
-    else:
-        arch = ", ".join(config.get("architectures") or []) or model_type
-        raise MergeError(
-            f"{folder}: architecture {arch!r} cannot be merged. Supported: {SUPPORTED}."
-        )
-    files = weight_files(folder)
+    config, kind = read_llama_config(
+        folder, MergeError, f"cannot be merged. Supported: {SUPPORTED}."
+    )
+    files = weight_files(folder, MergeError)
     stored: dict[str, tuple[Path, str]] = {}
     language: dict[str, str] = {}
     for path in files:
