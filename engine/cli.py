@@ -10,18 +10,11 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from pathlib import Path
 
 from engine.errors import EngineError
 from engine.events import Event
-
-NOT_YET = {
-    "evolve": "issue #5 (evolutionary merge search)",
-    "lora": "issue #6 (LoRA instruction tuning)",
-    "eval-qa": "issue #6 (Japanese medical QA evaluation)",
-    "score-qa": "issue #6 (Japanese medical QA scoring)",
-}
 
 
 def _run_events(events: Iterable[Event], mode: str | None) -> dict:
@@ -73,6 +66,21 @@ def _cmd_merge(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_evolve(args: argparse.Namespace) -> int:
+    from engine.evolve import iter_evolve
+
+    events = iter_evolve(
+        args.recipe,
+        args.workspace,
+        n_trials=args.n_trials,
+        storage=args.storage,
+        study_name=args.study_name,
+        export=False if args.no_export else None,
+    )
+    _run_events(events, args.events)
+    return 0
+
+
 def _cmd_eval_report(args: argparse.Namespace) -> int:
     from engine.metrics import evaluate_predictions_file
 
@@ -83,15 +91,57 @@ def _cmd_eval_report(args: argparse.Namespace) -> int:
     return 0
 
 
-def _not_yet(name: str) -> Callable[[argparse.Namespace], int]:
-    def run(_: argparse.Namespace) -> int:
-        print(
-            f"jradi-engine {name}: not available yet; it arrives with {NOT_YET[name]}.",
-            file=sys.stderr,
-        )
-        return 2
+def _cmd_lora(args: argparse.Namespace) -> int:
+    from engine.lora import iter_train
 
-    return run
+    _run_events(iter_train(args.config, args.workspace), args.events)
+    return 0
+
+
+def _cmd_eval_qa(args: argparse.Namespace) -> int:
+    from engine.lora import iter_eval_qa
+
+    events = iter_eval_qa(
+        args.dataset,
+        args.model,
+        prompt_format=args.prompt_format,
+        shots=args.shots,
+        out=args.out,
+        text_only=None if args.with_images else True,
+        n_choices=args.choices,
+        max_new_tokens=args.max_new_tokens,
+        limit=args.limit,
+    )
+    metrics = {}
+    for event in events:  # stdout carries only the metrics JSON (or, with --events, events)
+        if event.kind == "result":
+            metrics = event.data
+        if args.events == "jsonl" or event.kind != "result":
+            _run_events([event], args.events)
+    if args.events != "jsonl":
+        print(file=sys.stderr)
+        print(json.dumps(metrics, ensure_ascii=False, indent=2))
+    return 0
+
+
+def _choice_counts(text: str) -> list[int] | None:
+    if text == "all":
+        return None
+    try:
+        return [int(part) for part in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"--choices takes choice counts such as 5 or 5,6 (0: numeric answers) or all; "
+            f"got {text!r}"
+        ) from None
+
+
+def _cmd_score_qa(args: argparse.Namespace) -> int:
+    from engine.lora import score_predictions
+
+    result = score_predictions(args.dataset, args.predictions)
+    print(json.dumps(result, ensure_ascii=False, indent=2))
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -133,6 +183,28 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, required=True, help="a new folder for the merged model")
     p.set_defaults(run=_cmd_merge)
 
+    p = with_events(
+        sub.add_parser(
+            "evolve",
+            help="search the JRadiEvo merge parameters (Optuna CMA-ES, Japanese ROUGE-L)",
+        )
+    )
+    p.add_argument("recipe", type=Path, help="merge recipe with an evolve: section (YAML)")
+    p.add_argument(
+        "--workspace", type=Path, required=True, help="the run's folder (study, trials, best)"
+    )
+    p.add_argument("--n-trials", type=int, help="COMPLETE trials wanted (default: the recipe's)")
+    p.add_argument(
+        "--storage",
+        help="Optuna storage URL (default: sqlite in the workspace; postgresql://... lets "
+        "several workers share one study)",
+    )
+    p.add_argument("--study-name", help="default: the recipe's evolve.study_name")
+    p.add_argument(
+        "--no-export", action="store_true", help="do not write the best model at the end"
+    )
+    p.set_defaults(run=_cmd_evolve)
+
     p = sub.add_parser("eval-report", help="score generated reports: ROUGE-L, BLEU, METEOR")
     p.add_argument("--predictions", type=Path, required=True, help="CSV or JSONL")
     p.add_argument("--ref-col", default="ja_text")
@@ -144,10 +216,42 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(run=_cmd_eval_report)
 
-    for name in NOT_YET:
-        p = sub.add_parser(name, help=f"(not available yet: {NOT_YET[name]})")
-        p.add_argument("args", nargs=argparse.REMAINDER)
-        p.set_defaults(run=_not_yet(name))
+    p = with_events(sub.add_parser("lora", help="LoRA / QLoRA instruction tuning (JMedLoRA)"))
+    p.add_argument("config", type=Path, help="the run's config (YAML); see engine/lora/_config.py")
+    p.add_argument(
+        "--workspace",
+        type=Path,
+        required=True,
+        help="folder for checkpoints and outputs; run again with the same one to resume",
+    )
+    p.set_defaults(run=_cmd_lora)
+
+    p = with_events(
+        sub.add_parser("eval-qa", help="answer IgakuQA-format questions with a model and score")
+    )
+    p.add_argument("--dataset", type=Path, required=True, help="IgakuQA-format folder or file")
+    p.add_argument("--model", type=Path, required=True, help="a GGUF file or a HF model folder")
+    p.add_argument("--prompt-format", choices=["alpaca", "medpalm"], default="alpaca")
+    p.add_argument("--shots", type=int, default=0, help="solved examples before each question")
+    p.add_argument("--out", type=Path, help="write the predictions here (JSONL)")
+    p.add_argument(
+        "--choices",
+        type=_choice_counts,
+        default=[5],
+        help="keep questions with these choice counts, e.g. 5 or 5,6 (0: numeric) or all",
+    )
+    p.add_argument(
+        "--with-images", action="store_true", help="also questions that refer to an image"
+    )
+    p.add_argument("--max-new-tokens", type=int, default=256)
+    p.add_argument("--limit", type=int, help="only the first N selected questions")
+    p.set_defaults(run=_cmd_eval_qa)
+
+    p = sub.add_parser("score-qa", help="score QA predictions (JSONL) against the questions")
+    p.add_argument("--dataset", type=Path, required=True, help="IgakuQA-format folder or file")
+    p.add_argument("--predictions", type=Path, required=True, help="JSONL: problem_id, response")
+    p.set_defaults(run=_cmd_score_qa)
+
     return parser
 
 

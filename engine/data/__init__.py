@@ -1,1 +1,38 @@
-"""data."""
+"""Data for the engine: image-report pairs (the evolution's development set)."""
+
+from engine.data._errors import DataError
+from engine.data._igakuqa import QADataset, QAQuestion, choice_letter, load_igakuqa
+from engine.data._instructions import (
+    InstructionExample,
+    InstructionSet,
+    load_instructions,
+)
+from engine.data._jsonl import DataProblem
+from engine.data._reports import (
+    FINDINGS_COLUMNS,
+    IMAGE_COLUMNS,
+    REPORT_COLUMNS,
+    ReportPair,
+    ReportSet,
+    load_report_pairs,
+)
+
+__all__ = [
+    "FINDINGS_COLUMNS",
+    "IMAGE_COLUMNS",
+    "REPORT_COLUMNS",
+    "DataError",
+    "ReportPair",
+    "ReportSet",
+    "load_report_pairs",
+]
+__all__ += [
+    "DataProblem",
+    "InstructionExample",
+    "InstructionSet",
+    "QADataset",
+    "QAQuestion",
+    "choice_letter",
+    "load_igakuqa",
+    "load_instructions",
+]

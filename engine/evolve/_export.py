@@ -1,0 +1,123 @@
+"""The best trial as files: the merged VLM (HF folder) and its GGUF pair, written atomically.
+
+``WORKSPACE/best/`` holds ``model/`` (a copy of the VLM with the merged language tower, and
+``jradi_recipe.yaml``: the merge recipe with the best numbers, so ``jradi-engine merge``
+rebuilds the same weights), ``gguf/`` (``model.gguf`` + ``mmproj.gguf``) and ``best.json``.
+It is built in a hidden staging folder and renamed into place; an export of the same trial
+that is already there is kept.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from engine.events import Event
+from engine.evolve._settings import EvolveRecipe, ExportSettings
+from engine.evolve._storage import FileLock
+from engine.merge import RECIPE_FILE, JRadiEvoParams, MergeContext, Recipe, splice_language_tower
+
+BEST_DIR = "best"
+JOB = "evolve"
+
+
+def best_recipe(recipe: EvolveRecipe, params: JRadiEvoParams) -> Recipe:
+    """The plain merge recipe (no ``evolve:``) that rebuilds ``params``'s model."""
+    return Recipe(
+        base=recipe.base,
+        models=recipe.models,
+        method="jradievo",
+        parameters={"p": params.p, "k": list(params.k), "w": list(params.w), "lambda": params.lam},
+        dtype=recipe.dtype,
+        device=recipe.device,
+        seed=recipe.seed,
+    )
+
+
+def _exported(out: Path) -> dict[str, Any] | None:
+    try:
+        return json.loads((out / "best.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def _paths(out: Path) -> dict[str, Any]:
+    gguf = out / "gguf"
+    return {
+        "model_dir": str(out / "model"),
+        "gguf": str(gguf / "model.gguf") if (gguf / "model.gguf").is_file() else None,
+        "mmproj": str(gguf / "mmproj.gguf") if (gguf / "mmproj.gguf").is_file() else None,
+    }
+
+
+def iter_export_best(
+    context: MergeContext,
+    recipe: EvolveRecipe,
+    params: JRadiEvoParams,
+    trial: int,
+    score: float,
+    workspace: Path,
+    settings: ExportSettings,
+) -> Iterator[Event]:
+    """Write ``WORKSPACE/best`` for ``trial``; the last event's data hold the paths."""
+    out = workspace / BEST_DIR
+    lock = FileLock(workspace / f".{BEST_DIR}.lock")
+    if not lock.acquire():
+        yield Event(JOB, "log", f"another worker (pid {lock.holder()}) is exporting to {out}")
+        return
+    try:
+        yield from _export(context, recipe, params, trial, score, out, settings)
+    finally:
+        lock.close()
+
+
+def _export(
+    context: MergeContext,
+    recipe: EvolveRecipe,
+    params: JRadiEvoParams,
+    trial: int,
+    score: float,
+    out: Path,
+    settings: ExportSettings,
+) -> Iterator[Event]:
+    from engine.export import export_gguf
+
+    workspace = out.parent
+    done = _exported(out)
+    if done is not None and done.get("trial") == trial:
+        yield Event(JOB, "log", f"best trial {trial} already exported to {out}", data=_paths(out))
+        return
+    stage = Path(tempfile.mkdtemp(prefix=f".{BEST_DIR}.partial-", dir=workspace))
+    umask = os.umask(0)
+    os.umask(umask)
+    stage.chmod(0o777 & ~umask)  # mkdtemp's 0700 would make the exported model private
+    try:
+        total = 3 if settings.gguf else 2
+        yield Event(JOB, "progress", f"exporting trial {trial}: merging", 1, total)
+        tower = context.merged_state_dict(params)
+        splice_language_tower(recipe.vlm.path, tower, stage / "model")  # type: ignore[union-attr]
+        del tower
+        (stage / "model" / RECIPE_FILE).write_text(
+            best_recipe(recipe, params).to_yaml(), encoding="utf-8"
+        )
+        if settings.gguf:
+            yield Event(JOB, "progress", f"exporting trial {trial}: GGUF", 2, total)
+            export_gguf(stage / "model", stage / "gguf", settings.outtype, settings.quantize)
+        info = {"trial": trial, "score": score, "params": params.to_vector()}
+        (stage / "best.json").write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
+        old = None
+        if out.exists():
+            old = workspace / f".{BEST_DIR}.old-{os.getpid()}"
+            out.rename(old)
+        os.replace(stage, out)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(stage, ignore_errors=True)
+        raise
+    yield Event(JOB, "progress", f"best trial {trial} exported to {out}", total, total, _paths(out))

@@ -1,0 +1,193 @@
+"""The fitness of one trial: merge in place, generate the dev reports in batches, ROUGE-L.
+
+Everything that does not depend on the trial's numbers is done once: the base and the task
+vectors are resident in a ``MergeContext``; the VLM is loaded once and its language tower is
+overwritten in place by each merge; the dev images (``to_model_rgb`` at 512 x 512, then the
+VLM's own processor) and the tokenised JRadiEvo prompt are kept as ready batches on the
+device; the references are tokenised once. Per trial: ``merge_into`` → greedy ``generate`` per
+batch (left padding) → mean ROUGE-L F1 of each generated text against the reference findings
+(MeCab, unidic-lite). Not thread-safe: one evaluation at a time.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from engine.data import ReportPair
+from engine.merge import JRadiEvoParams, MergeContext
+from engine.metrics import rouge_l, tokenize_ja
+
+if TYPE_CHECKING:
+    import torch
+
+
+class Cancelled(Exception):
+    """Raised inside a trial when the run is cancelled (Ctrl-C, the wizard's stop button)."""
+
+
+@dataclass(frozen=True)
+class FitnessResult:
+    """One evaluation: mean ROUGE-L, per-sample scores and texts, and where the time went."""
+
+    score: float
+    scores: list[float]
+    predictions: list[str]
+    merge_seconds: float
+    generate_seconds: float
+    score_seconds: float
+
+
+def _cancel_criterion(cancel: threading.Event) -> Any:
+    import torch
+    from transformers import StoppingCriteria
+
+    class _StopOnCancel(StoppingCriteria):
+        def __call__(self, input_ids: torch.Tensor, scores: Any, **kwargs: Any) -> torch.Tensor:
+            return torch.full((input_ids.shape[0],), cancel.is_set(), device=input_ids.device)
+
+    return _StopOnCancel()
+
+
+def resolve_model_dtype(name: str, device: str) -> torch.dtype:
+    """``auto``: float16 on a GPU (as JRadiEvo), float32 on the CPU."""
+    import torch
+
+    if name == "auto":
+        return torch.float16 if device.startswith("cuda") else torch.float32
+    return getattr(torch, name)
+
+
+class ReportFitness:
+    """The live VLM, the merge context and the cached dev batches; ``evaluate`` scores a trial.
+
+    ``context`` holds the task vectors of the models in the search's order (one of them the
+    VLM's language tower); ``vlm_dir`` is the VLM whose image path the merged model keeps.
+    """
+
+    def __init__(
+        self,
+        context: MergeContext,
+        vlm_dir: str | Path,
+        pairs: Sequence[ReportPair],
+        *,
+        device: str = "cpu",
+        model_dtype: str = "auto",
+        batch_size: int = 8,
+        max_new_tokens: int = 256,
+        image_size: tuple[int, int] = (512, 512),
+    ) -> None:
+        import torch
+        from transformers import AutoModelForImageTextToText, AutoProcessor, GenerationConfig
+        from transformers.utils import logging as hf_logging
+
+        from jradi_desktop.inference import build_report_messages
+
+        hf_logging.disable_progress_bar()
+        self.context = context
+        self.pairs = list(pairs)
+        self.device = torch.device(device)
+        dtype = resolve_model_dtype(model_dtype, device)
+        model = AutoModelForImageTextToText.from_pretrained(
+            vlm_dir, dtype=dtype, use_safetensors=True
+        )
+        self.model = model.to(self.device).eval().requires_grad_(False)
+        self.processor = AutoProcessor.from_pretrained(vlm_dir)
+        tokenizer = self.processor.tokenizer
+        tokenizer.padding_side = "left"
+        if tokenizer.pad_token is None:
+            tokenizer.pad_token = tokenizer.eos_token
+        self.generation = GenerationConfig(
+            max_new_tokens=max_new_tokens,
+            do_sample=False,
+            num_beams=1,
+            repetition_penalty=1.0,
+            pad_token_id=tokenizer.pad_token_id,
+            bos_token_id=self.model.generation_config.bos_token_id,
+            eos_token_id=self.model.generation_config.eos_token_id,
+        )
+        prompt = self.processor.apply_chat_template(
+            build_report_messages(), add_generation_prompt=True
+        )
+        self.batches: list[dict[str, torch.Tensor]] = []
+        for start in range(0, len(self.pairs), batch_size):
+            chunk = self.pairs[start : start + batch_size]
+            images = [pair.model_image(image_size) for pair in chunk]
+            inputs = self.processor(
+                images=images, text=[prompt] * len(chunk), padding=True, return_tensors="pt"
+            )
+            batch = {k: v.to(self.device) for k, v in inputs.items()}
+            batch["pixel_values"] = batch["pixel_values"].to(dtype)
+            self.batches.append(batch)
+        self.references = [tokenize_ja(pair.findings) for pair in self.pairs]
+
+    def iter_batches(self, cancel: threading.Event | None = None) -> Iterator[list[str]]:
+        """The live model's reports, one list per cached batch (greedy, left-padded)."""
+        import torch
+
+        stop = [_cancel_criterion(cancel)] if cancel is not None else None
+        for batch in self.batches:
+            with torch.inference_mode():
+                out = self.model.generate(
+                    **batch, generation_config=self.generation, stopping_criteria=stop
+                )
+            if cancel is not None and cancel.is_set():
+                raise Cancelled("cancelled while generating")
+            new = out[:, batch["input_ids"].shape[1] :]
+            yield [t.strip() for t in self.processor.batch_decode(new, skip_special_tokens=True)]
+
+    def generate(self, cancel: threading.Event | None = None) -> list[str]:
+        """The live model's reports for every dev image, in order."""
+        return [text for texts in self.iter_batches(cancel) for text in texts]
+
+    def evaluate(
+        self,
+        params: JRadiEvoParams,
+        *,
+        on_batch: Callable[[int, int], None] | None = None,
+        on_partial: Callable[[float], None] | None = None,
+        partial_fraction: float | None = None,
+        cancel: threading.Event | None = None,
+    ) -> FitnessResult:
+        """Merge ``params`` into the live VLM and score its reports on the dev set.
+
+        ``on_batch(done, total)`` follows the batches. With ``partial_fraction``,
+        ``on_partial`` gets the mean ROUGE-L over the first batches that cover that fraction
+        of the pairs, once (it may raise, e.g. ``optuna.TrialPruned``).
+        """
+        started = time.perf_counter()
+        self.context.merge_into(self.model, params)
+        merge_seconds = time.perf_counter() - started
+        partial_at = math.ceil(partial_fraction * len(self.pairs)) if partial_fraction else 0
+        scores: list[float] = []
+        texts: list[str] = []
+        generate_seconds = score_seconds = 0.0
+        clock = time.perf_counter()
+        for done, batch in enumerate(self.iter_batches(cancel), start=1):
+            now = time.perf_counter()
+            generate_seconds += now - clock
+            refs = self.references[len(texts) : len(texts) + len(batch)]
+            scores.extend(
+                rouge_l(ref, tokenize_ja(text)) for ref, text in zip(refs, batch, strict=True)
+            )
+            texts.extend(batch)
+            score_seconds += time.perf_counter() - now
+            if on_batch is not None:
+                on_batch(done, len(self.batches))
+            reached = len(scores) - len(batch) < partial_at <= len(scores)
+            if on_partial is not None and reached:
+                on_partial(sum(scores) / len(scores))
+            clock = time.perf_counter()
+        return FitnessResult(
+            score=sum(scores) / len(scores),
+            scores=scores,
+            predictions=texts,
+            merge_seconds=merge_seconds,
+            generate_seconds=generate_seconds,
+            score_seconds=score_seconds,
+        )

@@ -1,0 +1,221 @@
+"""``iter_evolve``: recipe → dev set → study (resumed) → trials → best model → summary.
+
+The workspace holds the default SQLite study (``study.sqlite3``), ``recipe.yaml`` (the
+resolved recipe), ``trials/NNNNN.jsonl`` (each trial's generated texts and scores),
+``best/`` (the exported best model) and ``summary/`` (tables, best.json, scores.png). A run
+stops when the study holds ``n_trials`` COMPLETE trials, however many runs (or workers) it
+took; a run on a finished study only writes what is missing.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from engine.events import Event
+from engine.evolve._errors import EvolveError
+from engine.evolve._export import iter_export_best
+from engine.evolve._fitness import ReportFitness
+from engine.evolve._run import JOB, TrialRunner, counts
+from engine.evolve._settings import EvolveRecipe, load_evolve_recipe
+from engine.evolve._space import SearchSpace, make_pruner, make_sampler
+from engine.evolve._storage import (
+    StudyStorage,
+    fail_orphaned_trials,
+    fail_stale_trials,
+    open_storage,
+    safe_url,
+)
+from engine.evolve._summary import SUMMARY_DIR, write_atomic, write_summary
+from engine.merge import MergeContext, check_folders, resolve_device
+
+
+def _check_space(study: Any, space: SearchSpace, recipe: EvolveRecipe) -> None:
+    """Refuse to resume a study made for another search space or other models."""
+    wanted = {
+        "search_space": {name: list(bounds) for name, bounds in space.bounds.items()},
+        "models": [str(m.path) for m in recipe.models],
+    }
+    attrs = study.user_attrs
+    if "search_space" not in attrs:
+        for key, value in wanted.items():
+            study.set_user_attr(key, value)
+        return
+    for key, value in wanted.items():
+        if attrs.get(key) != value:
+            raise EvolveError(
+                f"study {study.study_name!r} was started with other {key.replace('_', ' ')} "
+                f"({attrs.get(key)}; this recipe: {value}). Resume it with its own recipe, or "
+                "start a new study: a new --workspace, or another --study-name."
+            )
+
+
+def _context(recipe: EvolveRecipe, device: str) -> MergeContext:
+    settings = recipe.evolve
+    return MergeContext.from_folders(
+        recipe.base,
+        [m.path for m in recipe.models],
+        dtype=recipe.dtype,
+        device=device,
+        storage=settings.storage,
+        base_storage=settings.base_storage,
+        seed=recipe.seed,
+    )
+
+
+def _load(recipe: EvolveRecipe, pairs: list, device: str) -> Iterator[Event | ReportFitness]:
+    settings = recipe.evolve
+    yield Event(JOB, "log", "reading the base and the task vectors")
+    context = _context(recipe, device)
+    yield Event(JOB, "log", f"loading the VLM and {len(pairs)} dev images")
+    yield ReportFitness(
+        context,
+        recipe.vlm.path,  # type: ignore[union-attr]
+        pairs,
+        device=device,
+        model_dtype=settings.model_dtype,
+        batch_size=settings.batch_size,
+        max_new_tokens=settings.max_new_tokens,
+        image_size=settings.image_size,
+    )
+
+
+def _wait_for_others(study: Any, storage: StudyStorage, n: int) -> Iterator[Event]:
+    """PostgreSQL: wait while other workers' running trials would finish the study."""
+    interval = storage.heartbeat_interval or 10
+    last = None
+    while True:
+        complete, running = counts(study)
+        if complete >= n or complete + running < n:
+            return
+        if (complete, running) != last:
+            message = f"waiting for {running} trial(s) of other workers"
+            yield Event(JOB, "log", message, complete, n, {"event": "waiting"})
+            last = (complete, running)
+        time.sleep(min(1.0, interval))
+        fail_stale_trials(study)  # a dead worker's trial is failed and queued again
+
+
+def iter_evolve(
+    recipe: EvolveRecipe | str | Path,
+    workspace: str | Path,
+    *,
+    n_trials: int | None = None,
+    storage: str | None = None,
+    study_name: str | None = None,
+    export: bool | None = None,
+) -> Iterator[Event]:
+    """Run (or resume) the JRadiEvo search of ``recipe`` in ``workspace``, yielding events.
+
+    ``n_trials``, ``study_name`` and ``export`` override the recipe's ``evolve:`` values;
+    ``storage`` is an Optuna storage URL (default: SQLite in the workspace). The last event is
+    a ``result`` whose data name the best trial, its parameters and the files written.
+    """
+    import optuna
+
+    if not isinstance(recipe, EvolveRecipe):
+        recipe = load_evolve_recipe(recipe)
+    settings = recipe.evolve
+    n = n_trials or settings.n_trials
+    name = study_name or settings.study_name
+    do_export = settings.export.enabled if export is None else export
+    ws = Path(workspace).expanduser().resolve()
+    ws.mkdir(parents=True, exist_ok=True)
+    check_folders(recipe)
+    device = resolve_device(recipe.device)
+    from engine.data import load_report_pairs
+
+    data = settings.data
+    dev = load_report_pairs(
+        data.path,
+        image_col=data.image_col,
+        report_col=data.report_col,
+        findings_col=data.findings_col,
+    )
+    message = f"{len(dev)} dev pairs from {data.path} ({dev.skipped} skipped: empty findings)"
+    yield Event(JOB, "log", message, 0, n, {"pairs": len(dev), "skipped": dev.skipped})
+    write_atomic(ws / "recipe.yaml", recipe.to_yaml())
+    space = SearchSpace(settings, len(recipe.models))
+    start = space.clip(recipe.jradievo_params()) if recipe.parameters else None
+    sampler = make_sampler(settings.sampler, settings.seed, start)  # fails early if missing
+    optuna.logging.set_verbosity(logging.ERROR)  # the engine reports through events
+    with open_storage(storage, ws, settings.heartbeat_interval, settings.grace_period) as st:
+        stale = [] if st.shared else fail_orphaned_trials(st, name)
+        study = optuna.create_study(
+            storage=st.storage,
+            study_name=name,
+            sampler=sampler,
+            pruner=make_pruner(settings.pruning),
+            direction="maximize",
+            load_if_exists=True,
+        )
+        _check_space(study, space, recipe)
+        if st.shared:
+            stale = fail_stale_trials(study)
+        if start is not None and not study.trials:
+            study.enqueue_trial(start, skip_if_exists=True)
+        complete, running = counts(study)
+        yield Event(
+            JOB,
+            "log",
+            f"study {name!r} in {safe_url(st.url)}: {complete} of {n} trials complete"
+            + (f"; trial(s) {stale} of a dead worker marked FAIL" if stale else ""),
+            complete,
+            n,
+            {"complete": complete, "running": running, "failed_stale": stale},
+        )
+        runner = None
+        while complete < n:
+            if runner is None:
+                for item in _load(recipe, dev.pairs, device):
+                    if isinstance(item, Event):
+                        yield item
+                    else:
+                        runner = TrialRunner(study, space, item, settings, n, ws, st.shared)
+            yield from runner.iter_optimize()
+            if st.shared:
+                yield from _wait_for_others(study, st, n)
+            complete, running = counts(study)
+        files: dict[str, Any] = {}
+        best = study.best_trial
+        if do_export and running:
+            message = f"not exporting: {running} trial(s) of other workers still running"
+            yield Event(JOB, "log", message, complete, n)
+        elif do_export:
+            context = runner.fitness.context if runner else _context(recipe, device)
+            params = space.params(best.params)
+            exporting = iter_export_best(
+                context, recipe, params, best.number, float(best.value), ws, settings.export
+            )
+            for event in exporting:
+                files.update(event.data)
+                yield event
+        extra = {"n_trials": n, "storage": safe_url(st.url), **files}
+        summary = write_summary(study, space.names, ws / SUMMARY_DIR, extra)
+    result = {
+        "workspace": str(ws),
+        "study": name,
+        "storage": safe_url(st.url),
+        "complete": complete,
+        "best_trial": best.number,
+        "best_score": best.value,
+        "best_params": {k: best.params[k] for k in space.names},
+        "ran": runner.ran if runner else [],
+        "failed_stale": stale,
+        "summary": summary,
+        **files,
+    }
+    message = f"best: trial {best.number}, ROUGE-L {best.value:.4f} ({complete} trials)"
+    yield Event(JOB, "result", message, complete, n, result)
+
+
+def evolve(recipe: EvolveRecipe | str | Path, workspace: str | Path, **options: Any) -> dict:
+    """Run ``iter_evolve`` to its end; return its result data."""
+    result: dict = {}
+    for event in iter_evolve(recipe, workspace, **options):
+        if event.kind == "result":
+            result = event.data
+    return result

@@ -1,0 +1,435 @@
+"""The evolutionary search: dev data, the recipe, the fitness, resume after SIGKILL, Ctrl-C,
+export and summary, and two workers sharing one PostgreSQL study."""
+
+from __future__ import annotations
+
+import glob
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import uuid
+from pathlib import Path
+
+import pytest
+import yaml
+
+from engine.data import DataError, load_report_pairs
+from engine.demo_data import demo_reports, write_demo_dev_set
+from engine.evolve import EvolveError, load_evolve_recipe
+
+MODELS = ("vlm", "med-a", "med-b", "ja")  # the VLM's tower + the three LLMs, as in JRadiEvo
+FAST = {"max_new_tokens": 12, "batch_size": 8}
+
+
+@pytest.fixture(scope="module")
+def dev_csv(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_demo_dev_set(tmp_path_factory.mktemp("dev"), n=8, seed=0)
+
+
+def write_recipe(folder: Path, demo_dir: Path, dev: Path, **evolve: object) -> Path:
+    recipe = {
+        "base": str(demo_dir / "base"),
+        "models": [
+            {"path": str(demo_dir / m), "role": "vlm" if m == "vlm" else "llm"} for m in MODELS
+        ],
+        "device": "cpu",
+        "evolve": {"data": str(dev), **FAST, **evolve},
+    }
+    path = folder / "evolve.yaml"
+    path.write_text(yaml.safe_dump(recipe, allow_unicode=True), encoding="utf-8")
+    return path
+
+
+def study_trials(workspace: Path, name: str = "jradievo", url: str | None = None) -> list:
+    import optuna
+
+    url = url or f"sqlite:///{workspace / 'study.sqlite3'}"
+    url = url.replace("postgresql://", "postgresql+psycopg://")
+    return optuna.load_study(study_name=name, storage=url).get_trials(deepcopy=False)
+
+
+def states(trials: list) -> dict[str, list[int]]:
+    out: dict[str, list[int]] = {}
+    for t in trials:
+        out.setdefault(t.state.name, []).append(t.number)
+    return out
+
+
+# --- data -------------------------------------------------------------------------------
+
+
+def test_demo_dev_set_is_deterministic_png_and_dicom(tmp_path):
+    a = write_demo_dev_set(tmp_path / "a", n=5, seed=3)
+    b = write_demo_dev_set(tmp_path / "b", n=5, seed=3)
+    files = sorted(p.relative_to(a.parent) for p in a.parent.rglob("*") if p.is_file())
+    assert {p.suffix for p in files} == {".csv", ".png", ".dcm"}
+    assert all((a.parent / p).read_bytes() == (b.parent / p).read_bytes() for p in files)
+    pairs = load_report_pairs(a, open_images=True)
+    assert [p.report for p in pairs.pairs] == demo_reports()[:5]
+    assert pairs.pairs[0].model_image().size == (512, 512)
+
+
+def test_csv_and_jsonl_with_relative_paths_and_empty_targets(tmp_path, dev_csv):
+    data = tmp_path / "data"
+    data.mkdir()
+    shutil.copytree(dev_csv.parent / "images", tmp_path / "images")
+    reports = demo_reports()
+    rows = [
+        {"image": "../images/cxr_000.png", "report": reports[0]},
+        {"image": "../images/cxr_001.png", "report": "所見：\n印象：異常なし。"},  # empty findings
+        {"image": "../images/cxr_003.dcm", "report": reports[3]},
+    ]
+    import csv
+
+    with open(data / "dev.csv", "w", newline="", encoding="utf-8") as f:
+        writer = csv.DictWriter(f, fieldnames=["image", "report"])
+        writer.writeheader()
+        writer.writerows(rows)
+    got = load_report_pairs(data / "dev.csv")
+    assert (len(got), got.skipped) == (2, 1)
+    assert got.pairs[1].image == data / "../images/cxr_003.dcm"
+    assert (
+        got.pairs[1].findings.startswith("左上肺野に結節影") and "印象" not in got.pairs[1].findings
+    )
+    assert got.pairs[1].row == 3
+
+    lines = [
+        {"path": "../images/cxr_000.png", "findings": "心拡大を認めます。", "impression": "x"},
+        {"path": "../images/cxr_001.png", "findings": "  "},
+    ]
+    (data / "dev.jsonl").write_text(
+        "\n".join(json.dumps(x, ensure_ascii=False) for x in lines) + "\n\n", encoding="utf-8"
+    )
+    got = load_report_pairs(data / "dev.jsonl", open_images=True)
+    assert (len(got), got.skipped, got.pairs[0].findings) == (1, 1, "心拡大を認めます。")
+
+
+def test_data_errors_name_the_file_the_row_and_the_problem(tmp_path, dev_csv):
+    shutil.copytree(dev_csv.parent / "images", tmp_path / "images")
+    path = tmp_path / "dev.csv"
+    path.write_text(
+        "image,report\nimages/cxr_000.png,所見：a\nimages/cxr_002.png,所見：b\n"
+        "images/nope.png,所見：c\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(DataError, match=r"dev\.csv: row 3: image file not found: .*nope\.png"):
+        load_report_pairs(path)
+    path.write_text("image,text_ja\nimages/cxr_000.png,所見：a\n", encoding="utf-8")
+    with pytest.raises(DataError, match=r"dev\.csv: the header \(line 1\) has no report column"):
+        load_report_pairs(path)
+    path.write_text("file,report\nimages/cxr_000.png,所見：a\n", encoding="utf-8")
+    with pytest.raises(DataError, match=r"no column 'image_file'; columns are: file, report"):
+        load_report_pairs(path, image_col="image_file")
+    jsonl = tmp_path / "dev.jsonl"
+    jsonl.write_text(
+        '{"image": "images/cxr_000.png", "report": "所見：a"}\n{"report": "所見：b"}\n',
+        encoding="utf-8",
+    )
+    with pytest.raises(DataError, match=r"dev\.jsonl: row 2 has no field 'image'"):
+        load_report_pairs(jsonl)
+    (tmp_path / "images" / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n not really")
+    path.write_text("image,report\nimages/broken.png,所見：a\n", encoding="utf-8")
+    load_report_pairs(path)  # found; decoded only when asked
+    with pytest.raises(DataError, match=r"dev\.csv: row 1: unreadable image: .*broken\.png"):
+        load_report_pairs(path, open_images=True)
+
+
+def test_recipe_problems_are_reported_together(tmp_path, demo_dir, dev_csv):
+    path = write_recipe(tmp_path, demo_dir, dev_csv, sampler="annealing", bounds={"p": [0, 2]})
+    text = yaml.safe_load(path.read_text(encoding="utf-8"))
+    text["models"][0]["role"] = "llm"
+    path.write_text(yaml.safe_dump(text), encoding="utf-8")
+    with pytest.raises(EvolveError) as info:
+        load_evolve_recipe(path)
+    message = str(info.value)
+    assert "the recipe has 3 problem(s)" in message
+    assert "needs one model with role: vlm" in message
+    assert "evolve.sampler 'annealing' is not known; choose one of ['cmaes'" in message
+    assert "evolve.bounds.p = [0, 2] must satisfy 0 <= low <= high <= 1" in message
+
+
+def test_samplers_by_name():
+    import optuna
+
+    from engine.evolve import make_sampler
+
+    assert isinstance(make_sampler("cmaes", 0), optuna.samplers.CmaEsSampler)
+    assert isinstance(make_sampler("tpe", 0), optuna.samplers.TPESampler)
+    assert isinstance(make_sampler("gp", 0), optuna.samplers.GPSampler)
+    with pytest.raises(EvolveError, match=r"sampler 'bo' is not known; choose one of \['cmaes'"):
+        make_sampler("bo", 0)
+
+
+# --- the search -------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_objective_is_deterministic(demo_dir, dev_csv):
+    from engine.evolve import ReportFitness
+    from engine.merge import JRadiEvoParams, MergeContext
+
+    context = MergeContext.from_folders(demo_dir / "base", [demo_dir / m for m in MODELS])
+    pairs = load_report_pairs(dev_csv).pairs
+    fitness = ReportFitness(context, demo_dir / "vlm", pairs, max_new_tokens=12, batch_size=3)
+    a = JRadiEvoParams.from_vector([0.3, 0.2, 0.4, 0.4, 0.3, 0.9, 0.5, 0.5, 0.7, 1.0])
+    b = JRadiEvoParams.from_vector([0.6, 0.8, 0.1, 0.5, 0.2, 0.2, 0.9, 0.4, 0.1, 1.7])
+    first = fitness.evaluate(a)
+    other = fitness.evaluate(b)
+    again = fitness.evaluate(a)
+    assert (again.score, again.predictions) == (first.score, first.predictions)
+    assert other.predictions != first.predictions  # the merge really changed the live model
+    assert len(first.scores) == 8 and 0.0 <= first.score <= 1.0
+
+
+@pytest.mark.slow
+def test_killed_run_resumes_to_exactly_n_trials_and_exports(demo_dir, dev_csv, tmp_path, capsys):
+    import torch
+    from transformers import AutoModelForImageTextToText
+
+    from engine.cli import main
+    from engine.evolve import param_names
+    from engine.merge import JRadiEvoParams, MergeContext, language_targets
+
+    recipe = write_recipe(tmp_path, demo_dir, dev_csv)
+    ws = tmp_path / "ws"
+    command = [
+        sys.executable,
+        "-m",
+        "engine.cli",
+        "evolve",
+        str(recipe),
+        "--workspace",
+        str(ws),
+        "--n-trials",
+        "12",
+        "--events",
+        "jsonl",
+    ]
+    child = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, encoding="utf-8")
+    assert child.stdout is not None
+    for line in child.stdout:
+        data = json.loads(line)["data"]
+        if data.get("event") == "trial-started" and data["trial"] == 5:
+            os.kill(child.pid, signal.SIGKILL)
+            break
+    assert child.wait(timeout=60) == -signal.SIGKILL
+    before = states(study_trials(ws))
+    done, killed = before["COMPLETE"], before.get("RUNNING", [])
+    # Killed during trial 5 (a scheduler hiccup could let it finish first: then no RUNNING).
+    assert 5 <= len(done) < 12 and done == list(range(len(done))) and len(killed) <= 1
+    assert set(before) <= {"COMPLETE", "RUNNING"} and killed in ([], [len(done)])
+
+    run = ["evolve", str(recipe), "--workspace", str(ws), "--n-trials", "12", "--events", "jsonl"]
+    assert main(run) == 0
+    events = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert events[1]["data"] == {"complete": len(done), "running": 0, "failed_stale": killed}
+    result = events[-1]["data"]
+    trials = study_trials(ws)
+    first = len(done) + len(killed)
+    resumed = list(range(first, first + 12 - len(done)))
+    assert states(trials) == {"COMPLETE": done + resumed} | ({"FAIL": killed} if killed else {})
+    assert result["ran"] == resumed
+    assert result["complete"] == 12 and result["failed_stale"] == killed
+    sampled = [t for t in trials[1:] if t.params]  # trial 0 is CMA-ES's independent start
+    assert all(any(k.startswith("cma:") for k in t.system_attrs) for t in sampled)
+    finished = [e["data"] for e in events if e["data"].get("event") == "trial-finished"]
+    best_value = max(t.value for t in trials if t.value is not None)
+    assert finished[-1]["best_score"] == result["best_score"] == best_value
+    assert finished[-1]["remaining_s"] == 0.0 and finished[0]["remaining_s"] > 0
+    texts = (ws / "trials" / f"{resumed[-1]:05d}.jsonl").read_text(encoding="utf-8")
+    texts = [json.loads(x) for x in texts.splitlines()]
+    assert len(texts) == 8 and {"prediction", "reference", "rouge_l"} <= texts[0].keys()
+
+    best = ws / "best"
+    model = AutoModelForImageTextToText.from_pretrained(best / "model")
+    assert model.config.model_type == "llava"
+    context = MergeContext.from_folders(
+        demo_dir / "base", [demo_dir / m for m in MODELS], dtype="float16"
+    )
+    params = JRadiEvoParams.from_vector([result["best_params"][k] for k in param_names(4)])
+    expected = context.merged_state_dict(params)  # the trial's weights, rebuilt
+    state = model.state_dict()
+    assert all(torch.equal(state[key], expected[n]) for n, key in language_targets(state).items())
+    assert (best / "gguf" / "model.gguf").stat().st_size > 0
+    assert (best / "gguf" / "mmproj.gguf").stat().st_size > 0
+    rebuilt = yaml.safe_load((best / "model" / "jradi_recipe.yaml").read_text())
+    assert rebuilt["parameters"]["p"] == result["best_params"]["p"]
+    assert (ws / "summary" / "scores.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert len((ws / "summary" / "trials.csv").read_text().splitlines()) == 1 + len(trials)
+
+    assert main(run) == 0
+    events = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert events[-1]["data"]["ran"] == [] and len(study_trials(ws)) == len(trials)
+    assert any("already exported" in e["message"] for e in events)
+
+
+@pytest.mark.slow
+def test_ctrl_c_fails_the_current_trial_and_a_second_worker_is_refused(demo_dir, dev_csv, tmp_path):
+    from engine.evolve import iter_evolve, open_storage
+
+    recipe = write_recipe(tmp_path, demo_dir, dev_csv, sampler="tpe")
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    with (
+        open_storage(None, ws),
+        pytest.raises(
+            EvolveError, match=r"another jradi-engine evolve \(pid \d+\) is running on this SQLite"
+        ),
+    ):
+        next(e for e in iter_evolve(recipe, ws, n_trials=4) if e.kind == "result")
+    events = iter_evolve(recipe, ws, n_trials=4, export=False)
+    for event in events:
+        if event.data.get("event") == "trial-started" and event.data["trial"] == 2:
+            with pytest.raises(KeyboardInterrupt):
+                events.throw(KeyboardInterrupt)
+            break
+    trials = study_trials(ws)
+    assert states(trials) == {"COMPLETE": [0, 1], "FAIL": [2]}
+    assert trials[2].user_attrs["failed_reason"] == "cancelled"
+
+
+# --- PostgreSQL: several workers, one study ---------------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def postgres_url():
+    """JRADI_TEST_POSTGRES_URL, or a throwaway server on loopback (initdb + pg_ctl)."""
+    url = os.environ.get("JRADI_TEST_POSTGRES_URL")
+    if url:
+        yield url
+        return
+    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb")) or [shutil.which("initdb")]
+    if not found[-1]:
+        pytest.skip(
+            "no PostgreSQL server binaries (initdb, pg_ctl): apt-get install postgresql, or set "
+            "JRADI_TEST_POSTGRES_URL=postgresql://USER@127.0.0.1:PORT/DB"
+        )
+    bindir = Path(found[-1]).parent
+    as_postgres: list[str] = []
+    root = tempfile.mkdtemp(prefix="jradi-pg-")
+    if os.geteuid() == 0:  # initdb refuses root: run the server as the postgres OS user
+        try:
+            shutil.chown(root, "postgres", "postgres")
+        except LookupError:
+            pytest.skip("running as root and there is no 'postgres' OS user to run initdb as")
+        as_postgres = ["runuser", "-u", "postgres", "--"]
+    data, port = f"{root}/data", _free_port()
+    subprocess.run(
+        [
+            *as_postgres,
+            str(bindir / "initdb"),
+            "-D",
+            data,
+            "-U",
+            "postgres",
+            "--auth=trust",
+            "-E",
+            "UTF8",
+            "--no-sync",
+        ],
+        check=True,
+        capture_output=True,
+    )
+    options = f"-c listen_addresses=127.0.0.1 -p {port} -k {root} -c fsync=off"
+    subprocess.run(
+        [
+            *as_postgres,
+            str(bindir / "pg_ctl"),
+            "-D",
+            data,
+            "-l",
+            f"{root}/log",
+            "-w",
+            "-o",
+            options,
+            "start",
+        ],
+        check=True,
+        capture_output=True,
+    )
+    try:
+        yield f"postgresql://postgres@127.0.0.1:{port}/postgres"
+    finally:
+        subprocess.run(
+            [*as_postgres, str(bindir / "pg_ctl"), "-D", data, "-m", "immediate", "-w", "stop"],
+            capture_output=True,
+        )
+        shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.mark.slow
+@pytest.mark.postgres
+def test_two_workers_share_one_postgres_study(demo_dir, dev_csv, tmp_path, postgres_url):
+    n = 8
+    name = f"two-workers-{uuid.uuid4().hex[:8]}"
+    recipe = write_recipe(tmp_path, demo_dir, dev_csv, heartbeat_interval=1, grace_period=5)
+    workers = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "engine.cli",
+                "evolve",
+                str(recipe),
+                "--workspace",
+                str(tmp_path / f"w{i}"),
+                "--storage",
+                postgres_url,
+                "--study-name",
+                name,
+                "--n-trials",
+                str(n),
+                "--no-export",
+                "--events",
+                "jsonl",
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            encoding="utf-8",
+        )
+        for i in range(2)
+    ]
+    results = []
+    for worker in workers:
+        out, err = worker.communicate(timeout=240)
+        assert worker.returncode == 0, err
+        results.append(json.loads(out.splitlines()[-1])["data"])
+    trials = study_trials(tmp_path, name, postgres_url)
+    complete = [t for t in trials if t.state.name == "COMPLETE"]
+    assert len(complete) == n
+    assert not [t.number for t in trials if t.state.name in ("RUNNING", "FAIL", "WAITING")]
+    surplus = [t for t in trials if t.state.name == "PRUNED"]
+    assert all(t.user_attrs.get("surplus") and not t.params for t in surplus)  # never ran
+    ran = [set(r["ran"]) for r in results]
+    assert not ran[0] & ran[1] and ran[0] | ran[1] == {t.number for t in complete}
+    pids = {str(w.pid) for w in workers}
+    assert {t.user_attrs["worker"].rsplit(":", 1)[1] for t in complete} <= pids
+    assert all(r["complete"] == n and r["best_score"] == results[0]["best_score"] for r in results)
+
+
+@pytest.mark.slow
+def test_pruning_scores_part_of_the_dev_set_first(demo_dir, dev_csv, tmp_path):
+    from engine.evolve import evolve
+
+    pruning = {"fraction": 0.5, "keep_top": 25, "startup_trials": 2}
+    recipe = write_recipe(
+        tmp_path, demo_dir, dev_csv, sampler="random", batch_size=4, pruning=pruning
+    )
+    result = evolve(recipe, tmp_path / "ws", n_trials=5, export=False)
+    trials = study_trials(tmp_path / "ws")
+    pruned = [t for t in trials if t.state.name == "PRUNED"]
+    assert result["complete"] == 5 and len(trials) == 5 + len(pruned) and pruned
+    assert all(list(t.intermediate_values) == [0] for t in trials)  # half the pairs, scored
+    assert not any((tmp_path / "ws" / "trials" / f"{t.number:05d}.jsonl").exists() for t in pruned)

@@ -1,0 +1,468 @@
+"""LoRA instruction tuning (JMedLoRA): instruction data, prompt formats, response-only labels,
+configs, training that lowers the loss, kill -9 and resume, two-process DDP, and a merged
+adapter exported to GGUF answering through ``jradi ask``."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+
+from engine.data import DataError, InstructionExample, load_instructions
+from engine.lora import (
+    IGNORE_INDEX,
+    BatchPlan,
+    LoraError,
+    collate,
+    encode,
+    instruction_prompt,
+    latest_checkpoint,
+    list_checkpoints,
+    load_lora_config,
+    parse_lora_config,
+    qlora_unavailable_reason,
+    train,
+)
+
+ROOT = Path(__file__).resolve().parents[1]
+# peft 0.21 reads transformers 5's deprecated ``is_gradient_checkpointing`` when it loads an
+# adapter; not ours to fix (the engine silences it around its own calls).
+pytestmark = pytest.mark.filterwarnings("ignore:`is_gradient_checkpointing`:FutureWarning")
+
+
+def sample(name):
+    """The sample data written for the project (resources/samples), read by path."""
+    return ROOT / "resources" / "samples" / name
+
+
+def run_config(demo_dir, **overrides):
+    """A small run on the demo base: short lengths, batch 2, a few steps."""
+    config = {
+        "base_model": str(demo_dir / "base"),
+        "data": [str(sample("instructions_ja.jsonl"))],
+        "max_input_length": 256,
+        "max_target_length": 64,
+        "batch_size": 2,
+        "learning_rate": 1e-2,
+        "max_steps": 8,
+        "save_every": 4,
+        "seed": 0,
+    }
+    config.update(overrides)
+    return config
+
+
+def write_config(path, config):
+    path.write_text(yaml.safe_dump(config, allow_unicode=True), encoding="utf-8")
+    return path
+
+
+def engine_command(*args):
+    return [sys.executable, "-m", "engine.cli", *map(str, args)]
+
+
+def child_env():
+    return {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
+
+
+# --- data -----------------------------------------------------------------------------------
+
+
+def test_instruction_lines_that_do_not_load_are_reported_by_file_and_line(tmp_path):
+    good = {
+        "instruction": "次の質問に答えてください。",
+        "input": "頻脈とは？",
+        "output": "100回/分以上。",
+    }
+    lines = [
+        json.dumps(good, ensure_ascii=False).encode(),
+        b"{not json",
+        b"[1, 2]",
+        json.dumps({"instruction": "説明せよ", "input": ""}, ensure_ascii=False).encode(),
+        b"",
+        json.dumps({"instruction": "説明せよ", "input": 3, "output": "x"}).encode(),
+        b'{"instruction": "\xff", "output": "x"}',
+        json.dumps(
+            {"instruction": "心電図とは", "input": None, "output": "心臓の電気活動の記録"},
+            ensure_ascii=False,
+        ).encode(),
+        json.dumps({"instruction": " ", "output": "x"}).encode(),
+    ]
+    folder = tmp_path / "データ"
+    folder.mkdir()
+    path = folder / "b.jsonl"
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    (folder / "a.jsonl").write_text(json.dumps(good, ensure_ascii=False) + "\n", encoding="utf-8")
+
+    data = load_instructions(folder)
+    assert [e.source for e in data.examples] == [
+        f"{folder / 'a.jsonl'}:1",
+        f"{path}:1",
+        f"{path}:8",
+    ]
+    assert data.examples[2] == InstructionExample(
+        "心電図とは", "", "心臓の電気活動の記録", f"{path}:8"
+    )
+    reported = [(p.path, p.line) for p in data.problems]
+    assert reported == [(path, 2), (path, 3), (path, 4), (path, 6), (path, 7), (path, 9)]
+    messages = [str(p) for p in data.problems]
+    assert messages[0].startswith(f"{path}:2: not valid JSON")
+    assert "must be a JSON object, got list" in messages[1]
+    assert "has no field 'output'" in messages[2]
+    assert "field 'input' must be a string, got int" in messages[3]
+    assert "not UTF-8" in messages[4]
+    assert "field 'instruction' is empty" in messages[5]
+
+    with pytest.raises(DataError, match="no usable instruction examples"):
+        load_instructions(_only_bad(tmp_path))
+    with pytest.raises(DataError, match="no such file"):
+        load_instructions(tmp_path / "missing.jsonl")
+
+
+def _only_bad(tmp_path):
+    path = tmp_path / "bad.jsonl"
+    path.write_text('{"input": "x"}\n', encoding="utf-8")
+    return path
+
+
+def test_the_sample_instructions_load_cleanly():
+    data = load_instructions(sample("instructions_ja.jsonl"))
+    assert len(data) == 30 and not data.problems
+    assert any(not e.input for e in data.examples)
+
+
+# --- prompts and labels ---------------------------------------------------------------------
+
+ALPACA_PREAMBLE = (
+    "以下は，タスクを説明する指示と，文脈のある入力の組み合わせです。"
+    "要求を適切に満たす応答を書きなさい。"
+)
+
+
+def test_instruction_prompt_formats_are_exact():
+    example = InstructionExample("次の質問に答えてください。", "COPD の危険因子は？", "喫煙です。")
+    assert instruction_prompt(example, "alpaca") == (
+        f"{ALPACA_PREAMBLE}\n### 指示：\n次の質問に答えてください。\n"
+        "### 入力：\nCOPD の危険因子は？\n### 応答：\n"
+    )
+    assert instruction_prompt(example, "medpalm") == (
+        f"### 指示：\n{ALPACA_PREAMBLE}\n### 入力：\n次の質問に答えてください。\n"
+        "COPD の危険因子は？\n### 応答：\n"
+    )
+    bare = InstructionExample("禁忌肢とは何か説明してください。", "", "…")
+    assert instruction_prompt(bare, "alpaca") == (
+        "以下は，タスクを説明する指示です。要求を適切に満たす応答を書きなさい。\n"
+        "### 指示：\n禁忌肢とは何か説明してください。\n### 応答：\n"
+    )
+    with pytest.raises(ValueError, match=r"choose one of \['alpaca', 'medpalm'\]"):
+        instruction_prompt(example, "vicuna")
+
+
+def test_labels_cover_the_response_only(demo_dir):
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(demo_dir / "base")
+    prompt = instruction_prompt(InstructionExample("質問", "頻脈の定義は？", "100回/分以上"))
+    chat = encode(tokenizer, prompt, "100回/分以上", "chat", 512, 64)
+    n_prompt = chat.labels.index(next(x for x in chat.labels if x != IGNORE_INDEX))
+    assert set(chat.labels[:n_prompt]) == {IGNORE_INDEX}
+    assert list(chat.labels[n_prompt:]) == list(chat.input_ids[n_prompt:])
+    assert tokenizer.decode(chat.input_ids[:n_prompt]).endswith(
+        "### 応答：<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n"
+    )
+    assert tokenizer.decode(chat.input_ids[n_prompt:]) == "100回/分以上<|eot_id|>"
+
+    raw = encode(tokenizer, prompt, "100回/分以上", "raw", 512, 64)
+    assert raw.input_ids[0] == tokenizer.bos_token_id
+    assert raw.labels[-1] == raw.input_ids[-1] == tokenizer.eos_token_id
+    assert tokenizer.decode(raw.input_ids[: raw.labels.count(IGNORE_INDEX)]).endswith(
+        "### 応答：\n"
+    )
+
+    cut = encode(tokenizer, prompt, "100回/分以上", "chat", 16, 3)
+    assert cut.prompt_truncated and cut.response_truncated
+    assert len(cut.input_ids) == 16 + 3 and cut.n_response == 3
+    assert cut.input_ids[0] == tokenizer.bos_token_id  # the start survives truncation
+
+    batch = collate([chat, cut], tokenizer.pad_token_id)
+    assert batch["input_ids"].shape == (2, len(chat.input_ids))
+    assert batch["attention_mask"][1].sum() == len(cut.input_ids)
+    assert (batch["labels"][1, len(cut.input_ids) :] == IGNORE_INDEX).all()
+
+
+def test_batch_plan_shards_each_step_across_processes():
+    plan = BatchPlan(10, batch_size=2, world_size=2, accumulation=1, seed=3)
+    assert plan.per_epoch == 2  # 10 // (2 x 2); the last 2 examples of a permutation wait
+    step0 = plan.indices(0, 0) + plan.indices(0, 1)
+    assert len(set(step0)) == 4 and plan.indices(0, 0) == plan.indices(0, 0)
+    epoch0 = set(step0 + plan.indices(1, 0) + plan.indices(1, 1))
+    assert len(epoch0) == 8
+    assert plan.steps_for_epochs(3) == 6
+    with pytest.raises(LoraError, match="batch_size x processes = 4 x 2 = 8"):
+        BatchPlan(5, batch_size=4, world_size=2, accumulation=1, seed=0)
+
+
+# --- config ---------------------------------------------------------------------------------
+
+
+def test_config_defaults_are_jmedloras_and_problems_come_together(tmp_path):
+    config = parse_lora_config({"base_model": "m", "data": "d.jsonl", "max_steps": 1000})
+    assert (config.learning_rate, config.max_input_length, config.max_target_length) == (
+        5e-5,
+        512,
+        512,
+    )
+    assert (config.batch_size, config.lora.r, config.lora.alpha, config.lora.dropout) == (
+        8,
+        8,
+        32,
+        0.05,
+    )
+    assert config.lora.peft_targets() == ["q_proj", "k_proj", "v_proj"]
+
+    bad = {
+        "base_model": "m",
+        "data": ["d"],
+        "max_steps": 5,
+        "epochs": 1,
+        "device": "cpu",
+        "quantization": "4bit",
+        "gguf": {"outtype": "f16"},
+    }
+    with pytest.raises(LoraError) as info:
+        parse_lora_config(bad)
+    message = str(info.value)
+    assert "the LoRA config has 3 problem(s)" in message
+    for expected in (
+        "exactly one of max_steps",
+        "set merge: true",
+        "runs on a CUDA GPU through bitsandbytes",
+    ):
+        assert expected in message
+
+    with pytest.raises(LoraError, match=r"lora\.r: Input should be greater than or equal to 1"):
+        parse_lora_config({**bad, "lora": {"r": 0}})
+
+    path = write_config(
+        tmp_path / "run.yaml",
+        {"base_model": "models/base", "data": "ja.jsonl", "epochs": 2, "colour": "red"},
+    )
+    with pytest.raises(LoraError, match="colour: Extra inputs are not permitted"):
+        load_lora_config(path)
+    path = write_config(
+        tmp_path / "run.yaml", {"base_model": "models/base", "data": "ja.jsonl", "epochs": 2}
+    )
+    config = load_lora_config(path)
+    assert config.base_model == (tmp_path / "models" / "base").resolve()
+    assert config.data == [(tmp_path / "ja.jsonl").resolve()]
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the message without a GPU")
+def test_qlora_says_what_it_needs_on_a_machine_without_cuda(demo_dir, tmp_path):
+    assert "needs a CUDA GPU" in qlora_unavailable_reason()
+    config = parse_lora_config(run_config(demo_dir, quantization="4bit"))
+    with pytest.raises(LoraError, match="needs a CUDA GPU and none is visible"):
+        train(config, tmp_path / "ws")
+
+
+# --- training -------------------------------------------------------------------------------
+
+
+def dataset_loss(model, tokenizer, config):
+    """Mean loss over all sample examples (response tokens only), dropout off."""
+    data = load_instructions(*config["data"])
+    encoded = [
+        encode(tokenizer, instruction_prompt(e), e.output, "chat", 256, 64) for e in data.examples
+    ]
+    model.eval()
+    with torch.no_grad():
+        losses = [
+            model(**collate(encoded[i : i + 10], tokenizer.pad_token_id)).loss.item()
+            for i in range(0, len(encoded), 10)
+        ]
+    return sum(losses) / len(losses)
+
+
+@pytest.mark.slow
+def test_training_lowers_the_loss_on_the_sample_instructions(demo_dir, tmp_path):
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    config = run_config(demo_dir, max_steps=24, save_every=8, keep_checkpoints=2)
+    result = train(parse_lora_config(config), tmp_path / "ws")
+    tokenizer = AutoTokenizer.from_pretrained(demo_dir / "base")
+    base = AutoModelForCausalLM.from_pretrained(demo_dir / "base")
+    before = dataset_loss(base, tokenizer, config)
+    tuned = PeftModel.from_pretrained(base, tmp_path / "ws" / "adapter")
+    after = dataset_loss(tuned, tokenizer, config)
+    print(f"sample-instruction loss: {before:.4f} before, {after:.4f} after 24 steps")
+    assert after < before - 0.05
+    assert result["world_size"] == 1 and len(result["losses"]) == 24
+    assert [c.step for c in list_checkpoints(tmp_path / "ws")] == [16, 24]
+    assert json.loads((tmp_path / "ws" / "result.json").read_text())["steps"] == 24
+    with pytest.raises(LoraError, match="holds a finished run"):
+        train(parse_lora_config(config), tmp_path / "ws")
+
+
+@pytest.mark.slow
+def test_a_killed_run_resumes_from_its_last_checkpoint(demo_dir, tmp_path):
+    config = run_config(demo_dir, max_steps=12, save_every=3, lora={"dropout": 0.1})
+    path = write_config(tmp_path / "run.yaml", config)
+    workspace = tmp_path / "ws"
+    command = engine_command("lora", path, "--workspace", workspace, "--events", "jsonl")
+    child = subprocess.Popen(
+        command,
+        cwd=ROOT,
+        env=child_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        encoding="utf-8",
+    )
+    checkpointed = None
+    for line in child.stdout:
+        event = json.loads(line)
+        if event["data"].get("event") == "checkpoint":
+            checkpointed = event["step"]
+        elif checkpointed and event["kind"] == "progress" and event["step"] > checkpointed:
+            child.send_signal(signal.SIGKILL)  # between two checkpoints
+            break
+    child.wait(timeout=60)
+    assert child.returncode == -signal.SIGKILL
+    assert not (workspace / "adapter").exists()
+    last = latest_checkpoint(workspace).step
+    assert checkpointed <= last < 12 and last % 3 == 0
+
+    rerun = subprocess.run(
+        command,
+        cwd=ROOT,
+        env=child_env(),
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        timeout=120,
+    )
+    assert rerun.returncode == 0, rerun.stderr
+    events = [json.loads(line) for line in rerun.stdout.splitlines()]
+    resumed = [e["data"] for e in events if e["data"].get("event") == "resume"]
+    print(f"killed after the checkpoint at step {last}; resumed at step {resumed[0]['step']}")
+    assert resumed == [
+        {
+            "event": "resume",
+            "step": last,
+            "rng_restored": True,
+            "checkpoint": str(latest_checkpoint_path(workspace, last)),
+        }
+    ]
+    assert [e["step"] for e in events if e["kind"] == "progress"] == list(range(last + 1, 13))
+    result = events[-1]
+    assert result["kind"] == "result" and result["data"]["resumed_from"] == last
+    assert len(result["data"]["losses"]) == 12
+    assert not list((workspace / "checkpoints").glob(".step-*"))
+
+    # The interrupted run ends where an uninterrupted one does (same batches, same RNG).
+    straight = train(parse_lora_config(config), tmp_path / "straight")
+    torch.testing.assert_close(result["data"]["losses"], straight["losses"], rtol=1e-4, atol=1e-5)
+    from safetensors.torch import load_file
+
+    a = load_file(workspace / "adapter" / "adapter_model.safetensors")
+    b = load_file(tmp_path / "straight" / "adapter" / "adapter_model.safetensors")
+    torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-6)
+
+
+def latest_checkpoint_path(workspace, step):
+    return workspace / "checkpoints" / f"step-{step:08d}"
+
+
+@pytest.mark.slow
+def test_two_processes_train_together_and_write_one_adapter(demo_dir, tmp_path):
+    from safetensors.torch import load_file
+
+    path = write_config(tmp_path / "run.yaml", run_config(demo_dir, max_steps=4, save_every=2))
+    workspace = tmp_path / "ws"
+    command = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc_per_node",
+        "2",
+        "-m",
+        "engine.cli",
+        "lora",
+        str(path),
+        "--workspace",
+        str(workspace),
+        "--events",
+        "jsonl",
+    ]
+    done = subprocess.run(
+        command,
+        cwd=ROOT,
+        env=child_env(),
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        timeout=180,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    events = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
+    starts = [e for e in events if e["data"].get("event") == "start"]
+    assert len(starts) == 1 and starts[0]["data"]["world_size"] == 2  # rank 0 alone reports
+    assert [e["step"] for e in events if e["kind"] == "progress"] == [1, 2, 3, 4]
+    assert events[-1]["kind"] == "result" and events[-1]["data"]["world_size"] == 2
+    assert sorted(p.name for p in workspace.iterdir()) == [
+        "adapter",
+        "checkpoints",
+        "lora_config.yaml",
+        "result.json",
+    ]
+    assert (workspace / "adapter" / "adapter_model.safetensors").is_file()
+    state = load_file(latest_checkpoint_path(workspace, 4) / "trainer_state.safetensors")
+    assert {"rng.0.torch", "rng.1.torch"} <= set(state)  # both processes' RNG states
+
+
+@pytest.mark.slow
+def test_merged_adapter_exported_to_gguf_answers_through_jradi_ask(demo_dir, tmp_path, capsys):
+    from jradi_desktop.cli import main as jradi
+    from jradi_desktop.inference import GenerationParams, create_backend
+    from jradi_desktop.models import ModelSpec
+    from jradi_desktop.pipeline import ask
+
+    answer = "肺炎"  # one token of the demo vocabulary
+    data = tmp_path / "fixed.jsonl"
+    with data.open("w", encoding="utf-8") as out:
+        for example in load_instructions(sample("instructions_ja.jsonl")).examples:
+            record = {"instruction": example.instruction, "input": example.input, "output": answer}
+            out.write(json.dumps(record, ensure_ascii=False) + "\n")
+    # The demo base's head is random and frozen; an adapter on lm_head too lets it learn one
+    # fixed answer within a few steps, which makes the whole chain checkable.
+    config = run_config(
+        demo_dir,
+        data=[str(data)],
+        max_steps=30,
+        save_every=100,
+        learning_rate=2e-2,
+        max_target_length=32,
+        merge=True,
+        gguf={"outtype": "f32"},
+        lora={"target_modules": ["q_proj", "k_proj", "v_proj", "lm_head"], "dropout": 0.0},
+    )
+    result = train(parse_lora_config(config), tmp_path / "ws")
+    merged, gguf = Path(result["merged"]), Path(result["gguf"])
+    assert (merged / "model.safetensors").is_file() and (merged / "tokenizer.json").is_file()
+    assert (merged / "jradi_demo.json").is_file()  # still marked: not for clinical use
+    assert not list(merged.glob("adapter_*"))  # a plain model folder
+    capsys.readouterr()
+    question = "成人の安静時の正常な心拍数は？"  # not one of the training prompts
+    assert jradi(["ask", question, "--model", str(gguf), "--max-new-tokens", "12"]) == 0
+    assert capsys.readouterr().out.strip() == answer
+    # The merged folder is a plain HF model: the app's transformers backend gives the same.
+    spec = ModelSpec(name="merged", kind="hf", path=merged)
+    with create_backend(spec) as backend:
+        assert "".join(ask(backend, question, params=GenerationParams(12))) == answer
