@@ -267,6 +267,16 @@ def test_killed_run_resumes_to_exactly_n_trials_and_exports(demo_dir, dev_csv, t
     assert events[-1]["data"]["ran"] == [] and len(study_trials(ws)) == len(trials)
     assert any("already exported" in e["message"] for e in events)
 
+    # the exported best model drafts reports through the clinician's CLI, both ways
+    from jradi_desktop.cli import main as jradi
+
+    sample = str(Path(__file__).parents[1] / "resources" / "samples" / "chest_phantom.dcm")
+    for exported in (best / "model", best / "gguf" / "model.gguf"):
+        args = ["report", sample, "--model", str(exported), "--json", "--max-new-tokens", "8"]
+        assert jradi(args) == 0
+        report = json.loads(capsys.readouterr().out.splitlines()[-1])
+        assert report["image"] == sample and report["text"]
+
 
 @pytest.mark.slow
 def test_ctrl_c_fails_the_current_trial_and_a_second_worker_is_refused(demo_dir, dev_csv, tmp_path):
