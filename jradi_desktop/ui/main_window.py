@@ -10,7 +10,6 @@ from PySide6.QtCore import QSettings, Qt, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import (
     QFileDialog,
-    QLabel,
     QMainWindow,
     QMessageBox,
     QProgressDialog,
@@ -36,6 +35,7 @@ from jradi_desktop.ui.i18n import set_language
 from jradi_desktop.ui.model_manager import FirstStartPage, ModelManagerDialog
 from jradi_desktop.ui.report_panel import DRAFT_KEY, ReportPanel
 from jradi_desktop.ui.status import StatusBar
+from jradi_desktop.ui.tuning import TuningWidget
 from jradi_desktop.ui.viewer import ImageViewer, ThumbnailStrip
 
 MAX_RECENT = 10
@@ -78,9 +78,7 @@ class MainWindow(QMainWindow):
         self.report_stack.addWidget(self.report)
         self.chat = ChatPanel(self.controller, self.history)
         self.history_panel = HistoryPanel(self.history)
-        self.tuning = QLabel()
-        self.tuning.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.tuning.setWordWrap(True)
+        self.tuning = TuningWidget(self.registry)
         self.tabs = QTabWidget()
         self.tabs.addTab(self.report_stack, "")
         self.tabs.addTab(self.chat, "")
@@ -119,6 +117,7 @@ class MainWindow(QMainWindow):
         )
         self.first_start.addRequested.connect(lambda: self.model_manager().choose_gguf())
         self.first_start.demoRequested.connect(self.install_demo_model)
+        self.tuning.modelReady.connect(self.set_model)
 
         self.actions_by_name: dict[str, QAction] = build_menus(self)
         self.retranslate()
@@ -134,9 +133,7 @@ class MainWindow(QMainWindow):
         self.tabs.setTabText(1, self.tr("医療QA"))
         self.tabs.setTabText(2, self.tr("履歴"))
         self.tabs.setTabText(3, self.tr("チューニング"))
-        self.tuning.setText(
-            self.tr("チューニング（モデルの進化的マージと LoRA 学習）は準備中です。")
-        )
+        self.tuning.retranslate()
         self.report.retranslate()
         self.chat.retranslate()
         self.history_panel.retranslate()
@@ -442,6 +439,9 @@ class MainWindow(QMainWindow):
 
     # -- lifetime ---------------------------------------------------------------------------
     def closeEvent(self, event: QCloseEvent) -> None:
+        if not self.tuning.confirm_close():  # a tuning job runs and the user keeps it
+            event.ignore()
+            return
         self.report.flush_draft()
         self._commit_report()
         self.controller.cancel()

@@ -2,6 +2,37 @@
 <!DOCTYPE TS>
 <TS version="2.1" language="en" sourcelanguage="ja">
 <context>
+    <name>BoundsTable</name>
+    <message>
+        <source>パラメータ</source>
+        <translation>Parameter</translation>
+    </message>
+    <message>
+        <source>下限</source>
+        <translation>Lower</translation>
+    </message>
+    <message>
+        <source>上限</source>
+        <translation>Upper</translation>
+    </message>
+    <message>
+        <source>p（DARE の削除率）</source>
+        <translation>p (DARE drop rate)</translation>
+    </message>
+    <message>
+        <source>λ（全体の倍率）</source>
+        <translation>λ (overall scale)</translation>
+    </message>
+    <message>
+        <source>k（TIES の残す割合）</source>
+        <translation>k (TIES trim fraction)</translation>
+    </message>
+    <message>
+        <source>w（重み）</source>
+        <translation>w (weight)</translation>
+    </message>
+</context>
+<context>
     <name>ChatPanel</name>
     <message>
         <source>会話を検索</source>
@@ -167,6 +198,382 @@ pleural effusion</translation>
     </message>
 </context>
 <context>
+    <name>EvalBox</name>
+    <message>
+        <source>評価（IgakuQA 形式の問題集）</source>
+        <translation>Evaluation (IgakuQA-format questions)</translation>
+    </message>
+    <message>
+        <source>問題集</source>
+        <translation>Questions</translation>
+    </message>
+    <message>
+        <source>モデル</source>
+        <translation>Model</translation>
+    </message>
+    <message>
+        <source>最大生成トークン数</source>
+        <translation>Max new tokens</translation>
+    </message>
+    <message>
+        <source>問題数の上限</source>
+        <translation>Question limit</translation>
+    </message>
+    <message>
+        <source>すべて</source>
+        <translation>All</translation>
+    </message>
+    <message>
+        <source>評価を実行</source>
+        <translation>Evaluate</translation>
+    </message>
+    <message>
+        <source>IgakuQA 形式のフォルダー</source>
+        <translation>IgakuQA-format folder</translation>
+    </message>
+    <message>
+        <source>評価するモデル（HF フォルダー）</source>
+        <translation>Model to evaluate (HF folder)</translation>
+    </message>
+    <message>
+        <source>指標</source>
+        <translation>Metric</translation>
+    </message>
+    <message>
+        <source>値</source>
+        <translation>Value</translation>
+    </message>
+    <message>
+        <source>問題集のフォルダー（または JSONL）を選んでください。</source>
+        <translation>Choose the question folder (or a JSONL file).</translation>
+    </message>
+    <message>
+        <source>学習が終わると、マージしたモデルがここに入ります。</source>
+        <translation>When training ends, the merged model is filled in here.</translation>
+    </message>
+    <message>
+        <source>モデルのフォルダー（config.json）か .gguf ファイルを選んでください。</source>
+        <translation>Choose a model folder (config.json) or a .gguf file.</translation>
+    </message>
+    <message>
+        <source>問題数</source>
+        <translation>Questions</translation>
+    </message>
+    <message>
+        <source>正答率</source>
+        <translation>Accuracy</translation>
+    </message>
+    <message>
+        <source>完全一致</source>
+        <translation>Exact match</translation>
+    </message>
+    <message>
+        <source>類似度（Gestalt）</source>
+        <translation>Similarity (Gestalt)</translation>
+    </message>
+    <message>
+        <source>IgakuQA 正答率</source>
+        <translation>IgakuQA accuracy</translation>
+    </message>
+    <message>
+        <source>IgakuQA 得点</source>
+        <translation>IgakuQA points</translation>
+    </message>
+    <message>
+        <source>ブロック %1 の正答率</source>
+        <translation>Accuracy, block %1</translation>
+    </message>
+    <message>
+        <source>所要時間（秒）</source>
+        <translation>Time (s)</translation>
+    </message>
+</context>
+<context>
+    <name>EvolveForm</name>
+    <message>
+        <source>1. モデル</source>
+        <translation>1. Models</translation>
+    </message>
+    <message>
+        <source>ベース</source>
+        <translation>Base</translation>
+    </message>
+    <message>
+        <source>専門モデル</source>
+        <translation>Specialist models</translation>
+    </message>
+    <message>
+        <source>＋ 専門モデルを追加</source>
+        <translation>+ Add a specialist model</translation>
+    </message>
+    <message>
+        <source>VLM（画像からレポートを書くモデル）のフォルダー</source>
+        <translation>VLM folder (the model that writes reports from images)</translation>
+    </message>
+    <message>
+        <source>ベースモデルのフォルダー</source>
+        <translation>Base model folder</translation>
+    </message>
+    <message>
+        <source>2. 開発データ（画像とレポートの組）</source>
+        <translation>2. Development data (image–report pairs)</translation>
+    </message>
+    <message>
+        <source>開発データ（CSV / JSONL）</source>
+        <translation>Development data (CSV / JSONL)</translation>
+    </message>
+    <message>
+        <source>3. 探索の設定</source>
+        <translation>3. Search settings</translation>
+    </message>
+    <message>
+        <source>試行回数</source>
+        <translation>Trials</translation>
+    </message>
+    <message>
+        <source>サンプラー</source>
+        <translation>Sampler</translation>
+    </message>
+    <message>
+        <source>探索範囲</source>
+        <translation>Bounds</translation>
+    </message>
+    <message>
+        <source>最大生成トークン数</source>
+        <translation>Max new tokens</translation>
+    </message>
+    <message>
+        <source>バッチサイズ</source>
+        <translation>Batch size</translation>
+    </message>
+    <message>
+        <source>デバイス</source>
+        <translation>Device</translation>
+    </message>
+    <message>
+        <source>4. ワークスペースと保存先</source>
+        <translation>4. Workspace and storage</translation>
+    </message>
+    <message>
+        <source>ワークスペース</source>
+        <translation>Workspace</translation>
+    </message>
+    <message>
+        <source>試行の記録</source>
+        <translation>Trial storage</translation>
+    </message>
+    <message>
+        <source>ワークスペースのフォルダー</source>
+        <translation>Workspace folder</translation>
+    </message>
+    <message>
+        <source>SQLite（ワークスペース内）</source>
+        <translation>SQLite (in the workspace)</translation>
+    </message>
+    <message>
+        <source>PostgreSQL（複数ワーカー）</source>
+        <translation>PostgreSQL (several workers)</translation>
+    </message>
+    <message>
+        <source>専門モデルのフォルダー</source>
+        <translation>Specialist model folder</translation>
+    </message>
+    <message>
+        <source>OK（%1 パラメータ、%2）</source>
+        <translation>OK (%1 parameters, %2)</translation>
+    </message>
+    <message>
+        <source>同じフォルダーが既に選ばれています。</source>
+        <translation>This folder is already chosen.</translation>
+    </message>
+    <message>
+        <source>画像の前処理設定（processor_config.json）がありません。VLM ですか？</source>
+        <translation>No image preprocessing settings (processor_config.json). Is this a VLM?</translation>
+    </message>
+    <message>
+        <source>cmaes パッケージがインストールされていません。TPE か GP を選んでください。</source>
+        <translation>The cmaes package is not installed. Choose TPE or GP.</translation>
+    </message>
+    <message>
+        <source>下限が上限を超えています: </source>
+        <translation>Lower bound above the upper bound: </translation>
+    </message>
+    <message>
+        <source>%1 件</source>
+        <translation>%1 items</translation>
+    </message>
+    <message>
+        <source>（レポートが空の %1 件は使いません）</source>
+        <translation>(%1 with an empty report are skipped)</translation>
+    </message>
+    <message>
+        <source>postgresql://ユーザー:パスワード@ホスト:ポート/データベース の形で入力してください。</source>
+        <translation>Enter it as postgresql://user:password@host:port/database.</translation>
+    </message>
+    <message>
+        <source>ワークスペースのフォルダーを選んでください。</source>
+        <translation>Choose the workspace folder.</translation>
+    </message>
+    <message>
+        <source>フォルダーではありません。</source>
+        <translation>Not a folder.</translation>
+    </message>
+    <message>
+        <source>既存の探索があります。開始すると続きから再開します。</source>
+        <translation>A search exists here. Starting resumes it.</translation>
+    </message>
+    <message>
+        <source>このフォルダーを作成できません（書き込み権限がありません）。</source>
+        <translation>Cannot create this folder (no write permission).</translation>
+    </message>
+    <message>
+        <source>新しいフォルダーを作成します。</source>
+        <translation>A new folder will be created.</translation>
+    </message>
+    <message>
+        <source>書き込み権限がありません。</source>
+        <translation>No write permission.</translation>
+    </message>
+    <message>
+        <source>新しい探索をこのフォルダーで始めます。</source>
+        <translation>A new search starts in this folder.</translation>
+    </message>
+</context>
+<context>
+    <name>EvolvePage</name>
+    <message>
+        <source>1. 設定</source>
+        <translation>1. Settings</translation>
+    </message>
+    <message>
+        <source>2. 実行</source>
+        <translation>2. Run</translation>
+    </message>
+    <message>
+        <source>3. 結果</source>
+        <translation>3. Results</translation>
+    </message>
+    <message>
+        <source>最良の試行が書いたレポート（開発データ）</source>
+        <translation>Reports written by the best trial (development data)</translation>
+    </message>
+    <message>
+        <source>試行ごとのスコア</source>
+        <translation>Score per trial</translation>
+    </message>
+    <message>
+        <source>試行</source>
+        <translation>Trial</translation>
+    </message>
+    <message>
+        <source>ROUGE-L（開発データの平均）</source>
+        <translation>ROUGE-L (development mean)</translation>
+    </message>
+    <message>
+        <source>試行のスコア</source>
+        <translation>Trial score</translation>
+    </message>
+    <message>
+        <source>これまでの最良</source>
+        <translation>Best so far</translation>
+    </message>
+    <message>
+        <source>試行が終わるとここに表示されます</source>
+        <translation>Trials appear here as they finish</translation>
+    </message>
+    <message>
+        <source>探索を開始</source>
+        <translation>Start the search</translation>
+    </message>
+    <message>
+        <source>ワークスペースを開く…</source>
+        <translation>Open a workspace…</translation>
+    </message>
+    <message>
+        <source>この環境にはチューニングエンジン（torch など）がありません。エンジン付きでインストールしてください。</source>
+        <translation>This installation has no tuning engine (torch etc.). Install the engine extra.</translation>
+    </message>
+    <message>
+        <source>赤字の項目を直すと開始できます。</source>
+        <translation>Fix the fields in red to start.</translation>
+    </message>
+    <message>
+        <source>このフォルダーには進化的マージの探索がありません: </source>
+        <translation>No evolutionary merge search in this folder: </translation>
+    </message>
+    <message>
+        <source>ワークスペースを開く</source>
+        <translation>Open a workspace</translation>
+    </message>
+    <message>
+        <source>書き出しています…</source>
+        <translation>Exporting…</translation>
+    </message>
+    <message>
+        <source>書き出しました。</source>
+        <translation>Exported.</translation>
+    </message>
+    <message>
+        <source>中止しました。</source>
+        <translation>Stopped.</translation>
+    </message>
+    <message>
+        <source>書き出せませんでした（「2. 実行」のログを見てください）。</source>
+        <translation>Export failed (see the log on &quot;2. Run&quot;).</translation>
+    </message>
+    <message>
+        <source>まだ完了した試行がありません。</source>
+        <translation>No complete trial yet.</translation>
+    </message>
+    <message>
+        <source>最良: 試行 %1、ROUGE-L %2（完了 %3 / %4 試行）</source>
+        <translation>Best: trial %1, ROUGE-L %2 (%3 of %4 trials complete)</translation>
+    </message>
+</context>
+<context>
+    <name>ExportPanel</name>
+    <message>
+        <source>書き出しと利用</source>
+        <translation>Export and use</translation>
+    </message>
+    <message>
+        <source>量子化</source>
+        <translation>Quantisation</translation>
+    </message>
+    <message>
+        <source>ファイル</source>
+        <translation>File</translation>
+    </message>
+    <message>
+        <source>モデル名</source>
+        <translation>Model name</translation>
+    </message>
+    <message>
+        <source>なし（F16）</source>
+        <translation>None (F16)</translation>
+    </message>
+    <message>
+        <source>GGUF に書き出す</source>
+        <translation>Export to GGUF</translation>
+    </message>
+    <message>
+        <source>このモデルを使う</source>
+        <translation>Use this model</translation>
+    </message>
+    <message>
+        <source>ワークスペースを開く</source>
+        <translation>Open a workspace</translation>
+    </message>
+    <message>
+        <source>まだ書き出していません。</source>
+        <translation>Not exported yet.</translation>
+    </message>
+    <message>
+        <source>「%1」を登録し、アプリのモデルにしました。</source>
+        <translation>Registered &quot;%1&quot; and made it the app&apos;s model.</translation>
+    </message>
+</context>
+<context>
     <name>FirstStartPage</name>
     <message>
         <source>モデルを登録してください</source>
@@ -221,6 +628,246 @@ pleural effusion</translation>
     </message>
 </context>
 <context>
+    <name>ImagePreview</name>
+    <message>
+        <source>前の例</source>
+        <translation>Previous</translation>
+    </message>
+    <message>
+        <source>次の例</source>
+        <translation>Next</translation>
+    </message>
+    <message>
+        <source>参照レポート</source>
+        <translation>Reference report</translation>
+    </message>
+    <message>
+        <source>表示できません</source>
+        <translation>Cannot be shown</translation>
+    </message>
+</context>
+<context>
+    <name>JobPage</name>
+    <message>
+        <source>進化的マージの探索</source>
+        <translation>Evolutionary merge search</translation>
+    </message>
+    <message>
+        <source>LoRA 学習</source>
+        <translation>LoRA training</translation>
+    </message>
+    <message>
+        <source>書き出し</source>
+        <translation>Export</translation>
+    </message>
+    <message>
+        <source>評価</source>
+        <translation>Evaluation</translation>
+    </message>
+    <message>
+        <source>履歴の読み込み</source>
+        <translation>Reading the history</translation>
+    </message>
+    <message>
+        <source>停止しています…</source>
+        <translation>Stopping…</translation>
+    </message>
+    <message>
+        <source>ジョブが異常終了しました（終了コード %1）。</source>
+        <translation>The job ended abnormally (exit code %1).</translation>
+    </message>
+</context>
+<context>
+    <name>LoraForm</name>
+    <message>
+        <source>1. ベースモデル</source>
+        <translation>1. Base model</translation>
+    </message>
+    <message>
+        <source>ベースモデルのフォルダー</source>
+        <translation>Base model folder</translation>
+    </message>
+    <message>
+        <source>2. 指示データ（JSONL: instruction / input / output）</source>
+        <translation>2. Instruction data (JSONL: instruction / input / output)</translation>
+    </message>
+    <message>
+        <source>指示データ（JSONL）</source>
+        <translation>Instruction data (JSONL)</translation>
+    </message>
+    <message>
+        <source>3. ハイパーパラメータ（JMedLoRA の既定値）</source>
+        <translation>3. Hyperparameters (JMedLoRA defaults)</translation>
+    </message>
+    <message>
+        <source>ドロップアウト</source>
+        <translation>Dropout</translation>
+    </message>
+    <message>
+        <source>学習率</source>
+        <translation>Learning rate</translation>
+    </message>
+    <message>
+        <source>バッチサイズ</source>
+        <translation>Batch size</translation>
+    </message>
+    <message>
+        <source>最大入力長</source>
+        <translation>Max input length</translation>
+    </message>
+    <message>
+        <source>最大出力長</source>
+        <translation>Max target length</translation>
+    </message>
+    <message>
+        <source>対象モジュール</source>
+        <translation>Target modules</translation>
+    </message>
+    <message>
+        <source>ステップ数</source>
+        <translation>Steps</translation>
+    </message>
+    <message>
+        <source>チェックポイント間隔</source>
+        <translation>Checkpoint interval</translation>
+    </message>
+    <message>
+        <source>プロンプト形式</source>
+        <translation>Prompt format</translation>
+    </message>
+    <message>
+        <source>デバイス</source>
+        <translation>Device</translation>
+    </message>
+    <message>
+        <source>q / k / v（注意機構）</source>
+        <translation>q / k / v (attention)</translation>
+    </message>
+    <message>
+        <source>すべての線形層</source>
+        <translation>All linear layers</translation>
+    </message>
+    <message>
+        <source>4bit 量子化（CUDA と bitsandbytes が必要）</source>
+        <translation>4-bit quantisation (needs CUDA and bitsandbytes)</translation>
+    </message>
+    <message>
+        <source>4. ワークスペース</source>
+        <translation>4. Workspace</translation>
+    </message>
+    <message>
+        <source>ワークスペースのフォルダー</source>
+        <translation>Workspace folder</translation>
+    </message>
+    <message>
+        <source>OK（%1 パラメータ、%2）</source>
+        <translation>OK (%1 parameters, %2)</translation>
+    </message>
+    <message>
+        <source>%1 件</source>
+        <translation>%1 items</translation>
+    </message>
+    <message>
+        <source>（読めない行 %1 行は使いません: %2）</source>
+        <translation>(%1 unreadable lines are skipped: %2)</translation>
+    </message>
+    <message>
+        <source>0 より大きく 1 より小さい数（例: 5e-5）を入力してください。</source>
+        <translation>Enter a number between 0 and 1 (e.g. 5e-5).</translation>
+    </message>
+    <message>
+        <source>QLoRA（4bit）は CUDA の GPU でのみ動きます。デバイスを auto か cuda にしてください。</source>
+        <translation>QLoRA (4-bit) runs only on a CUDA GPU. Set the device to auto or cuda.</translation>
+    </message>
+    <message>
+        <source>ワークスペースのフォルダーを選んでください。</source>
+        <translation>Choose the workspace folder.</translation>
+    </message>
+    <message>
+        <source>フォルダーではありません。</source>
+        <translation>Not a folder.</translation>
+    </message>
+    <message>
+        <source>この学習は完了しています。新しいフォルダーを選んでください。</source>
+        <translation>This training is complete. Choose a new folder.</translation>
+    </message>
+    <message>
+        <source>途中の学習があります。開始すると最後のチェックポイントから再開します。</source>
+        <translation>An unfinished training is here. Starting resumes from its last checkpoint.</translation>
+    </message>
+    <message>
+        <source>このフォルダーを作成できません（書き込み権限がありません）。</source>
+        <translation>Cannot create this folder (no write permission).</translation>
+    </message>
+    <message>
+        <source>新しいフォルダーを作成します。</source>
+        <translation>A new folder will be created.</translation>
+    </message>
+    <message>
+        <source>書き込み権限がありません。</source>
+        <translation>No write permission.</translation>
+    </message>
+</context>
+<context>
+    <name>LoraPage</name>
+    <message>
+        <source>1. 設定</source>
+        <translation>1. Settings</translation>
+    </message>
+    <message>
+        <source>2. 学習</source>
+        <translation>2. Training</translation>
+    </message>
+    <message>
+        <source>3. 評価と書き出し</source>
+        <translation>3. Evaluation and export</translation>
+    </message>
+    <message>
+        <source>学習の損失</source>
+        <translation>Training loss</translation>
+    </message>
+    <message>
+        <source>ステップ</source>
+        <translation>Step</translation>
+    </message>
+    <message>
+        <source>損失</source>
+        <translation>Loss</translation>
+    </message>
+    <message>
+        <source>学習が始まるとここに表示されます</source>
+        <translation>Shown here once training starts</translation>
+    </message>
+    <message>
+        <source>学習を開始</source>
+        <translation>Start training</translation>
+    </message>
+    <message>
+        <source>この環境にはチューニングエンジン（torch など）がありません。エンジン付きでインストールしてください。</source>
+        <translation>This installation has no tuning engine (torch etc.). Install the engine extra.</translation>
+    </message>
+    <message>
+        <source>赤字の項目を直すと開始できます。</source>
+        <translation>Fix the fields in red to start.</translation>
+    </message>
+    <message>
+        <source>書き出しています…</source>
+        <translation>Exporting…</translation>
+    </message>
+    <message>
+        <source>書き出しました。</source>
+        <translation>Exported.</translation>
+    </message>
+    <message>
+        <source>中止しました。</source>
+        <translation>Stopped.</translation>
+    </message>
+    <message>
+        <source>書き出せませんでした（「2. 学習」のログを見てください）。</source>
+        <translation>Export failed (see the log on &quot;2. Training&quot;).</translation>
+    </message>
+</context>
+<context>
     <name>MainWindow</name>
     <message>
         <source>レポート</source>
@@ -237,10 +884,6 @@ pleural effusion</translation>
     <message>
         <source>チューニング</source>
         <translation>Tuning</translation>
-    </message>
-    <message>
-        <source>チューニング（モデルの進化的マージと LoRA 学習）は準備中です。</source>
-        <translation>Tuning (evolutionary model merging and LoRA training) is not available yet.</translation>
     </message>
     <message>
         <source>画像が見つかりません</source>
@@ -559,6 +1202,17 @@ pleural effusion</translation>
     </message>
 </context>
 <context>
+    <name>PathField</name>
+    <message>
+        <source>参照…</source>
+        <translation>Browse…</translation>
+    </message>
+    <message>
+        <source>この行を削除</source>
+        <translation>Remove this row</translation>
+    </message>
+</context>
+<context>
     <name>ReportPanel</name>
     <message>
         <source>AI による下書きです。診断に用いる前に、必ず医師が画像を確認し内容を修正してください。</source>
@@ -622,6 +1276,139 @@ pleural effusion</translation>
     </message>
 </context>
 <context>
+    <name>ResourceBox</name>
+    <message>
+        <source>リソースの確認</source>
+        <translation>Resources</translation>
+    </message>
+    <message>
+        <source>GPU</source>
+        <translation>GPU</translation>
+    </message>
+    <message>
+        <source>ディスク</source>
+        <translation>Disk</translation>
+    </message>
+    <message>
+        <source>メモリ</source>
+        <translation>Memory</translation>
+    </message>
+    <message>
+        <source>GPU を確認</source>
+        <translation>Check GPU</translation>
+    </message>
+    <message>
+        <source>確認しています…</source>
+        <translation>Checking…</translation>
+    </message>
+    <message>
+        <source>未確認（「GPU を確認」を押してください）</source>
+        <translation>Not checked (press &quot;Check GPU&quot;)</translation>
+    </message>
+    <message>
+        <source>GPU が見つかりません。CPU で実行します（とても遅くなります）。</source>
+        <translation>No GPU found. Runs on the CPU (very slow).</translation>
+    </message>
+    <message>
+        <source>ワークスペースを選ぶと空き容量を表示します。</source>
+        <translation>Choose a workspace to see the free space.</translation>
+    </message>
+    <message>
+        <source>空き %1</source>
+        <translation>%1 free</translation>
+    </message>
+    <message>
+        <source>（書き出しに約 %1 必要）</source>
+        <translation>(export needs about %1)</translation>
+    </message>
+    <message>
+        <source>モデルを選ぶと推定します。</source>
+        <translation>Estimated once models are chosen.</translation>
+    </message>
+    <message>
+        <source>推定 %1（目安）</source>
+        <translation>About %1 (estimate)</translation>
+    </message>
+    <message>
+        <source>、GPU %1</source>
+        <translation>, GPU %1</translation>
+    </message>
+    <message>
+        <source>、RAM %1</source>
+        <translation>, RAM %1</translation>
+    </message>
+</context>
+<context>
+    <name>RunMonitor</name>
+    <message>
+        <source>停止</source>
+        <translation>Stop</translation>
+    </message>
+    <message>
+        <source>再開</source>
+        <translation>Resume</translation>
+    </message>
+    <message>
+        <source>ログの末尾</source>
+        <translation>Log tail</translation>
+    </message>
+    <message>
+        <source>待機中</source>
+        <translation>Waiting</translation>
+    </message>
+    <message>
+        <source>探索中…</source>
+        <translation>Searching…</translation>
+    </message>
+    <message>
+        <source>学習中…</source>
+        <translation>Training…</translation>
+    </message>
+    <message>
+        <source>書き出し中…</source>
+        <translation>Exporting…</translation>
+    </message>
+    <message>
+        <source>評価中…</source>
+        <translation>Evaluating…</translation>
+    </message>
+    <message>
+        <source>履歴を読み込み中…</source>
+        <translation>Reading the history…</translation>
+    </message>
+    <message>
+        <source>完了しました</source>
+        <translation>Finished</translation>
+    </message>
+    <message>
+        <source>停止しました（「再開」で続きから実行します）</source>
+        <translation>Stopped (&quot;Resume&quot; continues)</translation>
+    </message>
+    <message>
+        <source>失敗しました</source>
+        <translation>Failed</translation>
+    </message>
+    <message>
+        <source>経過 %1 ／ 残り 約 %2</source>
+        <translation>Elapsed %1 / about %2 left</translation>
+    </message>
+</context>
+<context>
+    <name>SampleTable</name>
+    <message>
+        <source>画像</source>
+        <translation>Image</translation>
+    </message>
+    <message>
+        <source>参照（所見）</source>
+        <translation>Reference (findings)</translation>
+    </message>
+    <message>
+        <source>生成された所見</source>
+        <translation>Generated findings</translation>
+    </message>
+</context>
+<context>
     <name>StatusBar</name>
     <message>
         <source>モデル：なし</source>
@@ -642,6 +1429,137 @@ pleural effusion</translation>
     <message>
         <source>メモリ：</source>
         <translation>Memory: </translation>
+    </message>
+</context>
+<context>
+    <name>TrialTable</name>
+    <message>
+        <source>試行</source>
+        <translation>Trial</translation>
+    </message>
+    <message>
+        <source>状態</source>
+        <translation>State</translation>
+    </message>
+    <message>
+        <source>秒</source>
+        <translation>s</translation>
+    </message>
+    <message>
+        <source>パラメータ</source>
+        <translation>Parameter</translation>
+    </message>
+    <message>
+        <source>完了</source>
+        <translation>Complete</translation>
+    </message>
+    <message>
+        <source>実行中</source>
+        <translation>Running</translation>
+    </message>
+    <message>
+        <source>失敗</source>
+        <translation>Failed</translation>
+    </message>
+    <message>
+        <source>打ち切り</source>
+        <translation>Pruned</translation>
+    </message>
+    <message>
+        <source>待機中</source>
+        <translation>Waiting</translation>
+    </message>
+</context>
+<context>
+    <name>Tuning</name>
+    <message>
+        <source>フォルダーを選んでください。</source>
+        <translation>Choose a folder.</translation>
+    </message>
+    <message>
+        <source>フォルダーがありません。</source>
+        <translation>The folder does not exist.</translation>
+    </message>
+    <message>
+        <source>config.json がありません（Hugging Face 形式のモデルフォルダーを選んでください）。</source>
+        <translation>No config.json (choose a Hugging Face model folder).</translation>
+    </message>
+    <message>
+        <source>config.json を読めません（JSON ではありません）。</source>
+        <translation>config.json cannot be read (not JSON).</translation>
+    </message>
+    <message>
+        <source>safetensors 形式の重みがありません（安全のため safetensors のみ読み込みます）。</source>
+        <translation>No safetensors weights (only safetensors are loaded, for safety).</translation>
+    </message>
+    <message>
+        <source>データファイル（CSV または JSONL）を選んでください。</source>
+        <translation>Choose a data file (CSV or JSONL).</translation>
+    </message>
+    <message>
+        <source>CSV（.csv）または JSONL（.jsonl）ファイルを選んでください。</source>
+        <translation>Choose a CSV (.csv) or JSONL (.jsonl) file.</translation>
+    </message>
+    <message>
+        <source>ファイルがありません。</source>
+        <translation>The file does not exist.</translation>
+    </message>
+    <message>
+        <source>UTF-8 のテキストとして読めません。</source>
+        <translation>Not readable as UTF-8 text.</translation>
+    </message>
+    <message>
+        <source>ファイルの形式が正しくありません（CSV / JSON Lines として読めません）。</source>
+        <translation>Malformed file (not readable as CSV / JSON Lines).</translation>
+    </message>
+    <message>
+        <source>画像の列（image, path など）とレポートの列（report, findings など）が必要です。列: </source>
+        <translation>An image column (image, path, …) and a report column (report, findings, …) are needed. Columns: </translation>
+    </message>
+    <message>
+        <source>使える行がありません（画像とレポートの両方がある行が必要です）。</source>
+        <translation>No usable rows (each needs an image and a report).</translation>
+    </message>
+    <message>
+        <source>画像ファイルが見つかりません: </source>
+        <translation>Image file not found: </translation>
+    </message>
+    <message>
+        <source>指示データ（JSONL）を選んでください。</source>
+        <translation>Choose the instruction data (JSONL).</translation>
+    </message>
+    <message>
+        <source>フォルダーに .jsonl ファイルがありません。</source>
+        <translation>No .jsonl file in the folder.</translation>
+    </message>
+    <message>
+        <source>UTF-8 のテキストとして読めません: </source>
+        <translation>Not readable as UTF-8 text: </translation>
+    </message>
+    <message>
+        <source>使える行がありません（instruction と output が必要です）。</source>
+        <translation>No usable rows (instruction and output are needed).</translation>
+    </message>
+</context>
+<context>
+    <name>TuningWidget</name>
+    <message>
+        <source>進化的マージ（JRadiEvo）</source>
+        <translation>Evolutionary merge (JRadiEvo)</translation>
+    </message>
+    <message>
+        <source>LoRA 学習（JMedLoRA）</source>
+        <translation>LoRA training (JMedLoRA)</translation>
+    </message>
+    <message>
+        <source>ジョブの実行中</source>
+        <translation>A job is running</translation>
+    </message>
+    <message>
+        <source>「%1」を実行中です。停止して終了しますか？
+停止しても、同じワークスペースで「再開」すると続きから実行できます。</source>
+        <translation>&quot;%1&quot; is running. Stop it and quit?
+A stopped job continues with &quot;Resume&quot; on the same workspace.</translation>
     </message>
 </context>
 </TS>

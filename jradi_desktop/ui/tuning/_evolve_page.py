@@ -1,0 +1,319 @@
+"""The JRadiEvo flow: settings → the search (live trials table and score plot, stop, resume)
+→ export of the best model to GGUF → 「このモデルを使う」. A workspace can be reopened to see
+its history (read by a child process: Optuna stays out of the GUI) and resumed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QScrollArea,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from jradi_desktop.models import ModelRegistry
+from jradi_desktop.ui.tuning._evolve_form import EvolveForm
+from jradi_desktop.ui.tuning._export import ExportPanel
+from jradi_desktop.ui.tuning._fields import Message
+from jradi_desktop.ui.tuning._jobs import JobPage, Step
+from jradi_desktop.ui.tuning._monitor import RunMonitor
+from jradi_desktop.ui.tuning._plot import ScorePlot
+from jradi_desktop.ui.tuning._process import EngineJob
+from jradi_desktop.ui.tuning._trials import SampleTable, TrialTable, format_params
+from jradi_desktop.ui.tuning._workspace import (
+    EVOLVE_RECIPE,
+    STUDY,
+    best_export,
+    dump_yaml,
+    evolve_recipe_of,
+    history_args,
+    read_wizard_state,
+    write_atomic,
+    write_wizard_state,
+)
+
+
+class EvolvePage(JobPage):
+    modelReady = Signal(object)  # ModelSpec made the app's model
+
+    def __init__(self, registry: ModelRegistry, demo_models: Path | None, workspace: Path,
+                 engine_ok: bool = True) -> None:  # fmt: skip
+        self.plot = ScorePlot(best="max")
+        self.table = TrialTable()
+        super().__init__(RunMonitor(self.plot, self.table))
+        self.engine_ok = engine_ok
+        self.form = EvolveForm(demo_models, workspace)
+        self.workspace: Path | None = None
+        self.n_trials = 0
+        self.result: dict[str, Any] | None = None
+
+        self.run_button = QPushButton()
+        self.open_button = QPushButton()
+        self.run_message = Message()
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setWidget(self.form)
+        bar = QHBoxLayout()
+        bar.addWidget(self.open_button)
+        bar.addStretch(1)
+        bar.addWidget(self.run_button)
+        settings = QWidget()
+        column = QVBoxLayout(settings)
+        column.addWidget(scroll, 1)
+        column.addWidget(self.run_message)
+        column.addLayout(bar)
+
+        self.best_label = QLabel(wordWrap=True)
+        self.best_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.samples_label = QLabel()
+        self.samples = SampleTable()
+        self.export = ExportPanel(registry)
+        results = QWidget()
+        result_column = QVBoxLayout(results)
+        result_column.addWidget(self.best_label)
+        result_column.addWidget(self.samples_label)
+        result_column.addWidget(self.samples, 1)
+        result_column.addWidget(self.export)
+
+        self.steps = QTabWidget()
+        self.steps.addTab(settings, "")
+        self.steps.addTab(self.monitor, "")
+        self.steps.addTab(results, "")
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.steps)
+
+        self.form.validityChanged.connect(lambda _: self._update_buttons())
+        self.run_button.clicked.connect(self.start)
+        self.open_button.clicked.connect(self._choose_workspace)
+        self.export.exportRequested.connect(self.export_best)
+        self.export.modelReady.connect(self.modelReady)
+        self.jobStateChanged.connect(lambda _: self._update_buttons())
+        self.retranslate()
+
+    # -- text -------------------------------------------------------------------------------
+    def retranslate(self) -> None:
+        for index, text in enumerate((self.tr("1. 設定"), self.tr("2. 実行"), self.tr("3. 結果"))):
+            self.steps.setTabText(index, text)
+        self.table.retranslate()
+        self.samples.retranslate()
+        self.samples_label.setText(self.tr("最良の試行が書いたレポート（開発データ）"))
+        self.plot.set_labels(self.tr("試行ごとのスコア"), self.tr("試行"),
+                             self.tr("ROUGE-L（開発データの平均）"),
+                             (self.tr("試行のスコア"), self.tr("これまでの最良")),
+                             self.tr("試行が終わるとここに表示されます"))  # fmt: skip
+        self.run_button.setText(self.tr("探索を開始"))
+        self.open_button.setText(self.tr("ワークスペースを開く…"))
+        self.form.retranslate()
+        self.monitor.retranslate()
+        self.export.retranslate()
+        self._show_best()
+        self._update_buttons()
+
+    def _update_buttons(self) -> None:
+        busy = self.running
+        self.run_button.setEnabled(self.engine_ok and self.form.valid and not busy)
+        self.open_button.setEnabled(not busy)
+        self.export.set_can_export(not busy and self.complete() > 0)
+        if not self.engine_ok:
+            self.run_message.show_message(
+                self.tr(
+                    "この環境にはチューニングエンジン（torch など）がありません。エンジン付きでインストールしてください。"  # noqa: E501
+                )
+            )
+        elif not busy and not self.form.valid:
+            self.run_message.show_message(self.tr("赤字の項目を直すと開始できます。"), "warning")
+        else:
+            self.run_message.show_message("")
+
+    # -- runs -------------------------------------------------------------------------------
+    def _search_step(self) -> Step:
+        assert self.workspace is not None
+        args = ["evolve", str(self.workspace / EVOLVE_RECIPE), "--workspace", str(self.workspace),
+                "--no-export"]  # fmt: skip
+        storage = read_wizard_state(self.workspace).get("storage")
+        return Step("search", args + (["--storage", storage] if storage else []))
+
+    def start(self) -> bool:
+        """Write the recipe into the workspace and run (or resume) the search."""
+        if self.running or not self.engine_ok or not self.form.validate():
+            return False
+        workspace = self.form.workspace.path()
+        assert workspace is not None
+        workspace = workspace.resolve()
+        workspace.mkdir(parents=True, exist_ok=True)
+        write_atomic(workspace / EVOLVE_RECIPE, dump_yaml(self.form.recipe()))
+        write_wizard_state(workspace, storage=self.form.storage(), study=STUDY)
+        known = self.workspace == workspace
+        self.workspace, self.n_trials = workspace, self.form.trials.value()
+        self.export.set_folder(workspace)
+        self.export.name.setText(f"JRadiEvo-{workspace.name}")
+        steps = [self._search_step()]
+        if not known:
+            self._clear()
+            if any((workspace / m).exists() for m in ("study.sqlite3",)) or self.form.storage():
+                steps.insert(0, self._history_step())
+        self.steps.setCurrentIndex(1)
+        return self.run_chain(steps)
+
+    def _history_step(self) -> Step:
+        assert self.workspace is not None
+        storage = read_wizard_state(self.workspace).get("storage")
+        return Step("history", history_args(self.workspace, storage), engine=False,
+                    resumable=False, optional=True)  # fmt: skip
+
+    def open_workspace(self, workspace: Path) -> bool:
+        """Show a workspace's recipe and history; 「再開」 continues its search."""
+        if self.running:
+            return False
+        recipe = evolve_recipe_of(workspace)
+        if recipe is None:
+            self.run_message.show_message(
+                self.tr("このフォルダーには進化的マージの探索がありません: ") + str(workspace)
+            )
+            return False
+        workspace = workspace.resolve()
+        state = read_wizard_state(workspace)
+        self.form.load(recipe, workspace, state.get("storage"))
+        self._clear()
+        self.workspace = workspace
+        self.n_trials = int((recipe.get("evolve") or {}).get("n_trials", 0))
+        self.export.set_folder(workspace)
+        self.export.name.setText(f"JRadiEvo-{workspace.name}")
+        self._load_best()
+        self.steps.setCurrentIndex(1)
+        return self.run_chain([self._history_step()])
+
+    def _choose_workspace(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, self.tr("ワークスペースを開く"))
+        if folder:
+            self.open_workspace(Path(folder))
+
+    def export_best(self, quantize: str | None = None) -> bool:
+        """Write the best trial's model (HF + GGUF), then a quantised GGUF when asked."""
+        if self.running or self.workspace is None or self.complete() == 0:
+            return False
+        search = self._search_step()
+        args = [a for a in search.args if a != "--no-export"]
+        args[4:4] = ["--n-trials", str(self.complete())]  # no more trials: export the best
+        steps = [Step("export", args)]
+        if quantize:
+            best = self.workspace / "best"
+            steps.append(Step("quantize", ["export-gguf", str(best / "model"),
+                                           str(best / f"gguf-{quantize}"), "--quantize",
+                                           quantize]))  # fmt: skip
+        self.export.message.show_message(self.tr("書き出しています…"), "info")
+        self.steps.setCurrentIndex(1)
+        return self.run_chain(steps)
+
+    def complete(self) -> int:
+        return self.table.complete()
+
+    def best_trial(self) -> dict[str, Any] | None:
+        return self.table.best()
+
+    # -- events -----------------------------------------------------------------------------
+    def on_event(self, step: Step, event: dict) -> None:
+        data = event.get("data") or {}
+        if step.kind == "history":
+            if event.get("kind") == "result":
+                self._fill_history(data.get("trials") or [])
+            return
+        kind = data.get("event")
+        if kind == "trial-started":
+            self._set_trial(int(data["trial"]), state="RUNNING", params=data.get("params") or {})
+        elif kind == "trial-finished":
+            self._set_trial(int(data["trial"]), state=data.get("state"), score=data.get("score"),
+                            seconds=data.get("seconds"))  # fmt: skip
+        elif kind == "batch":
+            return  # too many to log
+        if step.kind == "search" and event.get("kind") == "result":
+            self.result = data
+        super().on_event(step, event)
+
+    def on_step_done(self, step: Step, job: EngineJob) -> None:
+        if step.kind == "export":
+            self._load_best()
+        elif step.kind == "quantize" and job.result:
+            mmproj = job.result.get("mmproj")
+            self.export.set_exported(Path(job.result["model"]), Path(mmproj) if mmproj else None)
+        elif step.kind == "history":
+            self.monitor.progress(self.complete(), self.n_trials)
+
+    def on_chain_end(self, state: str) -> None:
+        if self.step is not None and self.step.kind in ("export", "quantize"):
+            text = {
+                "done": self.tr("書き出しました。"),
+                "stopped": self.tr("中止しました。"),
+                "failed": self.tr("書き出せませんでした（「2. 実行」のログを見てください）。"),
+            }
+            self.export.message.show_message(text[state], "ok" if state == "done" else "error")
+            if state == "done":
+                self.steps.setCurrentIndex(2)
+        elif (
+            self.step is not None
+            and self.step.kind == "history"
+            and state == "done"
+            and self.complete() < self.n_trials
+        ):  # an unfinished study: offer 「再開」
+            self._interrupted = [self._search_step()]
+            self.monitor.end("stopped", True)
+        self._show_best()
+        self.form.validate()  # the workspace now holds a study
+
+    def resume(self) -> None:
+        if not self._interrupted and self.workspace is not None:
+            self._interrupted = [self._search_step()]
+        super().resume()
+
+    # -- table and plot ---------------------------------------------------------------------
+    def _clear(self) -> None:
+        self.result = None
+        self.table.clear_trials()
+        self.plot.clear()
+        self.monitor.reset()
+        self.export.set_exported(None, None)
+        self.export.message.show_message("")
+
+    def _set_trial(self, number: int, **values: Any) -> None:
+        trial = self.table.set_trial(number, **values)
+        if trial.get("state") == "COMPLETE" and trial.get("score") is not None:
+            self.plot.add_point(number, float(trial["score"]))
+            self._show_best()
+
+    def _fill_history(self, rows: list[dict[str, Any]]) -> None:
+        self.table.fill(rows)
+        self.plot.set_points(
+            (t["trial"], t["score"]) for t in self.table.trials.values()
+            if t.get("state") == "COMPLETE" and t.get("score") is not None
+        )  # fmt: skip
+        self._show_best()
+
+    def _show_best(self) -> None:
+        self.table.mark_best()
+        best = self.best_trial()
+        if best is None or self.workspace is None:
+            self.best_label.setText(self.tr("まだ完了した試行がありません。"))
+            self.samples.load(None)
+            return
+        text = self.tr("最良: 試行 %1、ROUGE-L %2（完了 %3 / %4 試行）")
+        text = text.replace("%1", str(best["trial"])).replace("%2", f"{best['score']:.4f}")
+        text = text.replace("%3", str(self.complete())).replace("%4", str(self.n_trials))
+        self.best_label.setText(text + "\n" + format_params(best.get("params") or {}))
+        self.samples.load(self.workspace / "trials" / f"{best['trial']:05d}.jsonl")
+
+    def _load_best(self) -> None:
+        if self.workspace is None:
+            return
+        info = best_export(self.workspace)
+        if info is not None and info.get("gguf"):
+            mmproj = info.get("mmproj")
+            self.export.set_exported(Path(info["gguf"]), Path(mmproj) if mmproj else None)

@@ -1,0 +1,256 @@
+"""Form pieces of the wizard: a path field with its message beside it, the search bounds
+table, and small layout helpers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import (
+    QDoubleSpinBox,
+    QFileDialog,
+    QFormLayout,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QLayout,
+    QLineEdit,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+ERROR_STYLE = "color: #b3261e"
+OK_STYLE = "color: #0d652d"
+INFO_STYLE = "color: #5f6368"
+WARNING_STYLE = "color: #8a5300"
+STYLES = {"error": ERROR_STYLE, "ok": OK_STYLE, "info": INFO_STYLE, "warning": WARNING_STYLE}
+# JRadiEvo's ranges (engine/merge/_recipe.py JRADIEVO_RANGES; REFERENCE.md §1).
+RANGES = {"p": (0.0, 1.0), "k": (0.0, 1.0), "w": (0.0, 1.0), "lambda": (0.0, 2.0)}
+
+
+class Form(QFormLayout):
+    """A form that keeps its row labels, so that ``set_labels`` can retranslate them."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.row_labels: list[QLabel] = []
+
+    def row(self, field: QWidget | QLayout, text: str = "") -> QLabel:
+        label = QLabel(text)
+        self.addRow(label, field)
+        self.row_labels.append(label)
+        return label
+
+    def set_labels(self, *texts: str) -> None:
+        for label, text in zip(self.row_labels, texts, strict=True):
+            label.setText(text)
+
+
+class Message(QLabel):
+    """A one-line note under a field: an error (red), a warning, an ok or an info."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWordWrap(True)
+        self.level = ""
+        self.setVisible(False)
+
+    def show_message(self, text: str, level: str = "error") -> None:
+        self.level = level if text else ""
+        self.setText(text)
+        self.setStyleSheet(STYLES.get(level, INFO_STYLE))
+        self.setVisible(bool(text))
+
+    @property
+    def is_error(self) -> bool:
+        return self.level == "error"
+
+
+class PathField(QWidget):
+    """A path: a line edit, a browse button (folder or file) and the message beside it."""
+
+    changed = Signal()
+    removeRequested = Signal()
+
+    def __init__(
+        self,
+        kind: str = "dir",
+        filters: str = "",
+        removable: bool = False,
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.kind = kind
+        self.filters = filters
+        self.caption = ""
+        self.edit = QLineEdit()
+        self.edit.setClearButtonEnabled(True)
+        self.browse = QToolButton()
+        self.remove = QToolButton() if removable else None
+        self.message = Message()
+        row = QHBoxLayout()
+        row.setContentsMargins(0, 0, 0, 0)
+        row.addWidget(self.edit, 1)
+        row.addWidget(self.browse)
+        if self.remove is not None:
+            row.addWidget(self.remove)
+            self.remove.setText("✕")
+            self.remove.clicked.connect(self.removeRequested)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(2)
+        layout.addLayout(row)
+        layout.addWidget(self.message)
+        self.edit.textChanged.connect(lambda _: self.changed.emit())
+        self.browse.clicked.connect(self.choose)
+        self.retranslate()
+
+    def retranslate(self) -> None:
+        self.browse.setText(self.tr("参照…"))
+        if self.remove is not None:
+            self.remove.setToolTip(self.tr("この行を削除"))
+
+    def text(self) -> str:
+        return self.edit.text().strip()
+
+    def path(self) -> Path | None:
+        return Path(self.text()).expanduser() if self.text() else None
+
+    def set_path(self, path: str | Path | None) -> None:
+        self.edit.setText("" if path is None else str(path))
+
+    def set_message(self, text: str, level: str = "error") -> None:
+        self.message.show_message(text, level)
+
+    @property
+    def has_error(self) -> bool:
+        return self.message.is_error
+
+    def choose(self) -> None:
+        start = self.text() or str(Path.home())
+        if self.kind == "dir":
+            chosen = QFileDialog.getExistingDirectory(self, self.caption, start)
+        elif self.kind == "save":
+            chosen, _ = QFileDialog.getSaveFileName(self, self.caption, start, self.filters)
+        else:
+            chosen, _ = QFileDialog.getOpenFileName(self, self.caption, start, self.filters)
+        if chosen:
+            self.edit.setText(chosen)
+
+
+def bound_names(n_models: int) -> list[tuple[str, str, int | None]]:
+    """(key, family, model index) of the 2 n + 2 searched numbers: p, k_i, w_i, lambda."""
+    return [("p", "p", None), *((f"k{i}", "k", i) for i in range(n_models)),
+            *((f"w{i}", "w", i) for i in range(n_models)), ("lambda", "lambda", None)]  # fmt: skip
+
+
+class BoundsTable(QWidget):
+    """[low, high] of each searched number, REFERENCE's ranges by default."""
+
+    changed = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.grid = QGridLayout(self)
+        self.grid.setContentsMargins(0, 0, 0, 0)
+        self.grid.setHorizontalSpacing(8)
+        self.grid.setVerticalSpacing(2)
+        self.header = [QLabel(), QLabel(), QLabel()]
+        for column, label in enumerate(self.header):
+            self.grid.addWidget(label, 0, column)
+        self.spins: dict[str, tuple[QDoubleSpinBox, QDoubleSpinBox]] = {}
+        self.labels: dict[str, QLabel] = {}
+        self.model_names: list[str] = []
+        self.message = Message()
+        self.set_models(["VLM"])
+        self.retranslate()
+
+    def retranslate(self) -> None:
+        for label, text in zip(
+            self.header, (self.tr("パラメータ"), self.tr("下限"), self.tr("上限")), strict=True
+        ):
+            label.setText(f"<b>{text}</b>")
+        self._relabel()
+
+    def _relabel(self) -> None:
+        for key, family, index in bound_names(len(self.model_names)):
+            label = {
+                "p": self.tr("p（DARE の削除率）"),
+                "lambda": self.tr("λ（全体の倍率）"),
+                "k": self.tr("k（TIES の残す割合）"),
+                "w": self.tr("w（重み）"),
+            }[family]
+            if index is not None:
+                label = f"{family}{index}  {self.model_names[index]}"
+            self.labels[key].setText(label)
+
+    def set_models(self, names: list[str]) -> None:
+        """One k and one w row per model; values already set for kept rows stay."""
+        if names == self.model_names:
+            return
+        old = self.bounds()
+        for key in list(self.spins):
+            low, high = self.spins.pop(key)
+            for widget in (low, high, self.labels.pop(key)):
+                self.grid.removeWidget(widget)
+                widget.hide()
+                widget.deleteLater()
+        self.model_names = list(names)
+        for row, (key, family, _) in enumerate(bound_names(len(names)), start=1):
+            lo_ok, hi_ok = RANGES[family]
+            pair = []
+            for value in old.get(key, (lo_ok, hi_ok)):
+                spin = QDoubleSpinBox()
+                spin.setRange(lo_ok, hi_ok)
+                spin.setDecimals(3)
+                spin.setSingleStep(0.05)
+                spin.setValue(value)
+                spin.valueChanged.connect(lambda _: self.changed.emit())
+                pair.append(spin)
+            self.spins[key] = (pair[0], pair[1])
+            self.labels[key] = QLabel()
+            self.grid.addWidget(self.labels[key], row, 0)
+            self.grid.addWidget(pair[0], row, 1)
+            self.grid.addWidget(pair[1], row, 2)
+        self.grid.removeWidget(self.message)
+        self.grid.addWidget(self.message, len(self.spins) + 1, 0, 1, 3)
+        self._relabel()
+        self.changed.emit()
+
+    def bounds(self) -> dict[str, tuple[float, float]]:
+        return {key: (low.value(), high.value()) for key, (low, high) in self.spins.items()}
+
+    def set_bounds(self, values: dict[str, tuple[float, float]]) -> None:
+        for key, (low, high) in values.items():
+            if key in self.spins:
+                self.spins[key][0].setValue(low)
+                self.spins[key][1].setValue(high)
+
+    def problem_keys(self) -> list[str]:
+        return [key for key, (low, high) in self.bounds().items() if low > high]
+
+    def recipe_bounds(self) -> dict[str, object]:
+        """The recipe's ``evolve.bounds``: one pair, or one per model when they differ."""
+        values = self.bounds()
+        n = len(self.model_names)
+        out: dict[str, object] = {"p": list(values["p"]), "lambda": list(values["lambda"])}
+        for family in ("k", "w"):
+            pairs = [list(values[f"{family}{i}"]) for i in range(n)]
+            out[family] = pairs[0] if all(p == pairs[0] for p in pairs) else pairs
+        return out
+
+    def load_recipe_bounds(self, bounds: dict[str, object]) -> None:
+        n = len(self.model_names)
+        values: dict[str, tuple[float, float]] = {}
+        for family in ("p", "k", "w", "lambda"):
+            value = bounds.get(family)
+            if not isinstance(value, list | tuple) or not value:
+                continue
+            pairs = value if isinstance(value[0], list | tuple) else [value] * n
+            if family in ("p", "lambda"):
+                values[family] = (float(pairs[0][0]), float(pairs[0][1]))
+            else:
+                for i, pair in enumerate(pairs[:n]):
+                    values[f"{family}{i}"] = (float(pair[0]), float(pair[1]))
+        self.set_bounds(values)

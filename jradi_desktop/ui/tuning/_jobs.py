@@ -1,0 +1,162 @@
+"""What both flows share: a chain of engine jobs run one after another, stop, resume (the same
+commands again: the engine continues the study or the training), and the monitor's updates."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import QWidget
+
+from jradi_desktop.ui.tuning._monitor import RunMonitor
+from jradi_desktop.ui.tuning._process import EngineJob
+
+
+@dataclass(frozen=True)
+class Step:
+    """One child process: its kind (search, train, export, eval, history) and arguments."""
+
+    kind: str
+    args: list[str] = field(default_factory=list)
+    engine: bool = True  # False: ``python ARGS`` (a small reader script), not the engine CLI
+    resumable: bool = True  # whether 「再開」 runs it again after a stop
+    optional: bool = False  # a failure is logged and the chain goes on
+
+
+class JobPage(QWidget):
+    """A page that runs at most one engine job at a time and shows it in ``self.monitor``."""
+
+    jobStateChanged = Signal(bool)  # a job started (True) or the chain ended (False)
+
+    def __init__(self, monitor: RunMonitor) -> None:
+        super().__init__()
+        self.monitor = monitor
+        self.job: EngineJob | None = None
+        self.step: Step | None = None
+        self._queue: list[Step] = []
+        self._interrupted: list[Step] = []  # what 「再開」 runs again
+        monitor.stopRequested.connect(self.stop)
+        monitor.resumeRequested.connect(self.resume)
+
+    # -- public -----------------------------------------------------------------------------
+    @property
+    def running(self) -> bool:
+        return self.job is not None and self.job.running
+
+    def running_job(self) -> str | None:
+        """What runs now, in words (None when nothing does)."""
+        if not self.running or self.step is None:
+            return None
+        return self.describe(self.step.kind)
+
+    def describe(self, kind: str) -> str:
+        return {
+            "search": self.tr("進化的マージの探索"),
+            "train": self.tr("LoRA 学習"),
+            "export": self.tr("書き出し"),
+            "quantize": self.tr("書き出し"),
+            "eval": self.tr("評価"),
+            "history": self.tr("履歴の読み込み"),
+        }.get(kind, kind)
+
+    def run_chain(self, steps: list[Step]) -> bool:
+        if self.running or not steps:
+            return False
+        self._queue = list(steps)
+        self._next()
+        return True
+
+    def stop(self) -> None:
+        """Stop the running job (SIGINT, then kill); the rest of the chain is dropped."""
+        if self.running and self.job is not None:
+            self.monitor.log(self.tr("停止しています…"))
+            self.job.cancel()
+
+    def resume(self) -> None:
+        """Run the interrupted steps again: the engine continues where it stopped."""
+        steps, self._interrupted = self._interrupted, []
+        self.run_chain(steps)
+
+    def can_resume(self) -> bool:
+        return bool(self._interrupted)
+
+    def shutdown(self, msecs: int = 5000) -> None:
+        """Stop the job and wait for it (closing the application)."""
+        self._queue = []
+        if self.running and self.job is not None:
+            self.job.stop_now(msecs)
+
+    # -- hooks ------------------------------------------------------------------------------
+    def on_event(self, step: Step, event: dict) -> None:
+        """Each event of ``step``'s job (the default logs its message)."""
+        message = event.get("message")
+        if message and event.get("kind") in ("log", "progress", "result", "error"):
+            self.monitor.log(str(message))
+        if event.get("kind") == "progress":
+            data = event.get("data") or {}
+            self.monitor.progress(int(event.get("step", 0)), int(event.get("total", 0)),
+                                  data.get("remaining_s"))  # fmt: skip
+
+    def on_step_done(self, step: Step, job: EngineJob) -> None:
+        """``step`` ended with exit code 0."""
+
+    def on_chain_end(self, state: str) -> None:
+        """The chain ended: done, stopped or failed."""
+
+    def monitor_state(self, kind: str) -> str:
+        return {"quantize": "export"}.get(kind, kind)
+
+    # -- internals --------------------------------------------------------------------------
+    def _next(self) -> None:
+        step = self._queue.pop(0)
+        self.step = step
+        if self.job is not None:
+            self.job.deleteLater()  # ended: its signals were delivered
+        job = EngineJob(step.args, self, engine=step.engine)
+        job.event.connect(lambda event: self.on_event(step, event))
+        job.finished.connect(lambda code: self._finished(step, job, code))
+        self.job = job
+        if step.kind != "history" or self.monitor.state in ("idle", "done", "stopped", "failed"):
+            self.monitor.begin(self.monitor_state(step.kind))
+        self.monitor.log("$ " + self.command_text(job))
+        job.start()
+        self.jobStateChanged.emit(True)
+
+    @staticmethod
+    def command_text(job: EngineJob) -> str:
+        args = job.arguments
+        if args[:1] == ["-c"]:
+            return "python -c … " + " ".join(args[2:])
+        return "jradi-engine " + " ".join(a for a in args[2:] if a not in ("--events", "jsonl"))
+
+    def _finished(self, step: Step, job: EngineJob, code: int) -> None:
+        if job is not self.job:
+            return
+        if job.cancelled:
+            self._interrupted = [step, *self._queue] if step.resumable else []
+            self._queue = []
+            self.monitor.end("stopped", self.can_resume())
+            self._end("stopped")
+        elif code != 0 and step.optional and self._queue:
+            self.monitor.log(job.log_tail())
+            self._next()
+        elif code != 0:
+            self._interrupted = [step, *self._queue] if step.resumable else []
+            self._queue = []
+            error = job.error_summary() or self.tr(
+                "ジョブが異常終了しました（終了コード %1）。"
+            ).replace("%1", str(code))
+            self.monitor.end("failed", self.can_resume(), error, job.log_tail())
+            self._end("failed")
+        else:
+            self.on_step_done(step, job)
+            if self._queue:
+                self._next()
+            else:
+                self._interrupted = []
+                self.monitor.end("done", False)
+                self._end("done")
+
+    def _end(self, state: str) -> None:
+        self.on_chain_end(state)
+        self.jobStateChanged.emit(False)

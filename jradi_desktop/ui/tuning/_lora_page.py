@@ -1,0 +1,209 @@
+"""The JMedLoRA flow: settings → training with a live loss curve (stop, resume from the last
+checkpoint) → evaluation on IgakuQA-format questions → GGUF export → 「このモデルを使う」."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QPushButton,
+    QScrollArea,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from jradi_desktop.models import ModelRegistry
+from jradi_desktop.ui.tuning._eval_box import EvalBox
+from jradi_desktop.ui.tuning._export import ExportPanel
+from jradi_desktop.ui.tuning._fields import Message
+from jradi_desktop.ui.tuning._jobs import JobPage, Step
+from jradi_desktop.ui.tuning._lora_form import LoraForm
+from jradi_desktop.ui.tuning._monitor import RunMonitor
+from jradi_desktop.ui.tuning._plot import ScorePlot
+from jradi_desktop.ui.tuning._process import EngineJob
+from jradi_desktop.ui.tuning._workspace import LORA_CONFIG, dump_yaml, write_atomic
+
+
+def _scroll(widget: QWidget) -> QScrollArea:
+    scroll = QScrollArea()
+    scroll.setWidgetResizable(True)
+    scroll.setWidget(widget)
+    return scroll
+
+
+class LoraPage(JobPage):
+    modelReady = Signal(object)  # ModelSpec made the app's model
+
+    def __init__(
+        self,
+        registry: ModelRegistry,
+        base: Path | None,
+        data: Path | None,
+        qa_set: Path | None,
+        workspace: Path,
+        engine_ok: bool = True,
+    ) -> None:
+        self.plot = ScorePlot(best=None, line=True)
+        super().__init__(RunMonitor(self.plot))
+        self.engine_ok = engine_ok
+        self.form = LoraForm(base, data, workspace)
+        self.workspace: Path | None = None
+        self.result: dict[str, Any] | None = None
+        self.run_button = QPushButton()
+        self.run_message = Message()
+        settings = QWidget()
+        column = QVBoxLayout(settings)
+        column.addWidget(_scroll(self.form), 1)
+        column.addWidget(self.run_message)
+        bar = QHBoxLayout()
+        bar.addStretch(1)
+        bar.addWidget(self.run_button)
+        column.addLayout(bar)
+
+        self.evaluation = EvalBox(qa_set)
+        self.export = ExportPanel(registry)
+        results = QWidget()
+        result_column = QVBoxLayout(results)
+        result_column.addWidget(self.evaluation)
+        result_column.addWidget(self.export)
+        result_column.addStretch(1)
+
+        self.steps = QTabWidget()
+        self.steps.addTab(settings, "")
+        self.steps.addTab(self.monitor, "")
+        self.steps.addTab(_scroll(results), "")
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.steps)
+
+        self.form.validityChanged.connect(lambda _: self._update_buttons())
+        self.run_button.clicked.connect(self.start)
+        self.evaluation.runRequested.connect(self.evaluate)
+        self.export.exportRequested.connect(self.export_gguf)
+        self.export.modelReady.connect(self.modelReady)
+        self.jobStateChanged.connect(lambda _: self._update_buttons())
+        self.retranslate()
+
+    def retranslate(self) -> None:
+        for index, text in enumerate((self.tr("1. 設定"), self.tr("2. 学習"),
+                                      self.tr("3. 評価と書き出し"))):  # fmt: skip
+            self.steps.setTabText(index, text)
+        self.plot.set_labels(
+            self.tr("学習の損失"),
+            self.tr("ステップ"),
+            self.tr("損失"),
+            (self.tr("損失"), ""),
+            self.tr("学習が始まるとここに表示されます"),
+        )
+        self.run_button.setText(self.tr("学習を開始"))
+        self.form.retranslate()
+        self.monitor.retranslate()
+        self.evaluation.retranslate()
+        self.export.retranslate()
+        self._update_buttons()
+
+    def _update_buttons(self) -> None:
+        busy = self.running
+        self.run_button.setEnabled(self.engine_ok and self.form.valid and not busy)
+        ok = self.evaluation.validate()
+        self.evaluation.run_button.setEnabled(ok and not busy and self.engine_ok)
+        self.export.set_can_export(not busy and self.merged() is not None)
+        if not self.engine_ok:
+            self.run_message.show_message(
+                self.tr(
+                    "この環境にはチューニングエンジン（torch など）がありません。エンジン付きでインストールしてください。"  # noqa: E501
+                )
+            )
+        elif not busy and not self.form.valid:
+            self.run_message.show_message(self.tr("赤字の項目を直すと開始できます。"), "warning")
+        else:
+            self.run_message.show_message("")
+
+    # -- runs -------------------------------------------------------------------------------
+    def start(self) -> bool:
+        """Write the config into the workspace and train (resuming a stopped run there)."""
+        if self.running or not self.engine_ok or not self.form.validate():
+            return False
+        workspace = self.form.workspace.path()
+        assert workspace is not None
+        workspace = workspace.resolve()
+        workspace.mkdir(parents=True, exist_ok=True)
+        write_atomic(workspace / LORA_CONFIG, dump_yaml(self.form.config()))
+        if workspace != self.workspace:
+            self.plot.clear()
+            self.monitor.reset()
+            self.export.set_exported(None, None)
+        self.workspace, self.result = workspace, None
+        self.export.set_folder(workspace)
+        self.export.name.setText(f"JMedLoRA-{workspace.name}")
+        self.steps.setCurrentIndex(1)
+        args = ["lora", str(workspace / LORA_CONFIG), "--workspace", str(workspace)]
+        return self.run_chain([Step("train", args)])
+
+    def merged(self) -> Path | None:
+        if self.workspace is None:
+            return None
+        merged = self.workspace / "merged"
+        return merged if (merged / "config.json").is_file() else None
+
+    def evaluate(self) -> bool:
+        if self.running or not self.evaluation.validate():
+            return False
+        base = self.workspace or self.form.workspace.path() or Path.cwd()
+        out = base / "eval" / "predictions.jsonl"
+        args = self.evaluation.arguments(out, self.form.prompt_format.currentText())
+        self.steps.setCurrentIndex(1)
+        return self.run_chain([Step("eval", args)])
+
+    def export_gguf(self, quantize: str | None = None) -> bool:
+        merged = self.merged()
+        if self.running or merged is None or self.workspace is None:
+            return False
+        out = self.workspace / (f"gguf-{quantize}" if quantize else "gguf")
+        args = ["export-gguf", str(merged), str(out)]
+        if quantize:
+            args += ["--quantize", quantize]
+        self.export.message.show_message(self.tr("書き出しています…"), "info")
+        self.steps.setCurrentIndex(1)
+        return self.run_chain([Step("export", args)])
+
+    # -- events -----------------------------------------------------------------------------
+    def on_event(self, step: Step, event: dict) -> None:
+        data = event.get("data") or {}
+        if step.kind == "train" and event.get("kind") == "progress" and "loss" in data:
+            self.plot.add_point(int(event.get("step", 0)), float(data["loss"]))
+        if step.kind == "train" and data.get("event") == "resume":
+            self.plot.set_points([(x, y) for x, y in self.plot.points if x <= data["step"]])
+        if step.kind == "train" and event.get("kind") == "result":
+            losses = data.get("losses") or []
+            self.plot.set_points((i + 1, loss) for i, loss in enumerate(losses))
+        super().on_event(step, event)
+
+    def on_step_done(self, step: Step, job: EngineJob) -> None:
+        result = job.result or {}
+        if step.kind == "train":
+            self.result = result
+            if result.get("merged"):
+                self.evaluation.model.set_path(result["merged"])
+        elif step.kind == "eval" and result:
+            self.evaluation.show_metrics(result)
+        elif step.kind == "export" and result.get("model"):
+            mmproj = result.get("mmproj")
+            self.export.set_exported(Path(result["model"]), Path(mmproj) if mmproj else None)
+
+    def on_chain_end(self, state: str) -> None:
+        kind = self.step.kind if self.step is not None else ""
+        if state == "done" and kind in ("train", "eval", "export"):
+            self.steps.setCurrentIndex(2)
+        if kind == "export":
+            text = {
+                "done": self.tr("書き出しました。"),
+                "stopped": self.tr("中止しました。"),
+                "failed": self.tr("書き出せませんでした（「2. 学習」のログを見てください）。"),
+            }
+            self.export.message.show_message(text[state], "ok" if state == "done" else "error")
+        self.form.validate()  # the workspace may now hold a finished run

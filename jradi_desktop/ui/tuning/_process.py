@@ -1,0 +1,210 @@
+"""Engine jobs as child processes: ``python -m engine.cli … --events jsonl`` under ``QProcess``.
+
+The GUI process never imports torch for tuning: it starts the engine's command line, reads
+its stdout line by line (each line one ``engine.events.Event`` as JSON) and keeps the tail of
+stderr for when the job fails. Nothing here blocks the UI thread; a child that crashes ends
+in ``failed(log tail)`` and ``finished(code)``, never in an exception in the GUI.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+from collections import deque
+from collections.abc import Sequence
+from typing import Any
+
+from PySide6.QtCore import QObject, QProcess, QProcessEnvironment, QTimer, Signal
+
+GRACE_MS = 8000  # after SIGINT (a clean stop: the engine fails the trial, keeps the study)
+TAIL_LINES = 80
+TAIL_CHARS = 6000
+CRASHED = -1  # exit code reported for a child that died by a signal or never started
+
+
+def engine_arguments(*args: str) -> list[str]:
+    """The interpreter arguments that run ``jradi-engine ARGS --events jsonl``."""
+    return ["-m", "engine.cli", *args, "--events", "jsonl"]
+
+
+class EngineJob(QObject):
+    """One child process and its JSON-lines events.
+
+    ``event`` carries each parsed line (a dict: job, kind, message, step, total, data);
+    ``failed`` carries the log tail when the job ended badly and was not cancelled; ``finished``
+    (the exit code, ``CRASHED`` for a crash) always comes last. Lines of stdout that are not
+    JSON (a library printing) go to the log tail with stderr.
+    """
+
+    event = Signal(dict)
+    finished = Signal(int)
+    failed = Signal(str)
+
+    def __init__(
+        self,
+        args: Sequence[str],
+        parent: QObject | None = None,
+        *,
+        engine: bool = True,
+        grace_ms: int = GRACE_MS,
+    ) -> None:
+        super().__init__(parent)
+        self.arguments = engine_arguments(*args) if engine else list(args)
+        self.program = sys.executable
+        self.grace_ms = grace_ms
+        self.cancelled = False
+        self.exit_code: int | None = None
+        self.result: dict[str, Any] | None = None  # data of the last "result" event
+        self.error_message = ""  # the engine's own one-line error (its stderr's last line)
+        self._process: QProcess | None = None
+        self._stdout = b""
+        self._stderr = b""
+        self._tail: deque[str] = deque(maxlen=TAIL_LINES)
+        self._kill_timer = QTimer(self, singleShot=True)
+        self._kill_timer.timeout.connect(self._kill)
+
+    # -- state ------------------------------------------------------------------------------
+    @property
+    def running(self) -> bool:
+        process = self._process
+        return process is not None and process.state() != QProcess.ProcessState.NotRunning
+
+    @property
+    def pid(self) -> int | None:
+        if not self.running or self._process is None:
+            return None
+        return self._process.processId() or None
+
+    def command_line(self) -> str:
+        return " ".join([self.program, *self.arguments])
+
+    def error_summary(self) -> str:
+        """The engine's one-line error, else the last line it wrote (an exception's)."""
+        return self.error_message or (self._tail[-1] if self._tail else "")
+
+    def log_tail(self) -> str:
+        text = "\n".join(self._tail)
+        return text[-TAIL_CHARS:]
+
+    # -- control ----------------------------------------------------------------------------
+    def start(self) -> None:
+        if self.running:
+            raise RuntimeError("this job is already running")
+        self.cancelled, self.exit_code, self.result = False, None, None
+        process = QProcess(self)
+        env = QProcessEnvironment.systemEnvironment()  # the user's environment passes through
+        env.insert("PYTHONUNBUFFERED", "1")
+        env.insert("PYTHONIOENCODING", "utf-8")
+        process.setProcessEnvironment(env)
+        process.setProgram(self.program)
+        process.setArguments(self.arguments)
+        process.readyReadStandardOutput.connect(self._read_stdout)
+        process.readyReadStandardError.connect(self._read_stderr)
+        process.finished.connect(self._finished)
+        process.errorOccurred.connect(self._error)
+        self._process = process
+        process.start()
+
+    def cancel(self) -> None:
+        """Ask the child to stop (SIGINT: Ctrl-C for the engine), kill it after the grace."""
+        if not self.running or self._process is None:
+            return
+        self.cancelled = True
+        pid = self._process.processId()
+        if sys.platform != "win32" and pid:
+            try:
+                os.kill(pid, signal.SIGINT)
+            except OSError:
+                self._process.kill()
+        else:
+            self._process.terminate()
+        self._kill_timer.start(self.grace_ms)
+
+    def wait(self, msecs: int) -> bool:
+        """Block until the child ends (at application exit only); returns whether it did."""
+        if not self.running or self._process is None:
+            return True
+        return self._process.waitForFinished(msecs)
+
+    def stop_now(self, msecs: int = 3000) -> None:
+        """Cancel, wait up to ``msecs``, then kill: for closing the application."""
+        self.cancel()
+        if not self.wait(msecs):
+            self._kill()
+            self.wait(2000)
+
+    def _kill(self) -> None:
+        if self.running and self._process is not None:
+            self._process.kill()
+
+    # -- output -----------------------------------------------------------------------------
+    def _read_stdout(self) -> None:
+        if self._process is None:
+            return
+        self._stdout += bytes(self._process.readAllStandardOutput().data())
+        *lines, self._stdout = self._stdout.split(b"\n")
+        for line in lines:
+            self._line(line)
+
+    def _line(self, raw: bytes) -> None:
+        text = raw.decode("utf-8", "replace").rstrip("\r")
+        if not text.strip():
+            return
+        try:
+            event = json.loads(text)
+        except ValueError:
+            event = None
+        if not isinstance(event, dict) or "kind" not in event:
+            self._tail.append(text)
+            return
+        event.setdefault("data", {})
+        event.setdefault("message", "")
+        if event["kind"] == "result":
+            self.result = event["data"]
+        self.event.emit(event)
+
+    def _read_stderr(self) -> None:
+        if self._process is None:
+            return
+        self._stderr += bytes(self._process.readAllStandardError().data())
+        *lines, self._stderr = self._stderr.split(b"\n")
+        for line in lines:
+            self._stderr_line(line)
+
+    def _stderr_line(self, raw: bytes) -> None:
+        text = raw.decode("utf-8", "replace").rstrip("\r")
+        # a terminal progress bar redraws with \r: keep the last state of the line
+        text = text.rsplit("\r", 1)[-1]
+        if text.strip():
+            self._tail.append(text)
+            if text.startswith("jradi-engine "):
+                self.error_message = text
+
+    def _error(self, error: QProcess.ProcessError) -> None:
+        if error == QProcess.ProcessError.FailedToStart and self._process is not None:
+            self._tail.append(f"{self.program}: {self._process.errorString()}")
+            self._done(CRASHED)
+
+    def _finished(self, code: int, status: QProcess.ExitStatus) -> None:
+        self._read_stdout()
+        self._read_stderr()
+        if self._stdout:
+            self._line(self._stdout)
+            self._stdout = b""
+        if self._stderr:
+            self._stderr_line(self._stderr)
+            self._stderr = b""
+        self._done(CRASHED if status == QProcess.ExitStatus.CrashExit else code)
+
+    def _done(self, code: int) -> None:
+        if self.exit_code is not None:
+            return
+        self._kill_timer.stop()
+        self.exit_code = code
+        if code != 0 and not self.cancelled:
+            if code == CRASHED and not self._tail:
+                self._tail.append("the process ended abnormally (crash or killed)")
+            self.failed.emit(self.log_tail())
+        self.finished.emit(code)

@@ -1,0 +1,119 @@
+"""The files the wizard keeps in a workspace beside the engine's, and how it reads a study's
+history without Optuna in the GUI process (a small child that prints JSON)."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+EVOLVE_RECIPE = "evolve_recipe.yaml"  # what the wizard wrote; the engine writes recipe.yaml
+LORA_CONFIG = "lora_wizard.yaml"  # the engine keeps its own lora_config.yaml to check resumes
+WIZARD_FILE = "jradi_wizard.json"  # the storage URL and the study name of an evolution
+STUDY = "jradievo"
+
+# Run as ``python -c HISTORY_SCRIPT URL STUDY``: one result event with every trial.
+HISTORY_SCRIPT = """
+import json, sys
+import optuna
+optuna.logging.set_verbosity(optuna.logging.ERROR)
+url, name = sys.argv[1], sys.argv[2]
+if url.startswith(("postgresql://", "postgres://")):
+    url = "postgresql+psycopg://" + url.split("://", 1)[1]
+try:
+    trials = optuna.load_study(study_name=name, storage=url).get_trials(deepcopy=False)
+except KeyError:  # no such study yet
+    trials = []
+rows = []
+for t in trials:
+    rows.append({"trial": t.number, "state": t.state.name, "score": t.value,
+                 "seconds": t.user_attrs.get("seconds"), "params": t.params})
+event = {"job": "history", "kind": "result", "message": f"{len(rows)} trials",
+         "step": len(rows), "total": len(rows), "data": {"trials": rows}}
+print(json.dumps(event, ensure_ascii=False), flush=True)
+"""
+
+
+def sqlite_url(workspace: Path) -> str:
+    return f"sqlite:///{Path(workspace).expanduser().resolve() / 'study.sqlite3'}"
+
+
+def history_args(workspace: Path, storage: str | None, study: str = STUDY) -> list[str]:
+    return ["-c", HISTORY_SCRIPT, storage or sqlite_url(workspace), study]
+
+
+def write_atomic(path: Path, text: str, private: bool = False) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.name}.partial-{os.getpid()}")
+    partial.write_text(text, encoding="utf-8")
+    if private:
+        partial.chmod(0o600)  # it may hold a database password
+    os.replace(partial, path)
+    return path
+
+
+def dump_yaml(data: dict[str, Any]) -> str:
+    """YAML when PyYAML is there (it is wherever the engine runs), else JSON (valid YAML)."""
+    try:
+        import yaml
+    except ImportError:
+        return json.dumps(data, ensure_ascii=False, indent=2) + "\n"
+    return yaml.safe_dump(data, allow_unicode=True, sort_keys=False)
+
+
+def load_yaml(path: Path) -> dict[str, Any] | None:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
+    try:
+        import yaml
+
+        data = yaml.safe_load(text)
+    except ImportError:
+        try:
+            data = json.loads(text)
+        except ValueError:
+            return None
+    except Exception:
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def write_wizard_state(workspace: Path, **values: Any) -> None:
+    state = read_wizard_state(workspace)
+    state.update(values)
+    text = json.dumps(state, ensure_ascii=False, indent=2) + "\n"
+    write_atomic(workspace / WIZARD_FILE, text, private=True)
+
+
+def read_wizard_state(workspace: Path) -> dict[str, Any]:
+    try:
+        data = json.loads((workspace / WIZARD_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def evolve_recipe_of(workspace: Path) -> dict[str, Any] | None:
+    """The recipe of an evolution workspace: the wizard's, else the engine's resolved one."""
+    for name in (EVOLVE_RECIPE, "recipe.yaml"):
+        data = load_yaml(workspace / name)
+        if data is not None and "evolve" in data:
+            return data
+    return None
+
+
+def best_export(workspace: Path) -> dict[str, Any] | None:
+    """``best/best.json`` of an evolution (the exported trial), with the GGUF paths."""
+    best = workspace / "best"
+    try:
+        info = json.loads((best / "best.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    gguf = best / "gguf"
+    info["model_dir"] = str(best / "model")
+    info["gguf"] = str(gguf / "model.gguf") if (gguf / "model.gguf").is_file() else None
+    info["mmproj"] = str(gguf / "mmproj.gguf") if (gguf / "mmproj.gguf").is_file() else None
+    return info
