@@ -29,6 +29,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="close the window after this many seconds (smoke tests, screenshots)",
     )
     parser.add_argument("--screenshot", metavar="PNG", help="save the window before quitting")
+    parser.add_argument(
+        "--self-test",
+        action="store_true",
+        help="check this installation without a screen (sample DICOM, decoders, window, "
+        "a report from the bundled demo model) and exit 0 if all worked",
+    )
     return parser
 
 
@@ -54,6 +60,10 @@ def main(argv: list[str] | None = None) -> int:
 
     multiprocessing.freeze_support()  # the inference worker is a spawned child (PyInstaller)
     args = build_parser().parse_args(argv)
+    if args.self_test:  # before any window: it runs offscreen
+        from jradi_desktop.selftest import run_self_test
+
+        return run_self_test()
     if not _has_display():
         print(NO_DISPLAY, file=sys.stderr)
         return 1

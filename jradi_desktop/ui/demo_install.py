@@ -2,7 +2,8 @@
 
 A packaged app ships the demo GGUF pair (``demo-model/`` beside the executable or in
 ``JRADI_DEMO_MODEL_DIR``) and only registers it. A development install builds it with the
-engine in child processes (``jradi-engine demo-models --trained`` then ``export-gguf``),
+engine in child processes (``jradi-engine demo-models --trained`` then ``export-gguf``; see
+``engine_command`` for a frozen app),
 reading their JSON progress events; the GUI process itself never imports torch.
 """
 
@@ -18,6 +19,7 @@ from pathlib import Path
 from PySide6.QtCore import QObject, QProcess, Signal
 
 from jradi_desktop.models import ModelSpec
+from jradi_desktop.ui.engine_command import engine_command
 
 DEMO_NAME = "jradi-demo（臨床使用不可）"
 
@@ -70,8 +72,9 @@ class DemoInstaller(QObject):
 
     def _run(self, args: list[str], phase: int, then: Callable[[], None]) -> None:
         process = QProcess(self)
-        process.setProgram(sys.executable)
-        process.setArguments(["-m", "engine.cli", *args, "--events", "jsonl"])
+        program, arguments = engine_command(*args)
+        process.setProgram(program)
+        process.setArguments(arguments)
         process.readyReadStandardOutput.connect(lambda: self._read(process, phase))
         process.finished.connect(lambda code, _status: self._ended(process, code, then))
         self._process = process

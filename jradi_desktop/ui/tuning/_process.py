@@ -18,15 +18,12 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QProcess, QProcessEnvironment, QTimer, Signal
 
+from jradi_desktop.ui.engine_command import engine_command
+
 GRACE_MS = 8000  # after SIGINT (a clean stop: the engine fails the trial, keeps the study)
 TAIL_LINES = 80
 TAIL_CHARS = 6000
 CRASHED = -1  # exit code reported for a child that died by a signal or never started
-
-
-def engine_arguments(*args: str) -> list[str]:
-    """The interpreter arguments that run ``jradi-engine ARGS --events jsonl``."""
-    return ["-m", "engine.cli", *args, "--events", "jsonl"]
 
 
 class EngineJob(QObject):
@@ -51,8 +48,10 @@ class EngineJob(QObject):
         grace_ms: int = GRACE_MS,
     ) -> None:
         super().__init__(parent)
-        self.arguments = engine_arguments(*args) if engine else list(args)
-        self.program = sys.executable
+        if engine:
+            self.program, self.arguments = engine_command(*args)
+        else:
+            self.program, self.arguments = sys.executable, list(args)
         self.grace_ms = grace_ms
         self.cancelled = False
         self.exit_code: int | None = None

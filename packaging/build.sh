@@ -1,0 +1,229 @@
+#!/usr/bin/env bash
+# Build JRadi Desktop's one-folder app and its Linux installers, and check them:
+#
+#   packaging/build.sh clinician     # GGUF backend only (no torch): what clinicians install
+#   packaging/build.sh full          # + torch, transformers and the engine (tuning wizard)
+#
+# Steps: the demo model (jradi-engine demo-models --trained, export-gguf --outtype f16), the
+# PyInstaller folder (packaging/jradi.spec), checks on its contents, the frozen app's
+# --self-test, a .tar.gz of the folder and a .deb (dpkg-deb) installing under /opt.
+#
+# Output in packaging/dist/ (JRADI_DIST_DIR overrides):
+#   FLAVOUR/jradi-desktop/                       the folder (run ./jradi-desktop)
+#   PACKAGE_VERSION_ARCH.deb                     PACKAGE: jradi-desktop or jradi-desktop-full
+#   PACKAGE-VERSION-linux-ARCH.tar.gz
+#   build-FLAVOUR.json                           sizes and seconds of each step
+#
+# Environment: PYTHON (default .venv/bin/python: the dev venv, with pyinstaller and, for the
+# demo model, the engine extra), JRADI_DEMO_MODEL_DIR (a folder with model.gguf + mmproj.gguf:
+# skips building the demo model), JRADI_DEB_COMPRESSION (xz, the default, gzip, zstd, none),
+# JRADI_SKIP_SELF_TEST=1.
+set -euo pipefail
+
+usage() {
+    echo "usage: $0 clinician|full" >&2
+    exit 2
+}
+[[ $# -eq 1 ]] || usage
+FLAVOUR=$1
+case "$FLAVOUR" in clinician | full) ;; *) usage ;; esac
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+PACKAGING=$ROOT/packaging
+PY=${PYTHON:-$ROOT/.venv/bin/python}
+BIN=$(dirname "$PY")
+DIST=${JRADI_DIST_DIR:-$PACKAGING/dist}
+WORK=$PACKAGING/build/$FLAVOUR
+APP=jradi-desktop
+PKG=$APP
+[[ $FLAVOUR == full ]] && PKG=$APP-full
+BUNDLE=$DIST/$FLAVOUR/$APP
+INTERNAL=$BUNDLE/_internal
+COMPRESSION=${JRADI_DEB_COMPRESSION:-xz}
+
+log() { printf '\n== %s\n' "$*" >&2; }
+fail() {
+    printf 'build.sh: %s\n' "$*" >&2
+    exit 1
+}
+now() { date +%s.%N; }
+since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
+mb() { du -sm "$1" | cut -f1; }
+
+[[ -x $PY ]] || fail "no Python at $PY (set PYTHON, or create the dev venv: see README.md)"
+"$PY" -m PyInstaller --version >/dev/null 2>&1 ||
+    fail "PyInstaller is missing: $PY -m pip install -e '.[dev]'"
+for tool in dpkg-deb readelf objdump tar; do
+    command -v "$tool" >/dev/null || fail "$tool is needed (Debian: apt-get install dpkg binutils tar)"
+done
+VERSION=$("$PY" -c 'import sys, tomllib; print(tomllib.load(open(sys.argv[1], "rb"))["project"]["version"])' "$ROOT/pyproject.toml")
+ARCH=$(dpkg --print-architecture)
+mkdir -p "$WORK" "$DIST"
+STARTED=$(now)
+declare -A TIMES
+
+# -- 1. the demo model -------------------------------------------------------------------------
+T=$(now)
+if [[ -n ${JRADI_DEMO_MODEL_DIR:-} ]]; then
+    DEMO=$JRADI_DEMO_MODEL_DIR
+    log "demo model: using $DEMO"
+else
+    log "demo model: jradi-engine demo-models --trained + export-gguf --outtype f16"
+    [[ -x $BIN/jradi-engine ]] || fail "jradi-engine is missing: $PY -m pip install -e '.[engine,dev]'"
+    DEMO=$WORK/demo-gguf
+    rm -rf "$WORK/demo-hf" "$DEMO"
+    "$BIN/jradi-engine" demo-models "$WORK/demo-hf" --trained
+    "$BIN/jradi-engine" export-gguf "$WORK/demo-hf/vlm" "$DEMO" --outtype f16
+fi
+[[ -f $DEMO/model.gguf && -f $DEMO/mmproj.gguf ]] || fail "no model.gguf + mmproj.gguf in $DEMO"
+TIMES[demo_model]=$(since "$T")
+
+# -- 2. PyInstaller -------------------------------------------------------------------------------
+log "PyInstaller ($FLAVOUR)"
+T=$(now)
+rm -rf "$BUNDLE"
+JRADI_FLAVOUR=$FLAVOUR JRADI_DEMO_MODEL_DIR=$DEMO "$PY" -m PyInstaller --noconfirm --clean \
+    --log-level WARN --distpath "$DIST/$FLAVOUR" --workpath "$WORK/pyinstaller" \
+    "$PACKAGING/jradi.spec"
+# The llama.cpp wheel ships libX.so and libX.so.0 as two copies of one file: llama_cpp opens
+# the first, the libraries find each other by the second (their soname). One copy is enough.
+for lib in "$INTERNAL"/llama_cpp/lib/lib*.so; do
+    if [[ -f $lib.0 && ! -L $lib ]] && cmp -s "$lib" "$lib.0"; then
+        ln -sf "$(basename "$lib").0" "$lib"
+    fi
+done
+TIMES[pyinstaller]=$(since "$T")
+
+# -- 3. what the folder must and must not hold ----------------------------------------------------
+log "checking the folder"
+QT=PySide6/Qt/plugins
+for path in \
+    llama_cpp/lib/libllama.so llama_cpp/lib/libmtmd.so \
+    "$QT/platforms/libqoffscreen.so" "$QT/platforms/libqxcb.so" "$QT/platforms/libqwayland.so" \
+    "$QT/imageformats/libqjpeg.so" "$QT/platforminputcontexts/libibusplatforminputcontextplugin.so" \
+    jradi_desktop/ui/translations/jradi_en.qm resources/samples/chest_phantom.dcm \
+    demo-model/model.gguf demo-model/mmproj.gguf; do
+    [[ -e $INTERNAL/$path ]] || fail "missing in the folder: $path"
+done
+for dist in pylibjpeg_libjpeg pylibjpeg_openjpeg pylibjpeg_rle; do
+    compgen -G "$INTERNAL/$dist-*.dist-info/entry_points.txt" >/dev/null ||
+        fail "missing $dist's entry points (pylibjpeg would not find the decoder)"
+done
+# Every module of the app's archive, for the absence check below.
+"$BIN/pyi-archive_viewer" --list --recursive --brief "$BUNDLE/$APP" >"$WORK/archive.txt"
+if [[ $FLAVOUR == clinician ]]; then
+    for module in torch transformers tokenizers safetensors accelerate engine mergekit peft optuna; do
+        [[ ! -e $INTERNAL/$module ]] || fail "$module is in the clinician folder"
+        if grep -Eq "^ *$module(\.|$)" "$WORK/archive.txt"; then
+            fail "$module is in the clinician executable's archive"
+        fi
+    done
+    echo "absent as required: torch, transformers, the engine and the rest of the HF stack"
+else
+    [[ -x $BUNDLE/jradi-engine ]] || fail "jradi-engine is missing from the full folder"
+    [[ -d $INTERNAL/torch ]] || fail "torch is missing from the full folder"
+fi
+
+# -- 4. the frozen app's self-test ---------------------------------------------------------------
+if [[ ${JRADI_SKIP_SELF_TEST:-} != 1 ]]; then
+    log "self-test of the frozen app"
+    T=$(now)
+    # Without network where a namespace can be made: the app must not need one.
+    NO_NET=()
+    if command -v unshare >/dev/null && unshare -rn true 2>/dev/null; then
+        NO_NET=(unshare -rn)
+    fi
+    env -u DISPLAY -u WAYLAND_DISPLAY "${NO_NET[@]}" "$BUNDLE/$APP" --self-test ||
+        fail "the frozen app's self-test failed"
+    [[ ${#NO_NET[@]} -gt 0 ]] && echo "(ran without network: ${NO_NET[*]})"
+    TIMES[self_test]=$(since "$T")
+fi
+
+# -- 5. .tar.gz -----------------------------------------------------------------------------------
+log "tar.gz"
+T=$(now)
+TARBALL=$DIST/$PKG-$VERSION-linux-$ARCH.tar.gz
+GZIP_CMD=gzip
+command -v pigz >/dev/null && GZIP_CMD=pigz
+tar -C "$DIST/$FLAVOUR" --owner=0 --group=0 -cf - "$APP" | "$GZIP_CMD" -6 >"$TARBALL"
+TIMES[tarball]=$(since "$T")
+
+# -- 6. .deb -------------------------------------------------------------------------------------
+log ".deb ($COMPRESSION)"
+T=$(now)
+STAGE=$WORK/deb
+rm -rf "$STAGE"
+mkdir -p "$STAGE/DEBIAN" "$STAGE/opt" "$STAGE/usr/bin" "$STAGE/usr/share/applications" \
+    "$STAGE/usr/share/mime/packages" "$STAGE/usr/share/doc/$PKG" \
+    "$STAGE/usr/share/icons/hicolor/scalable/apps"
+cp -a "$BUNDLE" "$STAGE/opt/$APP"
+ln -s "/opt/$APP/$APP" "$STAGE/usr/bin/$APP"
+if [[ $FLAVOUR == full ]]; then
+    ln -s "/opt/$APP/jradi-engine" "$STAGE/usr/bin/jradi-engine"
+fi
+install -m 644 "$PACKAGING/linux/jradi-desktop.desktop" "$STAGE/usr/share/applications/"
+install -m 644 "$PACKAGING/linux/jradi-desktop-mime.xml" \
+    "$STAGE/usr/share/mime/packages/jradi-desktop.xml"
+install -m 644 "$PACKAGING/icons/jradi-desktop.svg" "$STAGE/usr/share/icons/hicolor/scalable/apps/"
+for size in 16 32 48 64 128 256; do
+    icon=$PACKAGING/icons/jradi-desktop-$size.png
+    [[ $size == 256 ]] && icon=$PACKAGING/icons/jradi-desktop.png
+    install -D -m 644 "$icon" "$STAGE/usr/share/icons/hicolor/${size}x$size/apps/jradi-desktop.png"
+done
+cat >"$STAGE/usr/share/doc/$PKG/copyright" <<EOF
+JRadi Desktop $VERSION: Apache-2.0 (see /usr/share/common-licenses/Apache-2.0).
+The folder /opt/$APP bundles Python, Qt (PySide6, LGPLv3), llama.cpp (MIT), pydicom (MIT),
+pylibjpeg and its plugins (MIT; libjpeg: GPLv3, openjpeg: BSD-2-Clause) and their
+dependencies under their own licences; the demo model is synthetic and not for clinical use.
+EOF
+chmod -R u+rwX,go+rX,go-w "$STAGE"
+DEPENDS=$("$PY" "$PACKAGING/linux/deb_depends.py" "$STAGE/opt/$APP") ||
+    fail "could not work out the package's dependencies"
+OTHER=$APP-full
+[[ $FLAVOUR == full ]] && OTHER=$APP
+cat >"$STAGE/DEBIAN/control" <<EOF
+Package: $PKG
+Version: $VERSION
+Architecture: $ARCH
+Maintainer: JRadi Desktop <jradi-desktop@invalid>
+Installed-Size: $(du -sk "$STAGE" --exclude=DEBIAN | cut -f1)
+Depends: $DEPENDS
+Recommends: fonts-noto-cjk | fonts-ipafont-gothic | fonts-vlgothic
+Conflicts: $OTHER
+Replaces: $OTHER
+Section: science
+Priority: optional
+Description: offline Japanese chest X-ray report drafting
+ JRadi Desktop drafts Japanese chest X-ray reports (findings and impression) and answers
+ Japanese medical questions with a vision-language model run on this machine through
+ llama.cpp: no network, no cloud. Drop a DICOM, PNG or JPEG image on the window.
+ .
+ Self-contained under /opt/$APP (Python and Qt included). A synthetic demo model and
+ sample image are included; the demo model is not for clinical use.
+EOF
+if [[ $FLAVOUR == full ]]; then
+    printf ' .\n This build also holds torch, transformers and the tuning engine.\n' \
+        >>"$STAGE/DEBIAN/control"
+fi
+DEB=$DIST/${PKG}_${VERSION}_$ARCH.deb
+dpkg-deb --root-owner-group -Z"$COMPRESSION" --build "$STAGE" "$DEB" >/dev/null
+dpkg-deb --info "$DEB" >/dev/null
+TIMES[deb]=$(since "$T")
+
+# -- figures --------------------------------------------------------------------------------------
+TOTAL=$(since "$STARTED")
+{
+    printf '{"flavour": "%s", "version": "%s", "arch": "%s",\n' "$FLAVOUR" "$VERSION" "$ARCH"
+    printf ' "folder_mb": %s, "demo_model_mb": %s,\n' "$(mb "$BUNDLE")" "$(mb "$DEMO")"
+    printf ' "deb_mb": %s, "tarball_mb": %s, "deb_compression": "%s",\n' \
+        "$(mb "$DEB")" "$(mb "$TARBALL")" "$COMPRESSION"
+    printf ' "seconds": {'
+    for key in "${!TIMES[@]}"; do printf '"%s": %s, ' "$key" "${TIMES[$key]}"; done
+    printf '"total": %s},\n' "$TOTAL"
+    printf ' "depends": "%s"}\n' "$DEPENDS"
+} >"$DIST/build-$FLAVOUR.json"
+log "done in ${TOTAL} s"
+cat "$DIST/build-$FLAVOUR.json"
+echo "folder:  $BUNDLE"
+echo "deb:     $DEB"
+echo "tar.gz:  $TARBALL"
