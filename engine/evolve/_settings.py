@@ -30,8 +30,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from engine._yaml_config import read_yaml_mapping, validate
 from engine.evolve._errors import EvolveError
 from engine.merge import Recipe
 from engine.merge._recipe import JRADIEVO_RANGES
@@ -185,24 +186,6 @@ class EvolveRecipe(Recipe):
 
 def load_evolve_recipe(path: str | Path) -> EvolveRecipe:
     """Read an evolution recipe; relative paths in it are relative to the file's folder."""
-    import yaml
-
     path = Path(path)
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise EvolveError(f"{path}: recipe file not found.") from None
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-        raise EvolveError(f"{path}: not a readable YAML file ({exc}).") from exc
-    if not isinstance(data, dict):
-        raise EvolveError(f"{path}: a recipe is a YAML mapping (base:, models:, evolve: ...).")
-    try:
-        recipe = EvolveRecipe.model_validate(data)
-    except ValidationError as exc:
-        lines = []
-        for err in exc.errors():
-            where = ".".join(str(x) for x in err["loc"])
-            message = err["msg"].removeprefix("Value error, ")
-            lines.append(f"{where}: {message}" if where else message)
-        raise EvolveError(f"{path}: invalid recipe\n" + "\n".join(lines)) from None
-    return recipe.resolved(path.parent)
+    data = read_yaml_mapping(path, EvolveError, "recipe", "base:, models:, evolve: ...")
+    return validate(EvolveRecipe, data, EvolveError, str(path), "recipe").resolved(path.parent)

@@ -31,8 +31,9 @@ import re
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from engine._yaml_config import read_yaml_mapping, validate
 from engine.lora._errors import LoraError
 
 CONFIG_FILE = "lora_config.yaml"
@@ -165,28 +166,11 @@ class LoraTrainConfig(BaseModel):
 
 def load_lora_config(path: str | Path) -> LoraTrainConfig:
     """Read a YAML config; relative paths in it are relative to the file's folder."""
-    import yaml
-
     path = Path(path)
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise LoraError(f"{path}: config file not found.") from None
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-        raise LoraError(f"{path}: not a readable YAML file ({exc}).") from exc
-    if not isinstance(data, dict):
-        raise LoraError(f"{path}: a LoRA config is a YAML mapping (base_model:, data:, ...).")
+    data = read_yaml_mapping(path, LoraError, "LoRA config", "base_model:, data:, ...")
     return parse_lora_config(data, where=str(path)).resolved(path.parent)
 
 
 def parse_lora_config(data: dict[str, Any], where: str = "config") -> LoraTrainConfig:
     """Validate a config mapping; all problems in one :class:`LoraError`."""
-    try:
-        return LoraTrainConfig.model_validate(data)
-    except ValidationError as exc:
-        lines = []
-        for err in exc.errors():
-            loc = ".".join(str(x) for x in err["loc"])
-            message = err["msg"].removeprefix("Value error, ")
-            lines.append(f"{loc}: {message}" if loc else message)
-        raise LoraError(f"{where}: invalid LoRA config\n" + "\n".join(lines)) from None
+    return validate(LoraTrainConfig, data, LoraError, where, "LoRA config")

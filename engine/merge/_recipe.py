@@ -25,8 +25,9 @@ import re
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from engine._yaml_config import read_yaml_mapping, validate
 from engine.merge._errors import MergeError
 from engine.merge._jradievo import JRadiEvoParams
 from engine.merge._mergekit import MERGEKIT_METHODS, PER_MODEL, SHARED
@@ -194,24 +195,6 @@ class Recipe(BaseModel):
 
 def load_recipe(path: str | Path) -> Recipe:
     """Read a YAML recipe; relative paths in it are relative to the file's folder."""
-    import yaml
-
     path = Path(path)
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise MergeError(f"{path}: recipe file not found.") from None
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-        raise MergeError(f"{path}: not a readable YAML file ({exc}).") from exc
-    if not isinstance(data, dict):
-        raise MergeError(f"{path}: a recipe is a YAML mapping (base:, models:, method: ...).")
-    try:
-        recipe = Recipe.model_validate(data)
-    except ValidationError as exc:
-        lines = []
-        for err in exc.errors():
-            where = ".".join(str(x) for x in err["loc"])
-            message = err["msg"].removeprefix("Value error, ")
-            lines.append(f"{where}: {message}" if where else message)
-        raise MergeError(f"{path}: invalid recipe\n" + "\n".join(lines)) from None
-    return recipe.resolved(path.parent)
+    data = read_yaml_mapping(path, MergeError, "recipe", "base:, models:, method: ...")
+    return validate(Recipe, data, MergeError, str(path), "recipe").resolved(path.parent)
