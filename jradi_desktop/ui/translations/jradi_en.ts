@@ -379,10 +379,6 @@ pleural effusion</translation>
         <translation>Specialist model folder</translation>
     </message>
     <message>
-        <source>OK（%1 パラメータ、%2）</source>
-        <translation>OK (%1 parameters, %2)</translation>
-    </message>
-    <message>
         <source>同じフォルダーが既に選ばれています。</source>
         <translation>This folder is already chosen.</translation>
     </message>
@@ -758,10 +754,6 @@ pleural effusion</translation>
     <message>
         <source>ワークスペースのフォルダー</source>
         <translation>Workspace folder</translation>
-    </message>
-    <message>
-        <source>OK（%1 パラメータ、%2）</source>
-        <translation>OK (%1 parameters, %2)</translation>
     </message>
     <message>
         <source>%1 件</source>
@@ -1210,6 +1202,10 @@ pleural effusion</translation>
     <message>
         <source>この行を削除</source>
         <translation>Remove this row</translation>
+    </message>
+    <message>
+        <source>OK（%1 パラメータ、%2）</source>
+        <translation>OK (%1 parameters, %2)</translation>
     </message>
 </context>
 <context>

@@ -22,12 +22,11 @@ from PySide6.QtWidgets import (
 
 from jradi_desktop.ui.tuning._data import (
     DevPreview,
-    gigabytes,
     model_folder_problem,
     read_dev_set,
     weights_info,
 )
-from jradi_desktop.ui.tuning._fields import BoundsTable, Form, Message, PathField
+from jradi_desktop.ui.tuning._fields import BoundsTable, Form, Message, PathField, model_ok_message
 from jradi_desktop.ui.tuning._preview import ImagePreview
 from jradi_desktop.ui.tuning._resources import ResourceBox
 
@@ -182,16 +181,6 @@ class EvolveForm(QWidget):
         return [self.vlm, *self.specialists]
 
     # -- checks -----------------------------------------------------------------------------
-    def _ok(self, field: PathField) -> str:
-        weights = weights_info(field.path())  # type: ignore[arg-type]
-        millions = weights.parameters / 1e6
-        size = f"{millions / 1000:.1f} B" if millions >= 1000 else f"{millions:.1f} M"
-        return (
-            self.tr("OK（%1 パラメータ、%2）")
-            .replace("%1", size)
-            .replace("%2", gigabytes(weights.bytes))
-        )
-
     def validate(self) -> bool:
         seen: dict[str, PathField] = {}
         for field in (self.base, *self.model_fields()):
@@ -200,7 +189,9 @@ class EvolveForm(QWidget):
             if not problem and key in seen:
                 problem = self.tr("同じフォルダーが既に選ばれています。")
             seen.setdefault(key, field)
-            field.set_message(problem or self._ok(field), "error" if problem else "ok")
+            field.set_message(
+                problem or model_ok_message(field.path()), "error" if problem else "ok"
+            )
         if field_ok(self.vlm) and not any(
             (self.vlm.path() / name).is_file()  # type: ignore[operator]
             for name in ("processor_config.json", "preprocessor_config.json")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import QCoreApplication, Signal
 from PySide6.QtWidgets import (
     QDoubleSpinBox,
     QFileDialog,
@@ -137,6 +137,17 @@ class PathField(QWidget):
             chosen, _ = QFileDialog.getOpenFileName(self, self.caption, start, self.filters)
         if chosen:
             self.edit.setText(chosen)
+
+
+def model_ok_message(folder: Path) -> str:
+    """「OK（…パラメータ、… GB）」 for a model folder that passed its checks."""
+    from jradi_desktop.ui.tuning._data import gigabytes, weights_info
+
+    weights = weights_info(folder)
+    millions = weights.parameters / 1e6
+    size = f"{millions / 1000:.1f} B" if millions >= 1000 else f"{millions:.1f} M"
+    text = QCoreApplication.translate("PathField", "OK（%1 パラメータ、%2）")
+    return text.replace("%1", size).replace("%2", gigabytes(weights.bytes))
 
 
 def bound_names(n_models: int) -> list[tuple[str, str, int | None]]:

@@ -24,12 +24,11 @@ from PySide6.QtWidgets import (
 
 from jradi_desktop.ui.tuning._data import (
     InstructionPreview,
-    gigabytes,
     model_folder_problem,
     read_instructions,
     weights_info,
 )
-from jradi_desktop.ui.tuning._fields import Form, Message, PathField
+from jradi_desktop.ui.tuning._fields import Form, Message, PathField, model_ok_message
 from jradi_desktop.ui.tuning._resources import ResourceBox
 
 TARGETS = ("qkv", "all-linear")
@@ -154,19 +153,11 @@ class LoraForm(QWidget):
             return None
         return value if 0 < value < 1 else None
 
-    def _ok(self, field: PathField) -> str:
-        weights = weights_info(field.path())  # type: ignore[arg-type]
-        millions = weights.parameters / 1e6
-        size = f"{millions / 1000:.1f} B" if millions >= 1000 else f"{millions:.1f} M"
-        return (
-            self.tr("OK（%1 パラメータ、%2）")
-            .replace("%1", size)
-            .replace("%2", gigabytes(weights.bytes))
-        )
-
     def validate(self) -> bool:
         problem = model_folder_problem(self.base.text())
-        self.base.set_message(problem or self._ok(self.base), "error" if problem else "ok")
+        self.base.set_message(
+            problem or model_ok_message(self.base.path()), "error" if problem else "ok"
+        )
         self.instructions = read_instructions(self.data.text())
         if self.instructions.error:
             self.data.set_message(self.instructions.error)
