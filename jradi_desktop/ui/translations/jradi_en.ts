@@ -407,28 +407,8 @@ pleural effusion</translation>
         <translation>Enter it as postgresql://user:password@host:port/database.</translation>
     </message>
     <message>
-        <source>ワークスペースのフォルダーを選んでください。</source>
-        <translation>Choose the workspace folder.</translation>
-    </message>
-    <message>
-        <source>フォルダーではありません。</source>
-        <translation>Not a folder.</translation>
-    </message>
-    <message>
         <source>既存の探索があります。開始すると続きから再開します。</source>
         <translation>A search exists here. Starting resumes it.</translation>
-    </message>
-    <message>
-        <source>このフォルダーを作成できません（書き込み権限がありません）。</source>
-        <translation>Cannot create this folder (no write permission).</translation>
-    </message>
-    <message>
-        <source>新しいフォルダーを作成します。</source>
-        <translation>A new folder will be created.</translation>
-    </message>
-    <message>
-        <source>書き込み権限がありません。</source>
-        <translation>No write permission.</translation>
     </message>
     <message>
         <source>新しい探索をこのフォルダーで始めます。</source>
@@ -772,32 +752,12 @@ pleural effusion</translation>
         <translation>QLoRA (4-bit) runs only on a CUDA GPU. Set the device to auto or cuda.</translation>
     </message>
     <message>
-        <source>ワークスペースのフォルダーを選んでください。</source>
-        <translation>Choose the workspace folder.</translation>
-    </message>
-    <message>
-        <source>フォルダーではありません。</source>
-        <translation>Not a folder.</translation>
-    </message>
-    <message>
         <source>この学習は完了しています。新しいフォルダーを選んでください。</source>
         <translation>This training is complete. Choose a new folder.</translation>
     </message>
     <message>
         <source>途中の学習があります。開始すると最後のチェックポイントから再開します。</source>
         <translation>An unfinished training is here. Starting resumes from its last checkpoint.</translation>
-    </message>
-    <message>
-        <source>このフォルダーを作成できません（書き込み権限がありません）。</source>
-        <translation>Cannot create this folder (no write permission).</translation>
-    </message>
-    <message>
-        <source>新しいフォルダーを作成します。</source>
-        <translation>A new folder will be created.</translation>
-    </message>
-    <message>
-        <source>書き込み権限がありません。</source>
-        <translation>No write permission.</translation>
     </message>
 </context>
 <context>
@@ -1202,6 +1162,22 @@ pleural effusion</translation>
     <message>
         <source>この行を削除</source>
         <translation>Remove this row</translation>
+    </message>
+    <message>
+        <source>ワークスペースのフォルダーを選んでください。</source>
+        <translation>Choose the workspace folder.</translation>
+    </message>
+    <message>
+        <source>フォルダーではありません。</source>
+        <translation>Not a folder.</translation>
+    </message>
+    <message>
+        <source>新しいフォルダーを作成します。</source>
+        <translation>A new folder will be created.</translation>
+    </message>
+    <message>
+        <source>書き込み権限がありません。</source>
+        <translation>No write permission.</translation>
     </message>
     <message>
         <source>OK（%1 パラメータ、%2）</source>

@@ -26,7 +26,15 @@ from jradi_desktop.ui.tuning._data import (
     read_dev_set,
     weights_info,
 )
-from jradi_desktop.ui.tuning._fields import BoundsTable, Form, Message, PathField, model_ok_message
+from jradi_desktop.ui.tuning._fields import (
+    BoundsTable,
+    Form,
+    Message,
+    PathField,
+    model_ok_message,
+    workspace_access,
+    workspace_problem,
+)
 from jradi_desktop.ui.tuning._preview import ImagePreview
 from jradi_desktop.ui.tuning._resources import ResourceBox
 
@@ -251,24 +259,15 @@ class EvolveForm(QWidget):
 
     def _check_workspace(self) -> None:
         path = self.workspace.path()
-        if path is None:
-            self.workspace.set_message(self.tr("ワークスペースのフォルダーを選んでください。"))
-        elif path.exists() and not path.is_dir():
-            self.workspace.set_message(self.tr("フォルダーではありません。"))
+        problem = workspace_problem(path)
+        if problem is not None or path is None:  # path is None gives a problem too
+            self.workspace.set_message(problem or "")
         elif any((path / marker).exists() for marker in STUDY_MARKERS):
             self.workspace.set_message(
                 self.tr("既存の探索があります。開始すると続きから再開します。"), "info"
             )
-        elif not path.exists():
-            parent = next((p for p in path.parents if p.exists()), None)
-            if parent is None or not os.access(parent, os.W_OK):
-                self.workspace.set_message(
-                    self.tr("このフォルダーを作成できません（書き込み権限がありません）。")
-                )
-            else:
-                self.workspace.set_message(self.tr("新しいフォルダーを作成します。"), "info")
-        elif not os.access(path, os.W_OK):
-            self.workspace.set_message(self.tr("書き込み権限がありません。"))
+        elif access := workspace_access(path):
+            self.workspace.set_message(*access)
         else:
             self.workspace.set_message(self.tr("新しい探索をこのフォルダーで始めます。"), "info")
 

@@ -3,6 +3,7 @@ table, and small layout helpers."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from PySide6.QtCore import QCoreApplication, Signal
@@ -137,6 +138,30 @@ class PathField(QWidget):
             chosen, _ = QFileDialog.getOpenFileName(self, self.caption, start, self.filters)
         if chosen:
             self.edit.setText(chosen)
+
+
+def workspace_problem(path: Path | None) -> str | None:
+    """The error for a workspace that is not chosen or not a folder, else None."""
+    if path is None:
+        return QCoreApplication.translate(
+            "PathField", "ワークスペースのフォルダーを選んでください。"
+        )
+    if path.exists() and not path.is_dir():
+        return QCoreApplication.translate("PathField", "フォルダーではありません。")
+    return None
+
+
+def workspace_access(path: Path) -> tuple[str, str] | None:
+    """(message, level) for a workspace that must be created or cannot be written, else None."""
+    if not path.exists():
+        parent = next((p for p in path.parents if p.exists()), None)
+        if parent is None or not os.access(parent, os.W_OK):
+            text = "このフォルダーを作成できません（書き込み権限がありません）。"
+            return QCoreApplication.translate("PathField", text), "error"
+        return QCoreApplication.translate("PathField", "新しいフォルダーを作成します。"), "info"
+    if not os.access(path, os.W_OK):
+        return QCoreApplication.translate("PathField", "書き込み権限がありません。"), "error"
+    return None
 
 
 def model_ok_message(folder: Path) -> str:

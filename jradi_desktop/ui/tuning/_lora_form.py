@@ -3,7 +3,6 @@ hyperparameters, workspace and resources; ``config()`` is ``jradi-engine lora``'
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +27,14 @@ from jradi_desktop.ui.tuning._data import (
     read_instructions,
     weights_info,
 )
-from jradi_desktop.ui.tuning._fields import Form, Message, PathField, model_ok_message
+from jradi_desktop.ui.tuning._fields import (
+    Form,
+    Message,
+    PathField,
+    model_ok_message,
+    workspace_access,
+    workspace_problem,
+)
 from jradi_desktop.ui.tuning._resources import ResourceBox
 
 TARGETS = ("qkv", "all-linear")
@@ -198,10 +204,9 @@ class LoraForm(QWidget):
 
     def _check_workspace(self) -> None:
         path = self.workspace.path()
-        if path is None:
-            self.workspace.set_message(self.tr("ワークスペースのフォルダーを選んでください。"))
-        elif path.exists() and not path.is_dir():
-            self.workspace.set_message(self.tr("フォルダーではありません。"))
+        problem = workspace_problem(path)
+        if problem is not None or path is None:  # path is None gives a problem too
+            self.workspace.set_message(problem or "")
         elif (path / "result.json").exists():
             self.workspace.set_message(
                 self.tr("この学習は完了しています。新しいフォルダーを選んでください。")
@@ -211,16 +216,8 @@ class LoraForm(QWidget):
                 self.tr("途中の学習があります。開始すると最後のチェックポイントから再開します。"),
                 "info",
             )
-        elif not path.exists():
-            parent = next((p for p in path.parents if p.exists()), None)
-            if parent is None or not os.access(parent, os.W_OK):
-                self.workspace.set_message(
-                    self.tr("このフォルダーを作成できません（書き込み権限がありません）。")
-                )
-            else:
-                self.workspace.set_message(self.tr("新しいフォルダーを作成します。"), "info")
-        elif not os.access(path, os.W_OK):
-            self.workspace.set_message(self.tr("書き込み権限がありません。"))
+        elif access := workspace_access(path):
+            self.workspace.set_message(*access)
         else:
             self.workspace.set_message("")
 
