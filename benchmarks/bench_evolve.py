@@ -2,12 +2,15 @@
 
     .venv/bin/python benchmarks/bench_evolve.py [--trials 4] [--max-new-tokens 32]
         [--pairs 8] [--batch-size 8] [--hidden 64 --layers 2] [--threads N] [--device cpu|cuda]
+        [--decoder auto|transformers]
 
 Both score the same parameter sets on the same demo models (built in a temp dir; ``--hidden``
 and ``--layers`` make a larger language tower) and the same demo dev set (``--pairs``, 8):
 
 (a) engine: ``ReportFitness.evaluate``: base and task vectors resident, the merge written in
-    place into the live VLM, dev images and prompt preprocessed once, generation in batches;
+    place into the live VLM, dev images, prompt and image features prepared once, generation
+    in batches by the static-cache greedy decoder (the shared system prompt computed once
+    per batch; ``--decoder transformers`` uses ``generate`` instead);
 (b) naive, what the JRadiEvo code does every trial: ``from_pretrained`` of the base, the three
     LLMs and the VLM, ``merge_state_dicts``, a fresh VLM from disk with the merged tower
     loaded into it, then the dev samples generated one at a time (each image preprocessed
@@ -83,7 +86,7 @@ def read_pass_seconds(context, repeats: int = 5) -> float:
     """Median time to read every resident tensor of the context once (a sum over each)."""
     import torch
 
-    tensors = [*context._base.values(), *(t for d in context._taus for t in d.values())]
+    tensors = context.resident_tensors()
     times = []
     for _ in range(repeats):
         start = time.perf_counter()
@@ -105,6 +108,7 @@ def main() -> int:
     parser.add_argument("--batch-size", type=int, default=8, help="the engine's batch size")
     parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's)")
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--decoder", default="auto", choices=["auto", "transformers"])
     parser.add_argument(
         "--dtype", default="float16", help="task vectors (the evolve recipe's default: float16)"
     )
@@ -144,6 +148,7 @@ def main() -> int:
             device=args.device,
             max_new_tokens=args.max_new_tokens,
             batch_size=args.batch_size,
+            decoder=args.decoder,
         )
         setup = time.perf_counter() - start
         fitness.evaluate(JRadiEvoParams.from_vector(vectors[0]))  # warm-up
@@ -173,7 +178,7 @@ def main() -> int:
         f"{args.layers} layers); {args.pairs} dev pairs, engine batch {args.batch_size}; "
         f"max_new_tokens {args.max_new_tokens}; {len(vectors)} trials; task vectors {args.dtype}"
     )
-    print(f"engine setup (once): {setup:.2f} s")
+    print(f"engine setup (once): {setup:.2f} s; decoding with {fitness.decoder_note}")
     print(f"engine per trial:   {engine_s:.3f} s (median)  scores {engine_scores}")
     print(f"naive per trial:    {naive_s:.3f} s (median)  scores {naive_scores}")
     print(f"speed-up:           {naive_s / engine_s:.1f}x (goal >= 10x)")

@@ -184,6 +184,14 @@ def test_objective_is_deterministic(demo_dir, dev_csv):
     assert (again.score, again.predictions) == (first.score, first.predictions)
     assert other.predictions != first.predictions  # the merge really changed the live model
     assert len(first.scores) == 8 and 0.0 <= first.score <= 1.0
+    assert fitness.decoder_note.startswith("the static-cache greedy decoder")
+
+    # transformers' generate on the same merge writes the same reports
+    plain = ReportFitness(
+        context, demo_dir / "vlm", pairs, max_new_tokens=12, batch_size=3, decoder="transformers"
+    )
+    assert plain.decoder_note == "transformers' generate (chosen in the recipe)"
+    assert plain.evaluate(b).predictions == other.predictions
 
 
 @pytest.mark.slow

@@ -138,8 +138,9 @@ def _tie_case(deltas, weights):
     models = [{n: base[n] + d for n, d in delta.items()} for delta in deltas]
     params = JRadiEvoParams(0.0, (0.0,) * len(models), weights, 1.0)
     plain = merge_state_dicts(base, models, params)
-    fast = MergeContext(base, models, chunk_size=1).merged_state_dict(params)
-    assert all(torch.equal(plain[n], fast[n]) for n in base)
+    for chunk_size in (1, 2, 64):  # one chunk per element; "a" alone; "a" and "b" packed
+        fast = MergeContext(base, models, chunk_size=chunk_size).merged_state_dict(params)
+        assert all(torch.equal(plain[n], fast[n]) for n in base), chunk_size
     return plain
 
 
@@ -289,6 +290,30 @@ def test_fast_path_equals_merge_state_dicts(weights, dtype):
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("chunk_size", [1 << 22, 1 << 16, 3000])
+def test_packed_small_tensors_merge_like_separate_ones(weights, chunk_size):
+    # Small tensors share flat buffers; one model lacks a tensor inside a packed run (zeros
+    # in its buffer), another lacks a whole packed run (no buffer at all).
+    base, models = weights
+    packs = [s.names for s in MergeContext(base, models, chunk_size=chunk_size)._segments]
+    packs = [names for names in packs if len(names) > 1]
+    assert packs
+    models = [dict(m) for m in models]
+    del models[1][packs[0][-1]]
+    for name in packs[-1]:
+        del models[3][name]
+    context = MergeContext(base, models, chunk_size=chunk_size)
+    assert context.resident_bytes()["cpu"] < 5 * sum(t.numel() * 4 for t in base.values())
+    held = {n: t.clone() for n, t in context._base.items()}
+    for name in ("dare-and-ties", "mixed-edges", "p0-k0"):
+        plain = merge_state_dicts(base, models, PARAM_SETS[name])
+        fast = context.merged_state_dict(PARAM_SETS[name])
+        assert all(torch.equal(plain[n], fast[n]) for n in base), name
+        assert all(fast[n].dtype == base[n].dtype for n in base)
+    assert all(torch.equal(held[n], base[n]) for n in base)  # the context's copy is untouched
+
+
+@pytest.mark.slow
 def test_fast_path_writes_into_a_live_vlm_in_place(demo_dir, weights):
     from transformers import AutoModelForImageTextToText
 
@@ -380,7 +405,8 @@ def test_cli_merges_a_vlm_recipe_that_loads_and_generates(demo_dir, weights, tmp
     assert main(["merge", str(path), "--out", str(out), "--events", "jsonl"]) == 0
     events = _events(capsys)
     assert events[-1]["kind"] == "result" and events[-1]["data"]["vlm"] is True
-    assert [e["step"] for e in events if e["kind"] == "progress"] == list(range(1, 25))
+    steps = [e["step"] for e in events if e["kind"] == "progress"]
+    assert steps == list(range(1, len(steps) + 1)) and len(steps) >= 4  # read, trim, ..., write
     saved = yaml.safe_load((out / "jradi_recipe.yaml").read_text())
     assert saved["parameters"]["lambda"] == 1.2 and saved["base"] == str(tmp_path / "base")
 

@@ -4,13 +4,16 @@ Everything that does not depend on the trial's numbers is done once: the base an
 vectors are resident in a ``MergeContext``; the VLM is loaded once and its language tower is
 overwritten in place by each merge; the dev images (``to_model_rgb`` at 512 x 512, then the
 VLM's own processor) and the tokenised JRadiEvo prompt are kept as ready batches on the
-device; the references are tokenised once. Per trial: ``merge_into`` → greedy ``generate`` per
-batch (left padding) → mean ROUGE-L F1 of each generated text against the reference findings
+device, with their image features (vision tower + projector: the merge never changes them);
+the references are tokenised once. Per trial: ``merge_into`` → greedy decoding per batch
+(left padding; ``_greedy``'s static-cache decoder, or transformers' ``generate`` for towers it
+does not support) → mean ROUGE-L F1 of each generated text against the reference findings
 (MeCab, unidic-lite). Not thread-safe: one evaluation at a time.
 """
 
 from __future__ import annotations
 
+import copy
 import math
 import threading
 import time
@@ -20,6 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from engine.data import ReportPair
+from engine.evolve._greedy import GreedyDecoder, unsupported_reason
 from engine.merge import JRadiEvoParams, MergeContext
 from engine.metrics import rouge_l, tokenize_ja
 
@@ -81,7 +85,11 @@ class ReportFitness:
         batch_size: int = 8,
         max_new_tokens: int = 256,
         image_size: tuple[int, int] = (512, 512),
+        decoder: str = "auto",
     ) -> None:
+        """``decoder``: ``auto`` (the fast greedy decoder where it supports the model and
+        agrees with ``generate`` on the first batch) or ``transformers`` (always ``generate``).
+        """
         import torch
         from transformers import AutoModelForImageTextToText, AutoProcessor, GenerationConfig
         from transformers.utils import logging as hf_logging
@@ -125,20 +133,88 @@ class ReportFitness:
             batch["pixel_values"] = batch["pixel_values"].to(dtype)
             self.batches.append(batch)
         self.references = [tokenize_ja(pair.findings) for pair in self.pairs]
+        self.fast: GreedyDecoder | None = None
+        self.features: list[torch.Tensor] = []
+        self.prefixes: list[int] = []
+        self.decoder_note = self._choose_decoder(decoder, dtype)
+
+    def _choose_decoder(self, choice: str, dtype: torch.dtype) -> str:
+        """Set up the fast decoder if it may be used; say which decoder runs and why."""
+        if choice not in ("auto", "transformers"):
+            raise ValueError(f"decoder {choice!r} is not known; use 'auto' or 'transformers'.")
+        reason = "chosen in the recipe" if choice == "transformers" else None
+        reason = reason or unsupported_reason(self.model)
+        if reason is None:
+            fast = GreedyDecoder(self.model)
+            features = [fast.image_features(b["pixel_values"], dtype) for b in self.batches]
+            self.prefixes = [
+                fast.shared_prefix(b["input_ids"], b["attention_mask"]) for b in self.batches
+            ]
+            if self._agree(fast, features[0], min(self.generation.max_new_tokens, 8)):
+                self.fast, self.features = fast, features
+                return "the static-cache greedy decoder (same tokens as generate on batch 1)"
+            reason = "its tokens differed from generate's on the first dev batch"
+        return f"transformers' generate ({reason})"
+
+    def _agree(self, fast: GreedyDecoder, features: torch.Tensor, n: int) -> bool:
+        """Do the fast decoder and ``generate`` give the same first ``n`` tokens on batch 0?"""
+        import torch
+
+        batch = self.batches[0]
+        config = copy.copy(self.generation)
+        config.max_new_tokens = n
+        with torch.inference_mode():
+            ref = self.model.generate(**batch, generation_config=config)
+        ref = ref[:, batch["input_ids"].shape[1] :]
+        ours = self._fast_tokens(fast, batch, features, n, shared_prefix=self.prefixes[0])
+        return tuple(ours.shape) == tuple(ref.shape) and bool((ours == ref).all())
+
+    def _fast_tokens(
+        self,
+        fast: GreedyDecoder,
+        batch: dict[str, torch.Tensor],
+        features: torch.Tensor,
+        max_new_tokens: int,
+        cancel: threading.Event | None = None,
+        shared_prefix: int = 0,
+    ) -> torch.Tensor:
+        import torch
+
+        eos = self.generation.eos_token_id
+        with torch.inference_mode():
+            return fast.generate(
+                fast.embed(batch["input_ids"], features),
+                batch["attention_mask"],
+                max_new_tokens,
+                [eos] if isinstance(eos, int) else list(eos or []),
+                self.generation.pad_token_id,
+                should_stop=None if cancel is None else cancel.is_set,
+                shared_prefix=shared_prefix,
+            )
 
     def iter_batches(self, cancel: threading.Event | None = None) -> Iterator[list[str]]:
         """The live model's reports, one list per cached batch (greedy, left-padded)."""
         import torch
 
         stop = [_cancel_criterion(cancel)] if cancel is not None else None
-        for batch in self.batches:
-            with torch.inference_mode():
-                out = self.model.generate(
-                    **batch, generation_config=self.generation, stopping_criteria=stop
+        for index, batch in enumerate(self.batches):
+            if self.fast is not None:
+                new = self._fast_tokens(
+                    self.fast,
+                    batch,
+                    self.features[index],
+                    self.generation.max_new_tokens,
+                    cancel,
+                    self.prefixes[index],
                 )
+            else:
+                with torch.inference_mode():
+                    out = self.model.generate(
+                        **batch, generation_config=self.generation, stopping_criteria=stop
+                    )
+                new = out[:, batch["input_ids"].shape[1] :]
             if cancel is not None and cancel.is_set():
                 raise Cancelled("cancelled while generating")
-            new = out[:, batch["input_ids"].shape[1] :]
             yield [t.strip() for t in self.processor.batch_decode(new, skip_special_tokens=True)]
 
     def generate(self, cancel: threading.Event | None = None) -> list[str]:

@@ -71,7 +71,7 @@ def _load(recipe: EvolveRecipe, pairs: list, device: str) -> Iterator[Event | Re
     yield Event(JOB, "log", "reading the base and the task vectors")
     context = _context(recipe, device)
     yield Event(JOB, "log", f"loading the VLM and {len(pairs)} dev images")
-    yield ReportFitness(
+    fitness = ReportFitness(
         context,
         recipe.vlm.path,  # type: ignore[union-attr]
         pairs,
@@ -80,7 +80,10 @@ def _load(recipe: EvolveRecipe, pairs: list, device: str) -> Iterator[Event | Re
         batch_size=settings.batch_size,
         max_new_tokens=settings.max_new_tokens,
         image_size=settings.image_size,
+        decoder=settings.decoder,
     )
+    yield Event(JOB, "log", f"decoding with {fitness.decoder_note}")
+    yield fitness
 
 
 def _wait_for_others(study: Any, storage: StudyStorage, n: int) -> Iterator[Event]:

@@ -19,6 +19,7 @@
       bounds: {p: [0, 1], k: [0, 1], w: [0, 1], lambda: [0, 2]}   # k, w also one pair per model
       max_new_tokens: 256
       batch_size: 16                # dev reports generated together (memory: ADR 0005)
+      decoder: auto                 # auto: static-cache greedy decoder; transformers: generate()
       pruning: {fraction: 0.5, keep_top: 50, startup_trials: 20}  # optional
 
 All checks, the merge recipe's and the evolve section's, end in one ``ValueError`` listing
@@ -89,6 +90,7 @@ class EvolveSettings(BaseModel):
     batch_size: int = Field(16, ge=1)
     image_size: tuple[int, int] = (512, 512)
     model_dtype: Literal["auto", "float32", "float16", "bfloat16"] = "auto"
+    decoder: Literal["auto", "transformers"] = "auto"
     storage: str | list[str] | None = None
     base_storage: str | None = None
     pruning: Pruning | None = None

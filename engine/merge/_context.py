@@ -4,11 +4,15 @@ An evolutionary search merges the same four models a thousand times with differe
 ``MergeContext`` reads the base and the models once, keeps the base and the task vectors
 resident (each on its chosen device, task vectors in float32 or a 16-bit dtype), and per
 trial writes ``theta_base + lambda * tau_merged`` straight into a target (a live model's
-parameters or a state dict), tensor by tensor and chunk by chunk. Peak extra memory is a few
-chunk-sized float32 buffers, never a copy of a model. Per trial it makes one or two
-threshold passes (``_select``) and one write pass; ties in the sign election (sum exactly 0)
-are recorded with both candidate values during the write pass and patched once the majority
-sign is known. The element-wise steps are those of ``merge_state_dicts``: same bits.
+parameters or a state dict), segment by segment and chunk by chunk. A segment is one large
+tensor, or a run of consecutive small tensors (same dtype, together at most one chunk) packed
+into one flat buffer, so the norms and biases of a model cost a handful of vectorised
+operations instead of a dozen each (the DARE pattern still restarts at every tensor: packed
+segments keep their own concatenated slice of the table). Peak extra memory is a few
+chunk-sized float32 buffers, never a copy of a model. Per trial it makes one or two threshold
+passes (``_select``) and one write pass; ties in the sign election (sum exactly 0) are
+recorded with both candidate values during the write pass and patched once the majority sign
+is known. The element-wise steps are those of ``merge_state_dicts``: same bits.
 """
 
 from __future__ import annotations
@@ -39,7 +43,49 @@ from engine.merge._task_vectors import mergeable_names, resolve_dtype, task_vect
 if TYPE_CHECKING:
     import torch
 
-DEFAULT_CHUNK = 1 << 22  # elements per chunk: ~16 MB per float32 buffer
+# Elements per chunk. On a GPU large chunks keep kernel launches few (~16 MB float32 buffers);
+# on a CPU buffers that big are fresh pages from the OS for every temporary (page faults
+# dominate), while ~256 KB ones are reused from the heap and stay in cache: 35% faster.
+DEFAULT_CHUNK = {"cpu": 1 << 16, "gpu": 1 << 22}
+
+
+@dataclass(frozen=True)
+class _Segment:
+    """Tensors merged as one flat run: a single (chunked) tensor, or several small ones packed."""
+
+    names: tuple[str, ...]
+    sizes: tuple[int, ...]
+
+    @property
+    def numel(self) -> int:
+        return sum(self.sizes)
+
+    @property
+    def packed(self) -> bool:
+        return len(self.names) > 1
+
+    def members(self) -> Iterator[tuple[str, int, int]]:
+        """``(name, offset, size)`` of each tensor in the flat run."""
+        offset = 0
+        for name, size in zip(self.names, self.sizes, strict=True):
+            yield name, offset, size
+            offset += size
+
+
+def _segments(sizes: Mapping[str, tuple[int, Any]], chunk_size: int) -> list[_Segment]:
+    """Consecutive tensors (name -> (numel, dtype)) grouped into runs of at most a chunk."""
+    out: list[_Segment] = []
+    names: list[str] = []
+    total, dtype = 0, None
+    for name, (numel, kind) in sizes.items():
+        if names and (total + numel > chunk_size or kind != dtype):
+            out.append(_Segment(tuple(names), tuple(sizes[n][0] for n in names)))
+            names, total = [], 0
+        names.append(name)
+        total, dtype = total + numel, kind
+    if names:
+        out.append(_Segment(tuple(names), tuple(sizes[n][0] for n in names)))
+    return out
 
 
 @dataclass(frozen=True)
@@ -72,7 +118,7 @@ class MergeContext:
         device: str | torch.device = "cpu",
         storage: str | torch.device | Sequence[str | torch.device] | None = None,
         base_storage: str | torch.device | None = None,
-        chunk_size: int = DEFAULT_CHUNK,
+        chunk_size: int | None = None,
         seed: int = DARE_SEED,
     ) -> None:
         """Task vectors from in-memory state dicts with canonical (Llama) names."""
@@ -89,6 +135,7 @@ class MergeContext:
         self.names = mergeable_names(base)
         for name in self.names:
             self._add(name, base[name], [m.get(name) for m in models])
+        self._pack()
 
     @classmethod
     def from_folders(
@@ -114,6 +161,7 @@ class MergeContext:
             self.names.append(name)
             models = [f.language_tensor(name) if name in f.language else None for f in folders]
             self._add(name, tensor, models, base_label=str(base.folder))
+        self._pack()
         return self
 
     def _setup(
@@ -125,7 +173,7 @@ class MergeContext:
         device: str | torch.device = "cpu",
         storage: str | torch.device | Sequence[str | torch.device] | None = None,
         base_storage: str | torch.device | None = None,
-        chunk_size: int = DEFAULT_CHUNK,
+        chunk_size: int | None = None,
         seed: int = DARE_SEED,
     ) -> None:
         import torch
@@ -141,6 +189,8 @@ class MergeContext:
             raise MergeError(f"{len(storage)} storage devices for {n_models} models.")
         self.storage = [torch.device(s) for s in storage]
         self.base_storage = torch.device(base_storage or self.device)
+        if chunk_size is None:
+            chunk_size = DEFAULT_CHUNK["cpu" if self.device.type == "cpu" else "gpu"]
         if chunk_size < 1:
             raise MergeError(f"chunk_size must be at least 1; got {chunk_size}.")
         self.chunk_size = int(chunk_size)
@@ -148,6 +198,10 @@ class MergeContext:
         self._base: dict[str, torch.Tensor] = {}
         self._taus: list[dict[str, torch.Tensor]] = [{} for _ in range(n_models)]
         self._table: torch.Tensor | None = None
+        self._segments: list[_Segment] = []
+        self._flat_base: list[torch.Tensor] = []
+        self._flat_taus: list[list[torch.Tensor | None]] = []  # per segment, per model
+        self._pack_tables: dict[int, torch.Tensor] = {}
 
     def _place(self, t: torch.Tensor, where: torch.device) -> torch.Tensor:
         t = t.to(where).contiguous()
@@ -168,6 +222,52 @@ class MergeContext:
             if tau is not None:
                 self._taus[i][name] = self._place(tau, self.storage[i])
 
+    def _pack(self) -> None:
+        """Group the tensors into segments; small ones are copied into flat buffers.
+
+        ``_base`` and ``_taus`` then hold views into those buffers (same shapes), and a model
+        that lacks some tensors of a packed segment holds zeros there (as a missing tensor
+        contributes in the merge).
+        """
+        import torch
+
+        sizes = {n: (self._base[n].numel(), self._base[n].dtype) for n in self.names}
+        self._segments = _segments(sizes, self.chunk_size)
+        for segment in self._segments:
+            if not segment.packed:
+                name = segment.names[0]
+                self._flat_base.append(self._base[name].view(-1))
+                self._flat_taus.append(
+                    [taus[name].view(-1) if name in taus else None for taus in self._taus]
+                )
+                continue
+            base = self._place(
+                torch.cat([self._base[n].reshape(-1) for n in segment.names]), self.base_storage
+            )
+            for name, offset, size in segment.members():
+                self._base[name] = base[offset : offset + size].view(self._base[name].shape)
+            self._flat_base.append(base)
+            flats: list[torch.Tensor | None] = []
+            for i, taus in enumerate(self._taus):
+                if not any(n in taus for n in segment.names):
+                    flats.append(None)
+                    continue
+                flat = torch.zeros(segment.numel, dtype=self.dtype)
+                for name, offset, size in segment.members():
+                    if name in taus:
+                        flat[offset : offset + size] = taus[name].reshape(-1)
+                flat = self._place(flat, self.storage[i])
+                for name, offset, size in segment.members():
+                    if name in taus:
+                        taus[name] = flat[offset : offset + size].view(self._base[name].shape)
+                flats.append(flat)
+            self._flat_taus.append(flats)
+
+    def resident_tensors(self) -> list[torch.Tensor]:
+        """Every tensor the context holds (flat buffers of the base and the task vectors)."""
+        taus = [t for flats in self._flat_taus for t in flats if t is not None]
+        return [*self._flat_base, *taus]
+
     @property
     def n_models(self) -> int:
         return len(self.labels)
@@ -179,45 +279,75 @@ class MergeContext:
     def resident_bytes(self) -> dict[str, int]:
         """Bytes held per device (base + task vectors), for memory planning."""
         out: dict[str, int] = {}
-        for t in [*self._base.values(), *(t for d in self._taus for t in d.values())]:
+        for t in self.resident_tensors():
             key = str(t.device)
             out[key] = out.get(key, 0) + t.numel() * t.element_size()
         return out
 
-    def _keep(self, start: int, count: int, p: float) -> torch.Tensor:
-        """DARE's keep-mask for flat elements ``start .. start+count-1`` of any tensor."""
+    def _keep(self, k: int, start: int, count: int, p: float) -> torch.Tensor:
+        """DARE's keep-mask for flat elements ``start .. start+count-1`` of segment ``k``."""
+        import torch
+
         if self._table is None:
             longest = max((t.numel() for t in self._base.values()), default=0)
             self._table = dare_table(longest, self.seed, self.device, self.chunk_size)
-        return table_keep(self._table, start, count, p)
+        segment = self._segments[k]
+        if not segment.packed:
+            return table_keep(self._table, start, count, p)
+        if k not in self._pack_tables:  # each packed tensor restarts the pattern
+            self._pack_tables[k] = torch.cat([self._table[:n] for n in segment.sizes])
+        return table_keep(self._pack_tables[k], start, count, p)
 
-    def _chunks(self, name: str) -> Iterator[tuple[int, int]]:
-        n = self._base[name].numel()
+    def _chunks(self, k: int) -> Iterator[tuple[int, int]]:
+        n = self._segments[k].numel
         for start in range(0, n, self.chunk_size):
             yield start, min(n, start + self.chunk_size) - start
 
-    def _tau_chunk(self, i: int, name: str, start: int, count: int) -> torch.Tensor | None:
-        tau = self._taus[i].get(name)
+    def _tau_chunk(self, i: int, k: int, start: int, count: int) -> torch.Tensor | None:
+        tau = self._flat_taus[k][i]
         if tau is None:
             return None
-        return tau.view(-1)[start : start + count].to(self.device, non_blocking=True)
+        return tau[start : start + count].to(self.device, non_blocking=True)
+
+    def _write(
+        self, targets: Mapping[str, torch.Tensor], k: int, start: int, values: torch.Tensor
+    ) -> None:
+        """Copy a merged chunk of segment ``k`` into the targets (cast to their dtypes)."""
+        segment = self._segments[k]
+        if not segment.packed:
+            targets[segment.names[0]].view(-1)[start : start + values.numel()].copy_(values)
+            return
+        for name, offset, size in segment.members():
+            targets[name].view(-1).copy_(values[offset : offset + size])
+
+    def _write_at(
+        self, targets: Mapping[str, torch.Tensor], k: int, index: torch.Tensor, values: torch.Tensor
+    ) -> None:
+        """Set the elements of segment ``k`` at flat ``index`` to ``values``."""
+        for name, offset, size in self._segments[k].members():
+            dst = targets[name].view(-1)
+            inside = (index >= offset) & (index < offset + size)
+            if self._segments[k].packed and not bool(inside.any()):
+                continue
+            at = (index[inside] - offset).to(dst.device)
+            dst[at] = values[inside].to(device=dst.device, dtype=dst.dtype)
 
     def thresholds(self, params: JRadiEvoParams) -> list[float]:
         """The exact global trim threshold of each model for ``params`` (``-inf``: k = 0)."""
         self._check(params)
         ranks = [trim_count(k, self.numel) for k in params.k]
 
-        def entry(i: int, name: str, start: int, count: int, keep: torch.Tensor) -> Any:
+        def entry(i: int, k: int, start: int, count: int, keep: torch.Tensor) -> Any:
             if not ranks[i]:
                 return None  # nothing trimmed: no threshold needed
-            tau = self._tau_chunk(i, name, start, count)
+            tau = self._tau_chunk(i, k, start, count)
             return count if tau is None else tau.abs() * keep  # missing / dropped -> zeros
 
         def stream() -> Iterator[list[torch.Tensor | int | None]]:
-            for name in self.names:
-                for start, count in self._chunks(name):
-                    keep = self._keep(start, count, params.p)
-                    yield [entry(i, name, start, count, keep) for i in range(self.n_models)]
+            for k in range(len(self._segments)):
+                for start, count in self._chunks(k):
+                    keep = self._keep(k, start, count, params.p)
+                    yield [entry(i, k, start, count, keep) for i in range(self.n_models)]
 
         found = kth_smallest_magnitudes(stream, ranks, self.dtype, self.device)
         return [NO_TRIM if t is None else t for t in found]
@@ -264,20 +394,19 @@ class MergeContext:
         started = time.perf_counter()
         self._check(params)
         targets = self._targets(target)
-        total_steps = len(self.names) + 1
+        total_steps = len(self._segments) + 1
         yield Event("merge", "progress", "trim thresholds", 1, total_steps)
         thresholds = self.thresholds(params)
         scale = dare_scale(params.p)
         sign_total = torch.zeros((), dtype=torch.int64, device=self.device)
-        fixups: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]] = []
+        fixups: list[tuple[int, torch.Tensor, torch.Tensor, torch.Tensor]] = []
         with torch.no_grad():
-            for step, name in enumerate(self.names, start=2):
-                dst = targets[name].view(-1)
-                base = self._base[name].view(-1)
-                for start, count in self._chunks(name):
-                    keep = self._keep(start, count, params.p)
+            for k, segment in enumerate(self._segments):
+                base = self._flat_base[k]
+                for start, count in self._chunks(k):
+                    keep = self._keep(k, start, count, params.p)
                     trims = [
-                        trimmed(self._tau_chunk(i, name, start, count), keep, thresholds[i], scale)
+                        trimmed(self._tau_chunk(i, k, start, count), keep, thresholds[i], scale)
                         for i in range(self.n_models)
                     ]
                     total = plain_sum(trims)
@@ -285,7 +414,7 @@ class MergeContext:
                     sign_total += signed_total(total)
                     b = base[start : start + count].to(self.device, non_blocking=True)
                     out = apply_merged(b, disjoint_merge(trims, elected, params.w), params.lam)
-                    dst[start : start + count].copy_(out)
+                    self._write(targets, k, start, out)
                     nonzero = trims[0] != 0
                     for t in trims[1:]:
                         nonzero |= t != 0
@@ -297,15 +426,16 @@ class MergeContext:
                                 b[tie],
                                 disjoint_merge(sub, torch.full_like(sub[0], sign), params.w),
                                 params.lam,
-                            ).to(dst.dtype)
+                            )
                             for sign in (1.0, -1.0)
                         ]
-                        fixups.append((dst, (tie + start).to(dst.device), *values))
-                yield Event("merge", "progress", name, step, total_steps)
+                        fixups.append((k, tie + start, *values))
+                label = segment.names[0] if not segment.packed else f"{len(segment.names)} tensors"
+                yield Event("merge", "progress", label, k + 2, total_steps)
             majority = int(torch.sign(sign_total))
             if majority:
-                for dst, index, positive, negative in fixups:
-                    dst[index] = (positive if majority > 0 else negative).to(dst.device)
+                for k, index, positive, negative in fixups:
+                    self._write_at(targets, k, index, positive if majority > 0 else negative)
         stats = MergeStats(
             thresholds=[None if t == NO_TRIM else t for t in thresholds],
             majority=majority,
