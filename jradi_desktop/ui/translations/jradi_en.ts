@@ -466,14 +466,6 @@ pleural effusion</translation>
         <translation>Open a workspace…</translation>
     </message>
     <message>
-        <source>この環境にはチューニングエンジン（torch など）がありません。エンジン付きでインストールしてください。</source>
-        <translation>This installation has no tuning engine (torch etc.). Install the engine extra.</translation>
-    </message>
-    <message>
-        <source>赤字の項目を直すと開始できます。</source>
-        <translation>Fix the fields in red to start.</translation>
-    </message>
-    <message>
         <source>このフォルダーには進化的マージの探索がありません: </source>
         <translation>No evolutionary merge search in this folder: </translation>
     </message>
@@ -484,18 +476,6 @@ pleural effusion</translation>
     <message>
         <source>書き出しています…</source>
         <translation>Exporting…</translation>
-    </message>
-    <message>
-        <source>書き出しました。</source>
-        <translation>Exported.</translation>
-    </message>
-    <message>
-        <source>中止しました。</source>
-        <translation>Stopped.</translation>
-    </message>
-    <message>
-        <source>書き出せませんでした（「2. 実行」のログを見てください）。</source>
-        <translation>Export failed (see the log on &quot;2. Run&quot;).</translation>
     </message>
     <message>
         <source>まだ完了した試行がありません。</source>
@@ -624,6 +604,26 @@ pleural effusion</translation>
 </context>
 <context>
     <name>JobPage</name>
+    <message>
+        <source>この環境にはチューニングエンジン（torch など）がありません。エンジン付きでインストールしてください。</source>
+        <translation>This installation has no tuning engine (torch etc.). Install the engine extra.</translation>
+    </message>
+    <message>
+        <source>赤字の項目を直すと開始できます。</source>
+        <translation>Fix the fields in red to start.</translation>
+    </message>
+    <message>
+        <source>書き出しました。</source>
+        <translation>Exported.</translation>
+    </message>
+    <message>
+        <source>中止しました。</source>
+        <translation>Stopped.</translation>
+    </message>
+    <message>
+        <source>書き出せませんでした（「%1」のログを見てください）。</source>
+        <translation>Export failed (see the log on &quot;%1&quot;).</translation>
+    </message>
     <message>
         <source>進化的マージの探索</source>
         <translation>Evolutionary merge search</translation>
@@ -795,28 +795,8 @@ pleural effusion</translation>
         <translation>Start training</translation>
     </message>
     <message>
-        <source>この環境にはチューニングエンジン（torch など）がありません。エンジン付きでインストールしてください。</source>
-        <translation>This installation has no tuning engine (torch etc.). Install the engine extra.</translation>
-    </message>
-    <message>
-        <source>赤字の項目を直すと開始できます。</source>
-        <translation>Fix the fields in red to start.</translation>
-    </message>
-    <message>
         <source>書き出しています…</source>
         <translation>Exporting…</translation>
-    </message>
-    <message>
-        <source>書き出しました。</source>
-        <translation>Exported.</translation>
-    </message>
-    <message>
-        <source>中止しました。</source>
-        <translation>Stopped.</translation>
-    </message>
-    <message>
-        <source>書き出せませんでした（「2. 学習」のログを見てください）。</source>
-        <translation>Export failed (see the log on &quot;2. Training&quot;).</translation>
     </message>
 </context>
 <context>

@@ -8,21 +8,11 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import (
-    QFileDialog,
-    QHBoxLayout,
-    QLabel,
-    QPushButton,
-    QScrollArea,
-    QTabWidget,
-    QVBoxLayout,
-    QWidget,
-)
+from PySide6.QtWidgets import QFileDialog, QLabel, QPushButton, QVBoxLayout, QWidget
 
 from jradi_desktop.models import ModelRegistry
 from jradi_desktop.ui.tuning._evolve_form import EvolveForm
 from jradi_desktop.ui.tuning._export import ExportPanel
-from jradi_desktop.ui.tuning._fields import Message
 from jradi_desktop.ui.tuning._jobs import JobPage, Step
 from jradi_desktop.ui.tuning._monitor import RunMonitor
 from jradi_desktop.ui.tuning._plot import ScorePlot
@@ -36,7 +26,6 @@ from jradi_desktop.ui.tuning._workspace import (
     evolve_recipe_of,
     history_args,
     read_wizard_state,
-    write_atomic,
     write_wizard_state,
 )
 
@@ -48,29 +37,13 @@ class EvolvePage(JobPage):
                  engine_ok: bool = True) -> None:  # fmt: skip
         self.plot = ScorePlot(best="max")
         self.table = TrialTable()
-        super().__init__(RunMonitor(self.plot, self.table))
-        self.engine_ok = engine_ok
+        super().__init__(RunMonitor(self.plot, self.table), engine_ok)
         self.form = EvolveForm(demo_models, workspace)
         self.workspace: Path | None = None
         self.n_trials = 0
         self.result: dict[str, Any] | None = None
 
-        self.run_button = QPushButton()
         self.open_button = QPushButton()
-        self.run_message = Message()
-        scroll = QScrollArea()
-        scroll.setWidgetResizable(True)
-        scroll.setWidget(self.form)
-        bar = QHBoxLayout()
-        bar.addWidget(self.open_button)
-        bar.addStretch(1)
-        bar.addWidget(self.run_button)
-        settings = QWidget()
-        column = QVBoxLayout(settings)
-        column.addWidget(scroll, 1)
-        column.addWidget(self.run_message)
-        column.addLayout(bar)
-
         self.best_label = QLabel(wordWrap=True)
         self.best_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.samples_label = QLabel()
@@ -82,27 +55,17 @@ class EvolvePage(JobPage):
         result_column.addWidget(self.samples_label)
         result_column.addWidget(self.samples, 1)
         result_column.addWidget(self.export)
+        self.build_tabs(self.form, results, self.open_button)
 
-        self.steps = QTabWidget()
-        self.steps.addTab(settings, "")
-        self.steps.addTab(self.monitor, "")
-        self.steps.addTab(results, "")
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self.steps)
-
-        self.form.validityChanged.connect(lambda _: self._update_buttons())
-        self.run_button.clicked.connect(self.start)
+        self.form.validityChanged.connect(lambda _: self.update_buttons())
         self.open_button.clicked.connect(self._choose_workspace)
         self.export.exportRequested.connect(self.export_best)
         self.export.modelReady.connect(self.modelReady)
-        self.jobStateChanged.connect(lambda _: self._update_buttons())
         self.retranslate()
 
     # -- text -------------------------------------------------------------------------------
     def retranslate(self) -> None:
-        for index, text in enumerate((self.tr("1. 設定"), self.tr("2. 実行"), self.tr("3. 結果"))):
-            self.steps.setTabText(index, text)
+        self.set_tab_texts(self.tr("1. 設定"), self.tr("2. 実行"), self.tr("3. 結果"))
         self.table.retranslate()
         self.samples.retranslate()
         self.samples_label.setText(self.tr("最良の試行が書いたレポート（開発データ）"))
@@ -116,23 +79,13 @@ class EvolvePage(JobPage):
         self.monitor.retranslate()
         self.export.retranslate()
         self._show_best()
-        self._update_buttons()
+        self.update_buttons()
 
-    def _update_buttons(self) -> None:
+    def update_buttons(self) -> None:
         busy = self.running
-        self.run_button.setEnabled(self.engine_ok and self.form.valid and not busy)
         self.open_button.setEnabled(not busy)
         self.export.set_can_export(not busy and self.complete() > 0)
-        if not self.engine_ok:
-            self.run_message.show_message(
-                self.tr(
-                    "この環境にはチューニングエンジン（torch など）がありません。エンジン付きでインストールしてください。"  # noqa: E501
-                )
-            )
-        elif not busy and not self.form.valid:
-            self.run_message.show_message(self.tr("赤字の項目を直すと開始できます。"), "warning")
-        else:
-            self.run_message.show_message("")
+        self.show_run_message(self.form.valid)
 
     # -- runs -------------------------------------------------------------------------------
     def _search_step(self) -> Step:
@@ -148,9 +101,7 @@ class EvolvePage(JobPage):
             return False
         workspace = self.form.workspace.path()
         assert workspace is not None
-        workspace = workspace.resolve()
-        workspace.mkdir(parents=True, exist_ok=True)
-        write_atomic(workspace / EVOLVE_RECIPE, dump_yaml(self.form.recipe()))
+        workspace = self.prepare_workspace(workspace, EVOLVE_RECIPE, dump_yaml(self.form.recipe()))
         write_wizard_state(workspace, storage=self.form.storage(), study=STUDY)
         known = self.workspace == workspace
         self.workspace, self.n_trials = workspace, self.form.trials.value()
@@ -250,12 +201,7 @@ class EvolvePage(JobPage):
 
     def on_chain_end(self, state: str) -> None:
         if self.step is not None and self.step.kind in ("export", "quantize"):
-            text = {
-                "done": self.tr("書き出しました。"),
-                "stopped": self.tr("中止しました。"),
-                "failed": self.tr("書き出せませんでした（「2. 実行」のログを見てください）。"),
-            }
-            self.export.message.show_message(text[state], "ok" if state == "done" else "error")
+            self.show_export_end(self.export, state)
             if state == "done":
                 self.steps.setCurrentIndex(2)
         elif (

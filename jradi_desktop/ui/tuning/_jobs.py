@@ -1,15 +1,34 @@
-"""What both flows share: a chain of engine jobs run one after another, stop, resume (the same
-commands again: the engine continues the study or the training), and the monitor's updates."""
+"""What both flows share: the three tabs (settings, run, results), a chain of engine jobs run
+one after another, stop, resume (the same commands again: the engine continues the study or
+the training), the monitor's updates, and the messages under the form and the export panel."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from PySide6.QtCore import Signal
-from PySide6.QtWidgets import QWidget
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QPushButton,
+    QScrollArea,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
 
+from jradi_desktop.ui.tuning._export import ExportPanel
+from jradi_desktop.ui.tuning._fields import Message
 from jradi_desktop.ui.tuning._monitor import RunMonitor
 from jradi_desktop.ui.tuning._process import EngineJob
+from jradi_desktop.ui.tuning._workspace import write_atomic
+
+
+def scrolled(widget: QWidget) -> QScrollArea:
+    scroll = QScrollArea()
+    scroll.setWidgetResizable(True)
+    scroll.setWidget(widget)
+    return scroll
 
 
 @dataclass(frozen=True)
@@ -24,19 +43,91 @@ class Step:
 
 
 class JobPage(QWidget):
-    """A page that runs at most one engine job at a time and shows it in ``self.monitor``."""
+    """A page that runs at most one engine job at a time and shows it in ``self.monitor``.
+
+    Its three tabs are built by ``build_tabs``: 1. the settings (the form, scrolled, a message
+    and ``run_button``), 2. the monitor, 3. the results.
+    """
 
     jobStateChanged = Signal(bool)  # a job started (True) or the chain ended (False)
 
-    def __init__(self, monitor: RunMonitor) -> None:
+    def __init__(self, monitor: RunMonitor, engine_ok: bool = True) -> None:
         super().__init__()
         self.monitor = monitor
+        self.engine_ok = engine_ok
         self.job: EngineJob | None = None
         self.step: Step | None = None
         self._queue: list[Step] = []
         self._interrupted: list[Step] = []  # what 「再開」 runs again
+        self.run_button = QPushButton()
+        self.run_message = Message()
+        self.steps = QTabWidget()
         monitor.stopRequested.connect(self.stop)
         monitor.resumeRequested.connect(self.resume)
+
+    def build_tabs(self, form: QWidget, results: QWidget, *buttons: QPushButton) -> None:
+        """Lay out the three tabs; ``buttons`` go left of ``run_button`` under the form."""
+        bar = QHBoxLayout()
+        for button in buttons:
+            bar.addWidget(button)
+        bar.addStretch(1)
+        bar.addWidget(self.run_button)
+        settings = QWidget()
+        column = QVBoxLayout(settings)
+        column.addWidget(scrolled(form), 1)
+        column.addWidget(self.run_message)
+        column.addLayout(bar)
+        self.steps.addTab(settings, "")
+        self.steps.addTab(self.monitor, "")
+        self.steps.addTab(results, "")
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.steps)
+        self.run_button.clicked.connect(self.start)
+        self.jobStateChanged.connect(lambda _: self.update_buttons())
+
+    def set_tab_texts(self, *texts: str) -> None:
+        for index, text in enumerate(texts):
+            self.steps.setTabText(index, text)
+
+    def update_buttons(self) -> None:
+        """Enable what may run now; say under the form why the run button is off."""
+
+    def show_run_message(self, form_valid: bool) -> None:
+        """Enable ``run_button``; the message: no engine, fields to fix, or nothing."""
+        self.run_button.setEnabled(self.engine_ok and form_valid and not self.running)
+        if not self.engine_ok:
+            self.run_message.show_message(
+                self.tr(
+                    "この環境にはチューニングエンジン（torch など）がありません。エンジン付きでインストールしてください。"  # noqa: E501
+                )
+            )
+        elif not self.running and not form_valid:
+            self.run_message.show_message(self.tr("赤字の項目を直すと開始できます。"), "warning")
+        else:
+            self.run_message.show_message("")
+
+    def start(self) -> bool:
+        """Start the flow's main job (the run button)."""
+        raise NotImplementedError
+
+    def prepare_workspace(self, workspace: Path, name: str, text: str) -> Path:
+        """Create the workspace and write the job's recipe or config (``name``) into it."""
+        workspace = workspace.resolve()
+        workspace.mkdir(parents=True, exist_ok=True)
+        write_atomic(workspace / name, text)
+        return workspace
+
+    def show_export_end(self, export: ExportPanel, state: str) -> None:
+        """The export panel's message once an export chain ended (done, stopped, failed)."""
+        text = {
+            "done": self.tr("書き出しました。"),
+            "stopped": self.tr("中止しました。"),
+            "failed": self.tr("書き出せませんでした（「%1」のログを見てください）。").replace(
+                "%1", self.steps.tabText(1)
+            ),
+        }
+        export.message.show_message(text[state], "ok" if state == "done" else "error")
 
     # -- public -----------------------------------------------------------------------------
     @property

@@ -7,32 +7,17 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import Signal
-from PySide6.QtWidgets import (
-    QHBoxLayout,
-    QPushButton,
-    QScrollArea,
-    QTabWidget,
-    QVBoxLayout,
-    QWidget,
-)
+from PySide6.QtWidgets import QVBoxLayout, QWidget
 
 from jradi_desktop.models import ModelRegistry
 from jradi_desktop.ui.tuning._eval_box import EvalBox
 from jradi_desktop.ui.tuning._export import ExportPanel
-from jradi_desktop.ui.tuning._fields import Message
-from jradi_desktop.ui.tuning._jobs import JobPage, Step
+from jradi_desktop.ui.tuning._jobs import JobPage, Step, scrolled
 from jradi_desktop.ui.tuning._lora_form import LoraForm
 from jradi_desktop.ui.tuning._monitor import RunMonitor
 from jradi_desktop.ui.tuning._plot import ScorePlot
 from jradi_desktop.ui.tuning._process import EngineJob
-from jradi_desktop.ui.tuning._workspace import LORA_CONFIG, dump_yaml, write_atomic
-
-
-def _scroll(widget: QWidget) -> QScrollArea:
-    scroll = QScrollArea()
-    scroll.setWidgetResizable(True)
-    scroll.setWidget(widget)
-    return scroll
+from jradi_desktop.ui.tuning._workspace import LORA_CONFIG, dump_yaml
 
 
 class LoraPage(JobPage):
@@ -48,22 +33,10 @@ class LoraPage(JobPage):
         engine_ok: bool = True,
     ) -> None:
         self.plot = ScorePlot(best=None, line=True)
-        super().__init__(RunMonitor(self.plot))
-        self.engine_ok = engine_ok
+        super().__init__(RunMonitor(self.plot), engine_ok)
         self.form = LoraForm(base, data, workspace)
         self.workspace: Path | None = None
         self.result: dict[str, Any] | None = None
-        self.run_button = QPushButton()
-        self.run_message = Message()
-        settings = QWidget()
-        column = QVBoxLayout(settings)
-        column.addWidget(_scroll(self.form), 1)
-        column.addWidget(self.run_message)
-        bar = QHBoxLayout()
-        bar.addStretch(1)
-        bar.addWidget(self.run_button)
-        column.addLayout(bar)
-
         self.evaluation = EvalBox(qa_set)
         self.export = ExportPanel(registry)
         results = QWidget()
@@ -71,27 +44,16 @@ class LoraPage(JobPage):
         result_column.addWidget(self.evaluation)
         result_column.addWidget(self.export)
         result_column.addStretch(1)
+        self.build_tabs(self.form, scrolled(results))
 
-        self.steps = QTabWidget()
-        self.steps.addTab(settings, "")
-        self.steps.addTab(self.monitor, "")
-        self.steps.addTab(_scroll(results), "")
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self.steps)
-
-        self.form.validityChanged.connect(lambda _: self._update_buttons())
-        self.run_button.clicked.connect(self.start)
+        self.form.validityChanged.connect(lambda _: self.update_buttons())
         self.evaluation.runRequested.connect(self.evaluate)
         self.export.exportRequested.connect(self.export_gguf)
         self.export.modelReady.connect(self.modelReady)
-        self.jobStateChanged.connect(lambda _: self._update_buttons())
         self.retranslate()
 
     def retranslate(self) -> None:
-        for index, text in enumerate((self.tr("1. 設定"), self.tr("2. 学習"),
-                                      self.tr("3. 評価と書き出し"))):  # fmt: skip
-            self.steps.setTabText(index, text)
+        self.set_tab_texts(self.tr("1. 設定"), self.tr("2. 学習"), self.tr("3. 評価と書き出し"))
         self.plot.set_labels(
             self.tr("学習の損失"),
             self.tr("ステップ"),
@@ -104,24 +66,14 @@ class LoraPage(JobPage):
         self.monitor.retranslate()
         self.evaluation.retranslate()
         self.export.retranslate()
-        self._update_buttons()
+        self.update_buttons()
 
-    def _update_buttons(self) -> None:
+    def update_buttons(self) -> None:
         busy = self.running
-        self.run_button.setEnabled(self.engine_ok and self.form.valid and not busy)
         ok = self.evaluation.validate()
         self.evaluation.run_button.setEnabled(ok and not busy and self.engine_ok)
         self.export.set_can_export(not busy and self.merged() is not None)
-        if not self.engine_ok:
-            self.run_message.show_message(
-                self.tr(
-                    "この環境にはチューニングエンジン（torch など）がありません。エンジン付きでインストールしてください。"  # noqa: E501
-                )
-            )
-        elif not busy and not self.form.valid:
-            self.run_message.show_message(self.tr("赤字の項目を直すと開始できます。"), "warning")
-        else:
-            self.run_message.show_message("")
+        self.show_run_message(self.form.valid)
 
     # -- runs -------------------------------------------------------------------------------
     def start(self) -> bool:
@@ -130,9 +82,7 @@ class LoraPage(JobPage):
             return False
         workspace = self.form.workspace.path()
         assert workspace is not None
-        workspace = workspace.resolve()
-        workspace.mkdir(parents=True, exist_ok=True)
-        write_atomic(workspace / LORA_CONFIG, dump_yaml(self.form.config()))
+        workspace = self.prepare_workspace(workspace, LORA_CONFIG, dump_yaml(self.form.config()))
         if workspace != self.workspace:
             self.plot.clear()
             self.monitor.reset()
@@ -200,10 +150,5 @@ class LoraPage(JobPage):
         if state == "done" and kind in ("train", "eval", "export"):
             self.steps.setCurrentIndex(2)
         if kind == "export":
-            text = {
-                "done": self.tr("書き出しました。"),
-                "stopped": self.tr("中止しました。"),
-                "failed": self.tr("書き出せませんでした（「2. 学習」のログを見てください）。"),
-            }
-            self.export.message.show_message(text[state], "ok" if state == "done" else "error")
+            self.show_export_end(self.export, state)
         self.form.validate()  # the workspace may now hold a finished run
