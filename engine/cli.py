@@ -81,6 +81,25 @@ def _cmd_evolve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_history(args: argparse.Namespace) -> int:
+    from engine.evolve import iter_history
+
+    result = _run_events(iter_history(args.workspace, args.storage, args.study_name), args.events)
+    if args.events != "jsonl":
+        for row in result["trials"]:
+            score = "" if row["score"] is None else f"{row['score']:.4f}"
+            seconds = "" if row["seconds"] is None else f"{row['seconds']:.1f} s"
+            print(f"{row['trial']:>5}  {row['state']:<8}  {score:>7}  {seconds:>9}")
+    return 0
+
+
+def _cmd_devices(args: argparse.Namespace) -> int:
+    from engine.devices import iter_devices
+
+    _run_events(iter_devices(), args.events)
+    return 0
+
+
 def _cmd_eval_report(args: argparse.Namespace) -> int:
     from engine.metrics import evaluate_predictions_file
 
@@ -204,6 +223,15 @@ def build_parser() -> argparse.ArgumentParser:
         "--no-export", action="store_true", help="do not write the best model at the end"
     )
     p.set_defaults(run=_cmd_evolve)
+
+    p = with_events(sub.add_parser("history", help="list the trials of an evolution's study"))
+    p.add_argument("--workspace", type=Path, required=True, help="the run's folder")
+    p.add_argument("--storage", help="Optuna storage URL (default: sqlite in the workspace)")
+    p.add_argument("--study-name", default="jradievo")
+    p.set_defaults(run=_cmd_history)
+
+    p = with_events(sub.add_parser("devices", help="the GPUs torch sees, with their memory"))
+    p.set_defaults(run=_cmd_devices)
 
     p = sub.add_parser("eval-report", help="score generated reports: ROUGE-L, BLEU, METEOR")
     p.add_argument("--predictions", type=Path, required=True, help="CSV or JSONL")

@@ -102,3 +102,15 @@ def test_ask_with_choices_streams_and_reads_the_letters(demo_gguf, capsys):
             "--choices", "肺炎球菌,大腸菌,緑膿菌", "--max-new-tokens", "8"]  # fmt: skip
     assert main(args) == 0
     assert "答え / answer:" in capsys.readouterr().out
+
+
+def test_engine_devices_reports_what_torch_sees(capsys):
+    import torch
+
+    from engine.cli import main
+
+    assert main(["devices", "--events", "jsonl"]) == 0
+    event = json.loads(capsys.readouterr().out)
+    assert event["kind"] == "result" and len(event["data"]["gpus"]) == torch.cuda.device_count()
+    if not event["data"]["gpus"]:
+        assert "no CUDA GPU" in event["data"]["reason"]

@@ -275,6 +275,15 @@ def test_killed_run_resumes_to_exactly_n_trials_and_exports(demo_dir, dev_csv, t
     assert events[-1]["data"]["ran"] == [] and len(study_trials(ws)) == len(trials)
     assert any("already exported" in e["message"] for e in events)
 
+    # the study's history, read without joining it (what the wizard shows on reopening)
+    assert main(["history", "--workspace", str(ws), "--events", "jsonl"]) == 0
+    history = json.loads(capsys.readouterr().out)["data"]["trials"]
+    assert [(r["trial"], r["state"]) for r in history] == [(t.number, t.state.name) for t in trials]
+    assert max(r["score"] or 0 for r in history) == best_value
+    assert main(["history", "--workspace", str(tmp_path / "none")]) == 0
+    assert capsys.readouterr().out.startswith("0 trials")
+    assert not (tmp_path / "none").exists()
+
     # the exported best model drafts reports through the clinician's CLI, both ways
     from jradi_desktop.cli import main as jradi
 

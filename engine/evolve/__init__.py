@@ -9,6 +9,7 @@ folder + GGUF) and summarised. See REFERENCE.md §1 and docs/adr/0005-evolve.md.
 from engine.evolve._errors import EvolveError
 from engine.evolve._export import BEST_DIR, best_recipe, iter_export_best
 from engine.evolve._fitness import Cancelled, FitnessResult, ReportFitness, resolve_model_dtype
+from engine.evolve._history import iter_history
 from engine.evolve._job import evolve, iter_evolve
 from engine.evolve._run import TRIALS_DIR, TrialRunner
 from engine.evolve._settings import (
@@ -47,6 +48,7 @@ __all__ = [
     "evolve",
     "iter_evolve",
     "iter_export_best",
+    "iter_history",
     "load_evolve_recipe",
     "make_pruner",
     "make_sampler",

@@ -129,13 +129,19 @@ def _sqlite(url: str) -> StudyStorage:
     return StudyStorage(url, storage, shared=False, heartbeat_interval=None, _lock=lock)
 
 
+def sqlalchemy_url(url: str) -> str:
+    """A PostgreSQL URL with the psycopg 3 driver named (SQLAlchemy defaults to psycopg2)."""
+    if url.startswith(("postgresql://", "postgres://")):
+        return "postgresql+psycopg://" + url.split("://", 1)[1]
+    return url
+
+
 def _postgres(url: str, heartbeat_interval: int, grace_period: int) -> StudyStorage:
     import optuna
     from optuna.exceptions import ExperimentalWarning
     from sqlalchemy.exc import IntegrityError, ProgrammingError
 
-    if url.startswith(("postgresql://", "postgres://")):  # psycopg 3, not SQLAlchemy's psycopg2
-        url = "postgresql+psycopg://" + url.split("://", 1)[1]
+    url = sqlalchemy_url(url)
     for attempt in range(5):
         try:
             with warnings.catch_warnings():

@@ -1,6 +1,6 @@
 """The JRadiEvo flow: settings → the search (live trials table and score plot, stop, resume)
 → export of the best model to GGUF → 「このモデルを使う」. A workspace can be reopened to see
-its history (read by a child process: Optuna stays out of the GUI) and resumed."""
+its history (read by ``jradi-engine history``: Optuna stays out of the GUI) and resumed."""
 
 from __future__ import annotations
 
@@ -24,7 +24,6 @@ from jradi_desktop.ui.tuning._workspace import (
     best_export,
     dump_yaml,
     evolve_recipe_of,
-    history_args,
     read_wizard_state,
     write_wizard_state,
 )
@@ -118,8 +117,9 @@ class EvolvePage(JobPage):
     def _history_step(self) -> Step:
         assert self.workspace is not None
         storage = read_wizard_state(self.workspace).get("storage")
-        return Step("history", history_args(self.workspace, storage), engine=False,
-                    resumable=False, optional=True)  # fmt: skip
+        args = ["history", "--workspace", str(self.workspace), "--study-name", STUDY]
+        args += ["--storage", storage] if storage else []
+        return Step("history", args, resumable=False, optional=True)
 
     def open_workspace(self, workspace: Path) -> bool:
         """Show a workspace's recipe and history; 「再開」 continues its search."""

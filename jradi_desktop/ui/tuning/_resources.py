@@ -1,5 +1,6 @@
-"""The resource check before a run: the GPU (asked of ``nvidia-smi`` or of a tiny child
-process, never of torch in the GUI), free disk in the workspace, and a memory estimate."""
+"""The resource check before a run: the GPU (asked of ``nvidia-smi``, else of
+``jradi-engine devices``; never of torch in the GUI), free disk in the workspace, and a memory
+estimate."""
 
 from __future__ import annotations
 
@@ -13,20 +14,6 @@ from PySide6.QtWidgets import QGroupBox, QLabel, QPushButton, QWidget
 from jradi_desktop.ui.tuning._data import free_bytes, gigabytes
 from jradi_desktop.ui.tuning._fields import INFO_STYLE, OK_STYLE, WARNING_STYLE, Form
 from jradi_desktop.ui.tuning._process import EngineJob
-
-GPU_SCRIPT = """
-import json
-data = {"gpus": [], "reason": ""}
-try:
-    import torch
-    if torch.cuda.is_available():
-        for i in range(torch.cuda.device_count()):
-            p = torch.cuda.get_device_properties(i)
-            data["gpus"].append({"name": p.name, "total": p.total_memory, "free": None})
-except Exception as exc:
-    data["reason"] = f"{type(exc).__name__}: {exc}"
-print(json.dumps({"job": "gpu", "kind": "result", "data": data}), flush=True)
-"""
 
 
 def host_memory() -> int | None:
@@ -92,7 +79,7 @@ class ResourceBox(QGroupBox):
         return self._smi is not None or (self._job is not None and self._job.running)
 
     def check_gpu(self) -> None:
-        """Ask ``nvidia-smi`` when installed, else a child Python with torch."""
+        """Ask ``nvidia-smi`` when installed, else ``jradi-engine devices`` (torch)."""
         if self.checking:
             return
         self.gpu_label.setText(self.tr("確認しています…"))
@@ -106,7 +93,7 @@ class ResourceBox(QGroupBox):
             args = ["--query-gpu=name,memory.total,memory.free", "--format=csv,noheader,nounits"]
             process.start(smi, args)
             return
-        job = EngineJob(["-c", GPU_SCRIPT], self, engine=False)
+        job = EngineJob(["devices"], self)
         job.event.connect(self._gpu_event)
         job.failed.connect(lambda tail: self._gpu_done([], tail.splitlines()[-1:] or [""]))
         self._job = job

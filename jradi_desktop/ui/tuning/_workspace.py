@@ -1,5 +1,4 @@
-"""The files the wizard keeps in a workspace beside the engine's, and how it reads a study's
-history without Optuna in the GUI process (a small child that prints JSON)."""
+"""The files the wizard keeps in a workspace beside the engine's."""
 
 from __future__ import annotations
 
@@ -12,35 +11,6 @@ EVOLVE_RECIPE = "evolve_recipe.yaml"  # what the wizard wrote; the engine writes
 LORA_CONFIG = "lora_wizard.yaml"  # the engine keeps its own lora_config.yaml to check resumes
 WIZARD_FILE = "jradi_wizard.json"  # the storage URL and the study name of an evolution
 STUDY = "jradievo"
-
-# Run as ``python -c HISTORY_SCRIPT URL STUDY``: one result event with every trial.
-HISTORY_SCRIPT = """
-import json, sys
-import optuna
-optuna.logging.set_verbosity(optuna.logging.ERROR)
-url, name = sys.argv[1], sys.argv[2]
-if url.startswith(("postgresql://", "postgres://")):
-    url = "postgresql+psycopg://" + url.split("://", 1)[1]
-try:
-    trials = optuna.load_study(study_name=name, storage=url).get_trials(deepcopy=False)
-except KeyError:  # no such study yet
-    trials = []
-rows = []
-for t in trials:
-    rows.append({"trial": t.number, "state": t.state.name, "score": t.value,
-                 "seconds": t.user_attrs.get("seconds"), "params": t.params})
-event = {"job": "history", "kind": "result", "message": f"{len(rows)} trials",
-         "step": len(rows), "total": len(rows), "data": {"trials": rows}}
-print(json.dumps(event, ensure_ascii=False), flush=True)
-"""
-
-
-def sqlite_url(workspace: Path) -> str:
-    return f"sqlite:///{Path(workspace).expanduser().resolve() / 'study.sqlite3'}"
-
-
-def history_args(workspace: Path, storage: str | None, study: str = STUDY) -> list[str]:
-    return ["-c", HISTORY_SCRIPT, storage or sqlite_url(workspace), study]
 
 
 def write_atomic(path: Path, text: str, private: bool = False) -> Path:

@@ -1,0 +1,36 @@
+"""The GPUs this engine would use, as torch sees them: for ``jradi-engine devices``.
+
+The wizard asks ``nvidia-smi`` first and this command otherwise; it runs as a child process
+(also the bundled ``jradi-engine`` of a frozen app), so the GUI never imports torch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from engine.events import Event
+
+JOB = "devices"
+
+
+def iter_devices() -> Iterator[Event]:
+    """One result event: ``gpus`` (name, total and free bytes) and ``reason`` when none."""
+    gpus: list[dict[str, object]] = []
+    reason = ""
+    try:
+        import torch
+
+        if torch.cuda.is_available():
+            for index in range(torch.cuda.device_count()):
+                free, total = torch.cuda.mem_get_info(index)
+                name = torch.cuda.get_device_properties(index).name
+                gpus.append({"name": name, "total": int(total), "free": int(free)})
+        else:
+            reason = f"torch {torch.__version__} sees no CUDA GPU"
+    except Exception as exc:  # a broken driver or install: say so, do not crash the wizard
+        reason = f"{type(exc).__name__}: {exc}"
+    if gpus:
+        message = ", ".join(f"{g['name']} ({int(g['total']) / 2**30:.0f} GiB)" for g in gpus)
+    else:
+        message = f"no GPU ({reason})"
+    yield Event(JOB, "result", message, 1, 1, {"gpus": gpus, "reason": reason})
