@@ -225,7 +225,16 @@ def test_input_errors_are_shown_beside_the_fields_and_block_the_run(qtbot, wizar
     assert lora.data.has_error and "instruction と output" in lora.data.message.text()
 
 
-def test_a_crashing_job_shows_its_log_tail_and_the_app_survives(qtbot, wizard, demo_dir, tmp_path):
+def python_child(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Engine jobs run ``python ARGS`` instead (to stage crashes and long jobs)."""
+    from jradi_desktop.ui.tuning import _process
+
+    monkeypatch.setattr(_process, "engine_command", lambda *args: (sys.executable, list(args)))
+
+
+def test_a_crashing_job_shows_its_log_tail_and_the_app_survives(
+    qtbot, wizard, demo_dir, tmp_path, monkeypatch
+):
     page = wizard.evolve
     broken = tmp_path / "broken-model"
     shutil.copytree(demo_dir / "med-a", broken)  # config.json is fine, the weights are not
@@ -242,8 +251,9 @@ def test_a_crashing_job_shows_its_log_tail_and_the_app_survives(qtbot, wizard, d
     assert page.run_button.isEnabled() and wizard.running_job() is None
 
     # a child that dies by a signal: failed(tail) then finished(CRASHED), no exception here
+    python_child(monkeypatch)
     script = "import os, sys; print('half a line'); sys.stderr.write('boom\\n'); os.abort()"
-    job = EngineJob(["-c", script], engine=False)
+    job = EngineJob(["-c", script])
     failures: list[str] = []
     job.failed.connect(failures.append)
     with qtbot.waitSignal(job.finished, timeout=MINUTE) as ended:
@@ -264,7 +274,8 @@ def test_closing_the_window_while_a_job_runs_asks_first(qtbot, tmp_path, demo_di
     window.show()
     assert isinstance(window.tuning, TuningWidget)
     page = window.tuning.lora
-    sleeper = Step("train", ["-c", "import time; time.sleep(60)"], engine=False)
+    python_child(monkeypatch)
+    sleeper = Step("train", ["-c", "import time; time.sleep(60)"])
     assert page.run_chain([sleeper])
     answers = iter([False, True])
     monkeypatch.setattr(window.tuning, "ask_stop_running_job", lambda: next(answers))
@@ -317,3 +328,14 @@ def test_the_resource_check_asks_a_child_process_about_the_gpu(qtbot, wizard, mo
     assert bool(box.gpus) == torch.cuda.is_available()
     if not box.gpus:
         assert "GPU が見つかりません" in box.gpu_label.text()
+
+
+def test_the_log_shows_the_engine_command_from_source_and_frozen(qtbot, monkeypatch):
+    from jradi_desktop.ui.tuning._jobs import JobPage
+
+    args = ["evolve", "recipe.yaml", "--workspace", "ws"]
+    assert JobPage.command_text(EngineJob(args)) == "jradi-engine evolve recipe.yaml --workspace ws"
+    monkeypatch.setattr(sys, "frozen", True, raising=False)
+    frozen = EngineJob(args)
+    assert Path(frozen.program).name == "jradi-engine" and frozen.arguments[0] == "evolve"
+    assert JobPage.command_text(frozen) == "jradi-engine evolve recipe.yaml --workspace ws"

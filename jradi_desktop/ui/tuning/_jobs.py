@@ -37,7 +37,6 @@ class Step:
 
     kind: str
     args: list[str] = field(default_factory=list)
-    engine: bool = True  # False: ``python ARGS`` (a small reader script), not the engine CLI
     resumable: bool = True  # whether 「再開」 runs it again after a stop
     optional: bool = False  # a failure is logged and the chain goes on
 
@@ -203,7 +202,7 @@ class JobPage(QWidget):
         self.step = step
         if self.job is not None:
             self.job.deleteLater()  # ended: its signals were delivered
-        job = EngineJob(step.args, self, engine=step.engine)
+        job = EngineJob(step.args, self)
         job.event.connect(lambda event: self.on_event(step, event))
         job.finished.connect(lambda code: self._finished(step, job, code))
         self.job = job
@@ -215,10 +214,11 @@ class JobPage(QWidget):
 
     @staticmethod
     def command_text(job: EngineJob) -> str:
+        """``jradi-engine ARGS`` as a person would type it (from source or frozen)."""
         args = job.arguments
-        if args[:1] == ["-c"]:
-            return "python -c … " + " ".join(args[2:])
-        return "jradi-engine " + " ".join(a for a in args[2:] if a not in ("--events", "jsonl"))
+        if args[:2] == ["-m", "engine.cli"]:
+            args = args[2:]
+        return "jradi-engine " + " ".join(a for a in args if a not in ("--events", "jsonl"))
 
     def _finished(self, step: Step, job: EngineJob, code: int) -> None:
         if job is not self.job:

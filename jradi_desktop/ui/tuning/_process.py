@@ -44,14 +44,10 @@ class EngineJob(QObject):
         args: Sequence[str],
         parent: QObject | None = None,
         *,
-        engine: bool = True,
         grace_ms: int = GRACE_MS,
     ) -> None:
         super().__init__(parent)
-        if engine:
-            self.program, self.arguments = engine_command(*args)
-        else:
-            self.program, self.arguments = sys.executable, list(args)
+        self.program, self.arguments = engine_command(*args)
         self.grace_ms = grace_ms
         self.cancelled = False
         self.exit_code: int | None = None
