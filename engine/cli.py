@@ -50,6 +50,16 @@ def _cmd_demo_models(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_demo_data(args: argparse.Namespace) -> int:
+    from engine.demo_data import write_demo_dev_set, write_demo_recipe
+
+    csv = write_demo_dev_set(args.out_dir, n=args.n, seed=args.seed)
+    print(f"{args.n} image-report pairs: {csv}")
+    if args.models is not None:
+        print(f"evolution recipe: {write_demo_recipe(args.out_dir, args.models)}")
+    return 0
+
+
 def _cmd_export_gguf(args: argparse.Namespace) -> int:
     from engine.export import iter_export_gguf
 
@@ -184,6 +194,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="train briefly on the built-in corpus so the demo writes readable reports (~1 min)",
     )
     p.set_defaults(run=_cmd_demo_models)
+
+    p = sub.add_parser("demo-data", help="write a synthetic dev set (phantoms + Japanese reports)")
+    p.add_argument("out_dir", type=Path)
+    p.add_argument("--n", type=int, default=8, help="image-report pairs")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--models", type=Path, help="demo models folder: also write evolve.yaml searching them"
+    )
+    p.set_defaults(run=_cmd_demo_data)
 
     p = with_events(sub.add_parser("export-gguf", help="HF folder -> model.gguf (+ mmproj.gguf)"))
     p.add_argument("model_dir", type=Path)

@@ -8,6 +8,9 @@ opacity, cardiomegaly with effusions, a nodule, a pneumothorax, ground glass, a 
 catheter, aortic calcification, an old rib fracture, a band of atelectasis. The phantom is a
 body ellipse with dark lungs, a heart, a spine, ribs and clavicles; ``seed`` and ``i`` jitter
 sizes and positions and add noise. For demos and tests only: not radiographs.
+
+``write_demo_recipe(out_dir, models_dir)`` adds ``evolve.yaml``: a JRadiEvo search over the
+demo models (``jradi-engine demo-models``) on that dev set, small enough for a CPU.
 """
 
 from __future__ import annotations
@@ -23,6 +26,8 @@ from engine._demo_corpus import DEMO_CORPUS
 
 SIZE = 256
 DEV_CSV = "dev.csv"
+DEMO_RECIPE = "evolve.yaml"
+DEMO_MODELS = ("vlm", "med-a", "med-b", "ja")  # the VLM's tower + three LLMs, as JRadiEvo
 
 
 def demo_reports() -> list[str]:
@@ -150,4 +155,28 @@ def write_demo_dev_set(out_dir: str | Path, n: int = 8, seed: int = 0) -> Path:
     partial = target.with_name(target.name + ".partial")
     partial.write_text(buffer.getvalue(), encoding="utf-8")
     os.replace(partial, target)
+    return target
+
+
+def write_demo_recipe(out_dir: str | Path, models_dir: str | Path, n_trials: int = 12) -> Path:
+    """Write ``evolve.yaml`` beside ``dev.csv``: the demo models, CPU-sized settings."""
+    import yaml
+
+    models = Path(models_dir).expanduser().resolve()
+    missing = [m for m in ("base", *DEMO_MODELS) if not (models / m / "config.json").is_file()]
+    if missing:
+        raise ValueError(
+            f"{models} does not hold the demo models (no {missing[0]}/config.json); "
+            "write them with: jradi-engine demo-models DIR"
+        )
+    recipe = {
+        "base": str(models / "base"),
+        "models": [
+            {"path": str(models / m), "role": "vlm" if m == "vlm" else "llm"} for m in DEMO_MODELS
+        ],
+        "device": "auto",
+        "evolve": {"data": DEV_CSV, "n_trials": n_trials, "max_new_tokens": 32, "batch_size": 8},
+    }
+    target = Path(out_dir) / DEMO_RECIPE
+    target.write_text(yaml.safe_dump(recipe, allow_unicode=True, sort_keys=False), "utf-8")
     return target

@@ -6,7 +6,8 @@
 #
 # Steps: the demo model (jradi-engine demo-models --trained, export-gguf --outtype f16), the
 # PyInstaller folder (packaging/jradi.spec), checks on its contents, the frozen app's
-# --self-test, a .tar.gz of the folder and a .deb (dpkg-deb) installing under /opt.
+# --self-test (full: also a two-trial evolution with the frozen jradi-engine), a .tar.gz of
+# the folder and a .deb (dpkg-deb) installing under /opt.
 #
 # Output in packaging/dist/ (JRADI_DIST_DIR overrides):
 #   FLAVOUR/jradi-desktop/                       the folder (run ./jradi-desktop)
@@ -136,6 +137,23 @@ if [[ ${JRADI_SKIP_SELF_TEST:-} != 1 ]]; then
     env -u DISPLAY -u WAYLAND_DISPLAY "${NO_NET[@]}" "$BUNDLE/$APP" --self-test ||
         fail "the frozen app's self-test failed"
     [[ ${#NO_NET[@]} -gt 0 ]] && echo "(ran without network: ${NO_NET[*]})"
+    if [[ $FLAVOUR == full ]]; then
+        # The frozen engine end to end: demo models and data, a two-trial search (Optuna's
+        # SQLite storage, the greedy decoder, Japanese ROUGE-L), the study's history.
+        log "smoke test of the frozen engine"
+        ENGINE=$BUNDLE/jradi-engine
+        SMOKE=$WORK/engine-smoke
+        rm -rf "$SMOKE"
+        "${NO_NET[@]}" "$ENGINE" devices
+        "${NO_NET[@]}" "$ENGINE" demo-models "$SMOKE/demo" >/dev/null
+        "${NO_NET[@]}" "$ENGINE" demo-data "$SMOKE/dev" --n 4 --models "$SMOKE/demo"
+        "${NO_NET[@]}" "$ENGINE" evolve "$SMOKE/dev/evolve.yaml" --workspace "$SMOKE/ws" \
+            --n-trials 2 --no-export --events jsonl >"$SMOKE/evolve.jsonl" ||
+            fail "the frozen engine's evolution failed"
+        "${NO_NET[@]}" "$ENGINE" history --workspace "$SMOKE/ws" | tee "$SMOKE/history.txt"
+        grep -q "^2 trials, 2 complete" "$SMOKE/history.txt" ||
+            fail "the frozen engine's study does not hold 2 complete trials"
+    fi
     TIMES[self_test]=$(since "$T")
 fi
 

@@ -74,6 +74,19 @@ def test_demo_dev_set_is_deterministic_png_and_dicom(tmp_path):
     assert pairs.pairs[0].model_image().size == (512, 512)
 
 
+def test_demo_data_command_writes_a_dev_set_and_a_recipe_for_the_demo_models(
+    tmp_path, demo_dir, capsys
+):
+    from engine.cli import main
+
+    assert main(["demo-data", str(tmp_path / "dev"), "--n", "3", "--models", str(demo_dir)]) == 0
+    recipe = load_evolve_recipe(tmp_path / "dev" / "evolve.yaml")
+    assert recipe.vlm is not None and recipe.vlm.path == demo_dir / "vlm"
+    assert len(load_report_pairs(recipe.evolve.data.path).pairs) == 3
+    assert main(["demo-data", str(tmp_path / "x"), "--models", str(tmp_path / "dev")]) == 1
+    assert "does not hold the demo models" in capsys.readouterr().err
+
+
 def test_csv_and_jsonl_with_relative_paths_and_empty_targets(tmp_path, dev_csv):
     data = tmp_path / "data"
     data.mkdir()
