@@ -167,13 +167,20 @@ def _step_decoders(state: _State) -> str:
 
 def _step_window(state: _State) -> str:
     from PySide6.QtCore import QSettings
+    from PySide6.QtGui import QFontDatabase
     from PySide6.QtWidgets import QApplication
 
     from jradi_desktop.models import ModelRegistry
     from jradi_desktop.store import Database, History
+    from jradi_desktop.ui.fonts import bundled_font_families
     from jradi_desktop.ui.main_window import MainWindow
 
     app = QApplication.instance() or QApplication([sys.argv[0], "-platform", "offscreen"])
+    bundled = bundled_font_families()
+    japanese = QFontDatabase.families(QFontDatabase.WritingSystem.Japanese)
+    fonts = [f for f in bundled if f in japanese]
+    if not fonts:
+        raise SelfTestError("the bundled Japanese font (resources/fonts) is missing or unusable")
     settings = QSettings(str(state.tmp / "settings.ini"), QSettings.Format.IniFormat)
     window = MainWindow(
         history=History(Database(state.tmp / "history.sqlite3")),
@@ -203,7 +210,7 @@ def _step_window(state: _State) -> str:
     finally:
         window.close()
         app.processEvents()
-    return f"platform {platform}, viewer {width}x{height}, ja/en"
+    return f"platform {platform}, viewer {width}x{height}, ja/en, font {fonts[0]}"
 
 
 def _step_report(state: _State) -> str:

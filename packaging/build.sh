@@ -103,6 +103,7 @@ for path in \
     "$QT/platforms/libqoffscreen.so" "$QT/platforms/libqxcb.so" "$QT/platforms/libqwayland.so" \
     "$QT/imageformats/libqjpeg.so" "$QT/platforminputcontexts/libibusplatforminputcontextplugin.so" \
     jradi_desktop/ui/translations/jradi_en.qm resources/samples/chest_phantom.dcm \
+    resources/fonts/ipaexg.ttf resources/fonts/IPA_Font_License_Agreement_v1.0.txt \
     demo-model/model.gguf demo-model/mmproj.gguf; do
     [[ -e $INTERNAL/$path ]] || fail "missing in the folder: $path"
 done

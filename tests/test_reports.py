@@ -334,6 +334,7 @@ def test_pdf_embeds_a_japanese_font_and_holds_the_text(qapp, tmp_path: Path):
     data = path.read_bytes()
     assert data.startswith(b"%PDF")
     assert any(key in data for key in (b"/FontFile2", b"/FontFile3", b"/FontFile"))
+    assert b"IPAexGothic" in data  # the bundled font, the same on every machine
     assert [p.name for p in tmp_path.iterdir()] == ["レポート.pdf"]
     text = _pdf_text(path)
     if text is None:
@@ -381,6 +382,7 @@ def test_no_japanese_font_is_a_clear_error(qapp, monkeypatch: pytest.MonkeyPatch
 @pytest.mark.gui
 def test_bundled_font_is_preferred(qapp, monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
     from jradi_desktop.ui import pdf_export
+    from jradi_desktop.ui.fonts import bundled_font_families
 
     if shutil.which("fc-match") is None:
         pytest.skip("fontconfig's fc-match is not installed")
@@ -395,5 +397,5 @@ def test_bundled_font_is_preferred(qapp, monkeypatch: pytest.MonkeyPatch, tmp_pa
     (fonts / "README.txt").write_text("not a font")
     monkeypatch.setattr(pdf_export, "FONT_DIRS", [fonts])
     monkeypatch.setattr(pdf_export, "SYSTEM_FAMILIES", ())
-    assert "Noto Sans CJK JP" in pdf_export.bundled_font_families()
+    assert "Noto Sans CJK JP" in bundled_font_families([fonts])
     assert pdf_export.japanese_font_family() == "Noto Sans CJK JP"

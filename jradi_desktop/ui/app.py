@@ -70,11 +70,13 @@ def main(argv: list[str] | None = None) -> int:
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
 
+    from jradi_desktop.ui.fonts import bundled_font_families
     from jradi_desktop.ui.main_window import MainWindow
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("JRadi Desktop")
     app.setOrganizationName("JRadi")
+    bundled_font_families()  # Japanese renders even where the system has no Japanese font
     window = MainWindow()
     language = args.language or str(window.settings.value("language", "ja"))
     if language != "ja":

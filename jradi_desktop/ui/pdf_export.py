@@ -3,9 +3,8 @@
 QtGui only (``QPdfWriter`` + ``QTextDocument``), so it needs a ``QGuiApplication`` but no
 widgets. Qt embeds (subsets of) the fonts it draws with, so the PDF shows the Japanese text
 on machines without a Japanese font. The font is, in order: one bundled with the app under
-``resources/fonts/`` (``*.ttf``/``*.otf``/``*.ttc``; none is shipped yet -- drop a font
-with an embedding-permitting licence there, e.g. Noto Sans JP or IPAexGothic), else a known
-Japanese system font, else any font Qt reports as covering Japanese.
+``resources/fonts/`` (IPAex Gothic is shipped there: ``fonts``), else a known Japanese
+system font, else any font Qt reports as covering Japanese.
 """
 
 from __future__ import annotations
@@ -14,7 +13,6 @@ import errno
 import html
 import os
 import re
-import sys
 from pathlib import Path
 
 from PySide6.QtCore import QMarginsF, QPointF, QRectF, QSizeF, Qt
@@ -41,12 +39,8 @@ from jradi_desktop.reports import (
     ReportExportError,
     atomic_write,
 )
+from jradi_desktop.ui.fonts import FONT_DIRS, bundled_font_families
 
-# Where bundled fonts are looked for: the source tree, and a PyInstaller bundle's root.
-FONT_DIRS: list[Path] = [Path(__file__).resolve().parents[2] / "resources" / "fonts"]
-if getattr(sys, "frozen", False) and hasattr(sys, "_MEIPASS"):
-    FONT_DIRS.insert(0, Path(sys._MEIPASS) / "resources" / "fonts")
-FONT_SUFFIXES = (".ttf", ".otf", ".ttc")
 # Japanese system fonts, best first (Linux, Windows, macOS; English and Japanese names).
 SYSTEM_FAMILIES = (
     "Noto Sans CJK JP",
@@ -68,23 +62,6 @@ SYSTEM_FAMILIES = (
 )
 MARGIN_MM = 18.0
 BODY_PT = 10.5
-_registered: dict[Path, list[str]] = {}
-
-
-def bundled_font_families() -> list[str]:
-    """Register the fonts under :data:`FONT_DIRS` with Qt (once) and return their families."""
-    families: list[str] = []
-    for folder in FONT_DIRS:
-        if folder not in _registered:
-            found: list[str] = []
-            files = sorted(folder.iterdir()) if folder.is_dir() else []
-            for file in (f for f in files if f.suffix.lower() in FONT_SUFFIXES):
-                font_id = QFontDatabase.addApplicationFont(str(file))
-                if font_id != -1:
-                    found += QFontDatabase.applicationFontFamilies(font_id)
-            _registered[folder] = found
-        families += _registered[folder]
-    return families
 
 
 def _require_app() -> None:
@@ -100,8 +77,8 @@ def _japanese_first(family: str) -> tuple[bool, bool, str]:
 def japanese_font_family() -> str:
     """The font family for PDF export; :class:`ReportExportError` when none covers Japanese."""
     _require_app()
+    bundled = sorted(bundled_font_families(FONT_DIRS), key=_japanese_first)  # register first
     japanese = QFontDatabase.families(QFontDatabase.WritingSystem.Japanese)
-    bundled = sorted(bundled_font_families(), key=_japanese_first)
     for family in (*bundled, *SYSTEM_FAMILIES):
         if family in japanese:
             return family
@@ -277,9 +254,7 @@ def write_pdf(
 
 
 __all__ = [
-    "FONT_DIRS",
     "SYSTEM_FAMILIES",
-    "bundled_font_families",
     "japanese_font_family",
     "report_html",
     "write_pdf",
