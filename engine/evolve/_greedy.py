@@ -136,75 +136,53 @@ class GreedyDecoder:
         import torch
 
         with torch.inference_mode():
-            return self._generate(
-                embeds,
-                attention_mask,
-                max_new_tokens,
-                eos_token_ids,
-                pad_token_id,
-                should_stop,
-                shared_prefix,
-            )
+            batch, prompt, _ = embeds.shape
+            total = prompt + max_new_tokens
+            device, dtype = embeds.device, embeds.dtype
+            valid = torch.ones(batch, total, dtype=torch.bool, device=device)
+            valid[:, :prompt] = attention_mask.bool()
+            padded = not bool(valid.all())
+            # Positions as transformers derives them from the mask: left pads do not count.
+            positions = (valid.long().cumsum(-1) - 1).clamp_(min=0)
+            cos, sin = self.tower.rotary_emb(embeds, positions)
+            cos, sin = cos.unsqueeze(1), sin.unsqueeze(1)
+            shape = (batch, self.kv_heads, total, self.head_dim)
+            cache = [
+                (
+                    torch.empty(shape, dtype=dtype, device=device),
+                    torch.empty(shape, dtype=dtype, device=device),
+                )
+                for _ in self.tower.layers
+            ]
+            prefill_mask = None
+            if padded:  # causal and not a pad; a pad row sees itself (no empty softmax rows)
+                causal = torch.ones(prompt, prompt, dtype=torch.bool, device=device).tril_()
+                prefill_mask = causal & valid[:, None, :prompt]
+                prefill_mask |= torch.eye(prompt, dtype=torch.bool, device=device)
+                prefill_mask = prefill_mask.unsqueeze(1)
 
-    def _generate(
-        self,
-        embeds: torch.Tensor,
-        attention_mask: torch.Tensor,
-        max_new_tokens: int,
-        eos_token_ids: Sequence[int],
-        pad_token_id: int,
-        should_stop: Callable[[], bool] | None,
-        shared_prefix: int,
-    ) -> torch.Tensor:
-        import torch
-
-        batch, prompt, _ = embeds.shape
-        total = prompt + max_new_tokens
-        device, dtype = embeds.device, embeds.dtype
-        valid = torch.ones(batch, total, dtype=torch.bool, device=device)
-        valid[:, :prompt] = attention_mask.bool()
-        padded = not bool(valid.all())
-        # Positions as transformers derives them from the mask: left pads do not count.
-        positions = (valid.long().cumsum(-1) - 1).clamp_(min=0)
-        cos, sin = self.tower.rotary_emb(embeds, positions)
-        cos, sin = cos.unsqueeze(1), sin.unsqueeze(1)
-        shape = (batch, self.kv_heads, total, self.head_dim)
-        cache = [
-            (
-                torch.empty(shape, dtype=dtype, device=device),
-                torch.empty(shape, dtype=dtype, device=device),
-            )
-            for _ in self.tower.layers
-        ]
-        prefill_mask = None
-        if padded:  # causal and not a pad; a pad row sees itself (no empty softmax rows)
-            causal = torch.ones(prompt, prompt, dtype=torch.bool, device=device).tril_()
-            prefill_mask = causal & valid[:, None, :prompt]
-            prefill_mask |= torch.eye(prompt, dtype=torch.bool, device=device)
-            prefill_mask = prefill_mask.unsqueeze(1)
-
-        first = shared_prefix if 0 < shared_prefix < prompt and not padded else 0
-        if first:  # one row's keys and values, written to every row
-            self._forward(embeds[:1, :first], 0, cache, (cos, sin), None)
-        logits = self._forward(embeds[:, first:], first, cache, (cos, sin), prefill_mask)
-        out = torch.full((batch, max_new_tokens), pad_token_id, dtype=torch.long, device=device)
-        done = torch.zeros(batch, dtype=torch.bool, device=device)
-        eos = torch.tensor(list(eos_token_ids), dtype=torch.long, device=device)
-        pad = torch.full((batch,), pad_token_id, dtype=torch.long, device=device)
-        embed_weight = self.tower.embed_tokens.weight
-        for step in range(max_new_tokens):
-            token = torch.where(done, pad, logits.argmax(-1))
-            out[:, step] = token
-            done |= torch.isin(token, eos)
-            if step + 1 == max_new_tokens or bool(done.all()):
-                return out[:, : step + 1]
-            if should_stop is not None and should_stop():
-                return out[:, : step + 1]
-            end = prompt + step + 1
-            mask = valid[:, None, None, :end] if padded else None
-            x = torch.nn.functional.embedding(token, embed_weight).unsqueeze(1)
-            logits = self._forward(x, end - 1, cache, (cos, sin), mask)
-        return out
+            first = shared_prefix if 0 < shared_prefix < prompt and not padded else 0
+            if first:  # one row's keys and values, written to every row
+                self._forward(embeds[:1, :first], 0, cache, (cos, sin), None)
+            logits = self._forward(embeds[:, first:], first, cache, (cos, sin), prefill_mask)
+            out = torch.full((batch, max_new_tokens), pad_token_id, dtype=torch.long, device=device)
+            done = torch.zeros(batch, dtype=torch.bool, device=device)
+            eos = torch.tensor(list(eos_token_ids), dtype=torch.long, device=device)
+            pad = torch.full((batch,), pad_token_id, dtype=torch.long, device=device)
+            embed_weight = self.tower.embed_tokens.weight
+            for step in range(max_new_tokens):
+                token = torch.where(done, pad, logits.argmax(-1))
+                out[:, step] = token
+                done |= torch.isin(token, eos)
+                if step + 1 == max_new_tokens or bool(done.all()):
+                    return out[:, : step + 1]
+                if should_stop is not None and should_stop():
+                    return out[:, : step + 1]
+                end = prompt + step + 1
+                mask = valid[:, None, None, :end] if padded else None
+                x = torch.nn.functional.embedding(token, embed_weight).unsqueeze(1)
+                logits = self._forward(x, end - 1, cache, (cos, sin), mask)
+            return out
 
     def _forward(
         self,
