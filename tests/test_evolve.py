@@ -208,6 +208,36 @@ def test_objective_is_deterministic(demo_dir, dev_csv):
 
 
 @pytest.mark.slow
+def test_the_fast_decoder_is_used_only_when_it_agrees_with_generate(demo_dir, dev_csv, monkeypatch):
+    from engine.evolve import ReportFitness
+    from engine.evolve._greedy import GreedyDecoder
+    from engine.merge import MergeContext
+
+    context = MergeContext.from_folders(demo_dir / "base", [demo_dir / m for m in MODELS])
+    pairs = load_report_pairs(dev_csv).pairs[:4]
+
+    def fitness() -> ReportFitness:
+        return ReportFitness(context, demo_dir / "vlm", pairs, max_new_tokens=6, batch_size=4)
+
+    # A shared prefix that reaches into the images decodes wrongly: decode without sharing.
+    monkeypatch.setattr(GreedyDecoder, "shared_prefix", lambda self, ids, mask: ids.shape[1] - 4)
+    shared_off = fitness()
+    assert shared_off.fast is not None and shared_off.prefixes == [0]
+    monkeypatch.undo()
+    expected = shared_off.generate()
+
+    # A decoder that disagrees anyway is not used.
+    real = GreedyDecoder._forward
+    monkeypatch.setattr(GreedyDecoder, "_forward", lambda self, *args: real(self, *args).flip(-1))
+    fallback = fitness()
+    assert fallback.fast is None
+    assert fallback.decoder_note == (
+        "transformers' generate (its tokens differed from generate's on the first dev batch)"
+    )
+    assert fallback.generate() == expected
+
+
+@pytest.mark.slow
 def test_killed_run_resumes_to_exactly_n_trials_and_exports(demo_dir, dev_csv, tmp_path, capsys):
     import torch
     from transformers import AutoModelForImageTextToText
