@@ -57,6 +57,20 @@ def _check_range(problems: list[str], label: str, value: Any, low: float, high: 
         problems.append(f"parameters.{label} = {value!r} must be a number in [{low:g}, {high:g}]")
 
 
+def _per_model(problems: list[str], params: dict[str, Any], key: str, n: int) -> list[Any]:
+    """``params[key]`` when it is a list of ``n`` values, one per model; else ``[]`` (and, when
+    it is given but malformed, a problem)."""
+    if key not in params:
+        return []
+    values = params[key]
+    if not isinstance(values, list) or len(values) != n:
+        problems.append(
+            f"parameters.{key} = {values!r} must be a list of {n} numbers, one per model"
+        )
+        return []
+    return values
+
+
 class Recipe(BaseModel):
     """A merge: base, models with roles, method and its parameters, dtype, device, seed."""
 
@@ -125,15 +139,7 @@ class Recipe(BaseModel):
             if key in params:
                 _check_range(problems, key, params[key], *JRADIEVO_RANGES[key])
         for key in ("k", "w"):
-            if key not in params:
-                continue
-            values = params[key]
-            if not isinstance(values, list) or len(values) != n:
-                problems.append(
-                    f"parameters.{key} = {values!r} must be a list of {n} numbers, one per model"
-                )
-                continue
-            for i, v in enumerate(values):
+            for i, v in enumerate(_per_model(problems, params, key, n)):
                 _check_range(problems, f"{key}[{i}]", v, *JRADIEVO_RANGES[key])
 
     def _check_mergekit(self, problems: list[str], n: int) -> None:
@@ -143,15 +149,7 @@ class Recipe(BaseModel):
         if unknown:
             problems.append(f"parameters: {method} takes {list(allowed)}; unknown: {unknown}")
         for key in PER_MODEL[method]:
-            if key not in params:
-                continue
-            values = params[key]
-            if not isinstance(values, list) or len(values) != n:
-                problems.append(
-                    f"parameters.{key} = {values!r} must be a list of {n} numbers, one per model"
-                )
-                continue
-            for i, v in enumerate(values):
+            for i, v in enumerate(_per_model(problems, params, key, n)):
                 if key == "density":
                     _check_range(problems, f"density[{i}]", v, 0.0, 1.0)
                 elif not _number(v):
