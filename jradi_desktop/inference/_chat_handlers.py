@@ -11,6 +11,16 @@ from jradi_desktop.inference._templates import BUNNY_SYSTEM
 
 __all__ = ["BUNNY_SYSTEM", "BunnyChatHandler", "Llama3VisionChatHandler"]
 
+# A user turn's images (mtmd's image URLs), each on its own line, before any of its text.
+_IMAGES_FIRST = (
+    "{% for content in message.content %}"
+    "{% if content.type == 'image_url' and content.image_url is string %}"
+    "{{ content.image_url }}{{ '\n' }}{% endif %}"
+    "{% if content.type == 'image_url' and content.image_url is mapping %}"
+    "{{ content.image_url.url }}{{ '\n' }}{% endif %}"
+    "{% endfor %}"
+)
+
 
 class BunnyChatHandler(Llava15ChatHandler):
     """Bunny's Vicuna-style prompt, ``<system> USER: <image>\\n{prompt} ASSISTANT:``.
@@ -26,13 +36,8 @@ class BunnyChatHandler(Llava15ChatHandler):
         "{% if message.role == 'system' %}{{ message.content }}{% endif %}"
         "{% if message.role == 'user' %}{{ ' USER: ' }}"
         "{% if message.content is string %}{{ message.content }}{% else %}"
-        "{% for content in message.content %}"
-        "{% if content.type == 'image_url' and content.image_url is string %}"
-        "{{ content.image_url }}{{ '\n' }}{% endif %}"
-        "{% if content.type == 'image_url' and content.image_url is mapping %}"
-        "{{ content.image_url.url }}{{ '\n' }}{% endif %}"
-        "{% endfor %}"
-        "{% for content in message.content %}"
+        + _IMAGES_FIRST
+        + "{% for content in message.content %}"
         "{% if content.type == 'text' %}{{ content.text }}{% endif %}"
         "{% endfor %}{% endif %}{% endif %}"
         "{% if message.role == 'assistant' and message.content is not none %}"
@@ -54,13 +59,8 @@ class Llama3VisionChatHandler(Llava15ChatHandler):
         "{% for message in messages %}"
         "{{ '<|start_header_id|>' + message.role + '<|end_header_id|>\n\n' }}"
         "{% if message.content is string %}{{ message.content | trim }}{% else %}"
-        "{% for content in message.content %}"
-        "{% if content.type == 'image_url' and content.image_url is string %}"
-        "{{ content.image_url }}{{ '\n' }}{% endif %}"
-        "{% if content.type == 'image_url' and content.image_url is mapping %}"
-        "{{ content.image_url.url }}{{ '\n' }}{% endif %}"
-        "{% endfor %}"
-        "{% for content in message.content %}"
+        + _IMAGES_FIRST
+        + "{% for content in message.content %}"
         "{% if content.type == 'text' %}{{ content.text | trim }}{% endif %}"
         "{% endfor %}{% endif %}"
         "{{ '<|eot_id|>' }}{% endfor %}"
