@@ -74,18 +74,15 @@ class _Segment:
 
 def _segments(sizes: Mapping[str, tuple[int, Any]], chunk_size: int) -> list[_Segment]:
     """Consecutive tensors (name -> (numel, dtype)) grouped into runs of at most a chunk."""
-    out: list[_Segment] = []
-    names: list[str] = []
+    groups: list[list[str]] = []
     total, dtype = 0, None
     for name, (numel, kind) in sizes.items():
-        if names and (total + numel > chunk_size or kind != dtype):
-            out.append(_Segment(tuple(names), tuple(sizes[n][0] for n in names)))
-            names, total = [], 0
-        names.append(name)
+        if not groups or total + numel > chunk_size or kind != dtype:
+            groups.append([])
+            total = 0
+        groups[-1].append(name)
         total, dtype = total + numel, kind
-    if names:
-        out.append(_Segment(tuple(names), tuple(sizes[n][0] for n in names)))
-    return out
+    return [_Segment(tuple(g), tuple(sizes[n][0] for n in g)) for g in groups]
 
 
 @dataclass(frozen=True)
@@ -229,8 +226,6 @@ class MergeContext:
         that lacks some tensors of a packed segment holds zeros there (as a missing tensor
         contributes in the merge).
         """
-        import torch
-
         sizes = {n: (self._base[n].numel(), self._base[n].dtype) for n in self.names}
         self._segments = _segments(sizes, self.chunk_size)
         for segment in self._segments:
@@ -241,27 +236,30 @@ class MergeContext:
                     [taus[name].view(-1) if name in taus else None for taus in self._taus]
                 )
                 continue
-            base = self._place(
-                torch.cat([self._base[n].reshape(-1) for n in segment.names]), self.base_storage
-            )
-            for name, offset, size in segment.members():
-                self._base[name] = base[offset : offset + size].view(self._base[name].shape)
-            self._flat_base.append(base)
+            self._flat_base.append(self._flatten(segment, self._base, self.base_storage))
             flats: list[torch.Tensor | None] = []
-            for i, taus in enumerate(self._taus):
-                if not any(n in taus for n in segment.names):
-                    flats.append(None)
-                    continue
-                flat = torch.zeros(segment.numel, dtype=self.dtype)
-                for name, offset, size in segment.members():
-                    if name in taus:
-                        flat[offset : offset + size] = taus[name].reshape(-1)
-                flat = self._place(flat, self.storage[i])
-                for name, offset, size in segment.members():
-                    if name in taus:
-                        taus[name] = flat[offset : offset + size].view(self._base[name].shape)
-                flats.append(flat)
+            for taus, where in zip(self._taus, self.storage, strict=True):
+                held = any(n in taus for n in segment.names)  # else: no buffer at all
+                flats.append(self._flatten(segment, taus, where) if held else None)
             self._flat_taus.append(flats)
+
+    def _flatten(
+        self, segment: _Segment, tensors: dict[str, torch.Tensor], where: torch.device
+    ) -> torch.Tensor:
+        """Copy ``segment``'s tensors into one flat buffer on ``where`` (zeros for those
+        ``tensors`` lacks); ``tensors`` then holds views into it, same shapes."""
+        import torch
+
+        dtype = next(tensors[n].dtype for n in segment.names if n in tensors)
+        flat = torch.zeros(segment.numel, dtype=dtype)
+        for name, offset, size in segment.members():
+            if name in tensors:
+                flat[offset : offset + size] = tensors[name].reshape(-1)
+        flat = self._place(flat, where)
+        for name, offset, size in segment.members():
+            if name in tensors:
+                tensors[name] = flat[offset : offset + size].view(tensors[name].shape)
+        return flat
 
     def resident_tensors(self) -> list[torch.Tensor]:
         """Every tensor the context holds (flat buffers of the base and the task vectors)."""
