@@ -34,7 +34,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import jradi_desktop  # noqa: F401  (offline switches before any HF import)
 
-MODELS = ("vlm", "med-a", "med-b", "ja")
 PARAMS = [
     [0.3, 0.2, 0.4, 0.4, 0.3, 0.9, 0.5, 0.5, 0.7, 1.0],
     [0.6, 0.8, 0.1, 0.5, 0.2, 0.2, 0.9, 0.4, 0.1, 1.7],
@@ -50,13 +49,14 @@ def naive_trial(
     import torch
     from transformers import AutoModelForImageTextToText, AutoProcessor, LlamaForCausalLM
 
+    from engine.demo_data import DEMO_MODELS
     from engine.merge import JRadiEvoParams, language_targets, merge_state_dicts
     from engine.metrics import rouge_l, tokenize_ja
     from jradi_desktop.inference import build_report_messages
 
     base = LlamaForCausalLM.from_pretrained(demo / "base").state_dict()
     models = []
-    for name in MODELS:
+    for name in DEMO_MODELS:
         if name == "vlm":
             state = AutoModelForImageTextToText.from_pretrained(demo / name).state_dict()
             models.append({c: state[k] for c, k in language_targets(state).items()})
@@ -121,7 +121,7 @@ def main() -> int:
 
     from engine.data import load_report_pairs
     from engine.demo import DemoShape, iter_build_demo_models
-    from engine.demo_data import write_demo_dev_set
+    from engine.demo_data import DEMO_MODELS, write_demo_dev_set
     from engine.evolve import ReportFitness
     from engine.merge import JRadiEvoParams, MergeContext
 
@@ -139,7 +139,7 @@ def main() -> int:
 
         start = time.perf_counter()
         context = MergeContext.from_folders(
-            demo / "base", [demo / m for m in MODELS], device=args.device, dtype=args.dtype
+            demo / "base", [demo / m for m in DEMO_MODELS], device=args.device, dtype=args.dtype
         )
         fitness = ReportFitness(
             context,

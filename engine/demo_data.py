@@ -23,11 +23,13 @@ from pathlib import Path
 import numpy as np
 
 from engine._demo_corpus import DEMO_CORPUS
+from engine.demo import ALL_ROLES, LANGUAGE_ROLES
 
 SIZE = 256
 DEV_CSV = "dev.csv"
 DEMO_RECIPE = "evolve.yaml"
-DEMO_MODELS = ("vlm", "med-a", "med-b", "ja")  # the VLM's tower + three LLMs, as JRadiEvo
+# The merged models in JRadiEvo's order: the VLM's tower, then the specialists (not the base).
+DEMO_MODELS = ("vlm", *LANGUAGE_ROLES[1:])
 
 
 def demo_reports() -> list[str]:
@@ -163,7 +165,7 @@ def write_demo_recipe(out_dir: str | Path, models_dir: str | Path, n_trials: int
     import yaml
 
     models = Path(models_dir).expanduser().resolve()
-    missing = [m for m in ("base", *DEMO_MODELS) if not (models / m / "config.json").is_file()]
+    missing = [m for m in ALL_ROLES if not (models / m / "config.json").is_file()]
     if missing:
         raise ValueError(
             f"{models} does not hold the demo models (no {missing[0]}/config.json); "
