@@ -1,6 +1,6 @@
-"""The GPUs this engine would use, as torch sees them: for ``jradi-engine devices``.
+"""Which device a job runs on, and the GPUs torch sees (``jradi-engine devices``).
 
-The wizard asks ``nvidia-smi`` first and this command otherwise; it runs as a child process
+The wizard asks ``nvidia-smi`` first and that command otherwise; it runs as a child process
 (also the bundled ``jradi-engine`` of a frozen app), so the GUI never imports torch.
 """
 
@@ -8,9 +8,25 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from engine.errors import EngineError
 from engine.events import Event
 
 JOB = "devices"
+
+
+def resolve_device(
+    device: str, error: type[EngineError] = EngineError, local_rank: int | None = None
+) -> str:
+    """``auto`` -> ``cuda`` (``cuda:LOCAL_RANK`` for a distributed worker) when a GPU is
+    visible, else ``cpu``; an absent GPU raises ``error`` (the job's own error class)."""
+    import torch
+
+    cuda = "cuda" if local_rank is None else f"cuda:{local_rank}"
+    if device == "auto":
+        return cuda if torch.cuda.is_available() else "cpu"
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise error(f"device {device!r}: no CUDA GPU is visible; use device: cpu or auto.")
+    return cuda if device == "cuda" else device
 
 
 def iter_devices() -> Iterator[Event]:

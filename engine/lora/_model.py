@@ -7,6 +7,7 @@ import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from engine import devices
 from engine.lora._config import LoraTrainConfig
 from engine.lora._errors import LoraError
 
@@ -17,15 +18,7 @@ if TYPE_CHECKING:
 def resolve_device(device: str, local_rank: int = 0) -> str:
     """``auto`` -> ``cuda:LOCAL_RANK`` when a GPU is visible, else ``cpu``; refuse an absent
     GPU."""
-    import torch
-
-    if device == "auto":
-        return f"cuda:{local_rank}" if torch.cuda.is_available() else "cpu"
-    if device.startswith("cuda"):
-        if not torch.cuda.is_available():
-            raise LoraError(f"device {device!r}: no CUDA GPU is visible; use device: cpu or auto.")
-        return f"cuda:{local_rank}" if device == "cuda" else device
-    return device
+    return devices.resolve_device(device, LoraError, local_rank)
 
 
 def resolve_dtype(config: LoraTrainConfig, device: str) -> torch.dtype:

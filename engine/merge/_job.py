@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from engine import devices
 from engine.events import Event
 from engine.merge._context import MergeContext
 from engine.merge._errors import MergeError
@@ -31,13 +32,7 @@ _SAFETENSORS_DTYPES = {"F32": "float32", "F16": "float16", "BF16": "bfloat16"}
 
 def resolve_device(device: str) -> str:
     """``auto`` -> ``cuda`` when a GPU is visible, else ``cpu``; refuse an absent GPU."""
-    import torch
-
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise MergeError(f"device {device!r}: no CUDA GPU is visible; use device: cpu or auto.")
-    return device
+    return devices.resolve_device(device, MergeError)
 
 
 def check_folders(recipe: Recipe) -> None:
