@@ -1,0 +1,155 @@
+"""Bunny-v1.1 (and v1.0): SigLIP run at S² scales, an ``mlp2x_gelu`` projector, a Llama.
+
+The declaration, torch-free: how a Bunny folder is recognised, where its parts sit in the
+checkpoint, and the vision settings read from ``config.json`` and the tensors' shapes
+(bunny-v1.1.md §1-§2, §7). ``_bunny_torch`` builds the model from it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+LANGUAGE_PREFIXES = ("model.", "lm_head.")
+VISION_PREFIX = "model.vision_tower.vision_tower.vision_model."
+PROJECTOR_PREFIX = "model.mm_projector."
+IMAGE_TOKEN_INDEX = -200  # Bunny's placeholder id for the image rows (constants.py)
+DEFAULT_S2_SCALES = (384, 768, 1152)
+
+# SigLIP-so400m-patch14-384: what the shapes cannot tell (bunny-v1.1.md §7).
+SO400M_DEFAULTS: Mapping[str, Any] = {
+    "num_attention_heads": 16,
+    "layer_norm_eps": 1e-6,
+    "hidden_act": "gelu_pytorch_tanh",
+    "num_hidden_layers": 27,
+}
+
+
+class BunnyConfigError(ValueError):
+    """``config.json`` or the tensors do not describe a Bunny model we can run."""
+
+
+def is_bunny(config: Mapping[str, Any]) -> bool:
+    """A Bunny folder: ``model_type`` bunny-llama or a Bunny*ForCausalLM architecture."""
+    if config.get("model_type") == "bunny-llama":
+        return True
+    return any(str(a).startswith("BunnyLlama") for a in config.get("architectures") or ())
+
+
+def part_of(key: str) -> str:
+    """``"vision"``, ``"projector"`` or ``"language"`` for a checkpoint key."""
+    if key.startswith("model.vision_tower."):
+        return "vision"
+    if key.startswith(PROJECTOR_PREFIX):
+        return "projector"
+    if key.startswith(LANGUAGE_PREFIXES):
+        return "language"
+    raise BunnyConfigError(f"{key!r} is not a Bunny checkpoint key")
+
+
+@dataclass(frozen=True)
+class BunnyVision:
+    """The vision settings of one Bunny checkpoint."""
+
+    width: int
+    intermediate: int
+    patch: int
+    image_size: int  # the trunk's input: the smallest S² scale
+    layers: int  # in the full tower; the trunk runs ``trunk_layers`` of them
+    heads: int
+    eps: float
+    act: str
+    select_layer: int
+    scales: tuple[int, ...]
+
+    @property
+    def trunk_layers(self) -> int:
+        """Layers up to ``hidden_states[select_layer]`` (Bunny: -2, i.e. 26 of 27)."""
+        return self.layers + 1 + self.select_layer if self.select_layer < 0 else self.select_layer
+
+    @property
+    def grid(self) -> int:
+        return self.image_size // self.patch
+
+    @property
+    def feature_width(self) -> int:
+        return self.width * len(self.scales)
+
+
+def _scales(config: Mapping[str, Any]) -> tuple[int, ...]:
+    if not config.get("use_s2", False):
+        return ()
+    raw = config.get("s2_scales")
+    if raw is None:
+        return DEFAULT_S2_SCALES
+    try:
+        values = [int(v) for v in str(raw).split(",")] if isinstance(raw, str) else list(raw)
+        scales = tuple(sorted(int(v) for v in values))
+    except (TypeError, ValueError) as exc:
+        raise BunnyConfigError(f"s2_scales {raw!r} is not a comma-separated list") from exc
+    if not scales or scales[0] <= 0:
+        raise BunnyConfigError(f"s2_scales {raw!r} must be positive sizes")
+    return scales
+
+
+def vision_settings(config: Mapping[str, Any], shapes: Mapping[str, Sequence[int]]) -> BunnyVision:
+    """The vision settings from ``config.json`` and the checkpoint's tensor shapes.
+
+    ``shapes`` maps vision keys (``VISION_PREFIX`` stripped) to shapes. Widths, patch,
+    image size and stored layers come from the shapes; head count, eps, activation and the
+    full layer count from an optional ``vision_config`` in ``config.json``, else SigLIP-so400m's
+    values (a merged checkpoint may lack the unused last layer).
+    """
+    try:
+        width, _, patch, _ = shapes["embeddings.patch_embedding.weight"]
+        positions = shapes["embeddings.position_embedding.weight"][0]
+        intermediate = shapes["encoder.layers.0.mlp.fc1.weight"][0]
+    except KeyError as exc:
+        raise BunnyConfigError(f"vision tensor {VISION_PREFIX}{exc.args[0]} is missing") from exc
+    grid = math.isqrt(positions)
+    if grid * grid != positions:
+        raise BunnyConfigError(
+            f"{VISION_PREFIX}embeddings.position_embedding.weight has {positions} rows, "
+            "not a square grid"
+        )
+    stored = 1 + max(int(key.split(".")[2]) for key in shapes if key.startswith("encoder.layers."))
+    extra = dict(config.get("vision_config") or {})
+    layers = int(extra.get("num_hidden_layers", max(stored, SO400M_DEFAULTS["num_hidden_layers"])))
+    if width != 1152 and "num_hidden_layers" not in extra:
+        layers = stored  # not so400m: the stored tower is the whole tower
+    # 27 x 14 = 378: so400m takes 384 px crops and ignores the last 6 rows and columns.
+    default_size = 384 if width == 1152 else grid * patch
+    scales = _scales(config) or (int(extra.get("image_size", default_size)),)
+    if scales[0] // patch != grid:
+        raise BunnyConfigError(
+            f"the smallest scale {scales[0]} px gives {scales[0] // patch} patches a side, but "
+            f"{VISION_PREFIX}embeddings.position_embedding.weight holds {grid} x {grid}"
+        )
+    settings = BunnyVision(
+        width=int(width),
+        intermediate=int(intermediate),
+        patch=int(patch),
+        image_size=scales[0],
+        layers=layers,
+        heads=int(extra.get("num_attention_heads", SO400M_DEFAULTS["num_attention_heads"])),
+        eps=float(extra.get("layer_norm_eps", SO400M_DEFAULTS["layer_norm_eps"])),
+        act=str(extra.get("hidden_act", SO400M_DEFAULTS["hidden_act"])),
+        select_layer=int(config.get("mm_vision_select_layer", -2)),
+        scales=scales,
+    )
+    if settings.trunk_layers > stored or settings.trunk_layers <= 0:
+        raise BunnyConfigError(
+            f"the image rows come from layer {settings.trunk_layers} of the vision tower, "
+            f"but the checkpoint stores {stored} layer(s)"
+        )
+    mm_hidden = config.get("mm_hidden_size")
+    if mm_hidden is not None and int(mm_hidden) != settings.feature_width:
+        raise BunnyConfigError(
+            f"mm_hidden_size {mm_hidden} is not {len(scales)} scale(s) x vision width {width} "
+            f"= {settings.feature_width}"
+        )
+    if width % settings.heads:
+        raise BunnyConfigError(f"vision width {width} is not divisible by {settings.heads} heads")
+    return settings
