@@ -1,4 +1,20 @@
-"""Vision-language model families: how each stores, preprocesses and places its image rows.
+"""Vision-language model families: how each is recognised, where its parts sit in a
+checkpoint, and how its image rows are made and placed.
 
-Torch-free at import. ``_s2`` holds Bunny-v1.1's S² glue around the SigLIP trunk in numpy.
+Torch-free at import: ``detect(config)`` and ``get(name)`` return a declaration
+(``llama``, ``llava_clip``, ``bunny_s2``); ``_s2`` is Bunny's S² glue in numpy and
+``_bunny_torch`` builds a Bunny folder as torch modules.
 """
+
+from jradi_desktop.architectures._base import Architecture, ArchitectureError, Part
+from jradi_desktop.architectures._registry import architectures, detect, get, supported
+
+__all__ = [
+    "Architecture",
+    "ArchitectureError",
+    "Part",
+    "architectures",
+    "detect",
+    "get",
+    "supported",
+]

@@ -15,16 +15,13 @@ from jradi_desktop.architectures.bunny_s2 import (
     PROJECTOR_PREFIX,
     VISION_PREFIX,
     BunnyConfigError,
+    BunnyS2,
     BunnyVision,
-    part_of,
     vision_settings,
 )
 
 if TYPE_CHECKING:
     import torch
-
-# Bunny's own config keys; everything else in config.json is the Llama's.
-_NOT_LLAMA = {"model_type", "architectures", "auto_map", "vision_config", "use_s2", "s2_scales"}
 
 
 def _weight_files(folder: Path) -> list[Path]:
@@ -59,13 +56,15 @@ class BunnyModel:
         from transformers import LlamaConfig, LlamaForCausalLM
         from transformers.initialization import no_init_weights
 
+        arch = BunnyS2()
         parts: dict[str, dict[str, torch.Tensor]] = {"language": {}, "vision": {}, "projector": {}}
         for key, tensor in tensors.items():
-            parts[part_of(key)][key] = tensor
-        vision = {k.removeprefix(VISION_PREFIX): v for k, v in parts["vision"].items()}
+            split = arch.split_key(key)
+            if split is not None:
+                parts[split[0]][split[1]] = tensor
+        vision = parts["vision"]
         self.settings = vision_settings(config, {k: tuple(v.shape) for k, v in vision.items()})
-        llama = LlamaConfig(**{k: v for k, v in config.items() if k not in _NOT_LLAMA and
-                               not k.startswith("mm_")})  # fmt: skip
+        llama = LlamaConfig(**arch.text_config(config))
         with no_init_weights():
             self.language = LlamaForCausalLM(llama)
         _load_checked(self.language, parts["language"], "")
@@ -166,10 +165,11 @@ def _projector(tensors: dict[str, torch.Tensor], width: int) -> torch.nn.Module:
     import torch
 
     try:
-        first = tensors[f"{PROJECTOR_PREFIX}0.weight"]
-        second = tensors[f"{PROJECTOR_PREFIX}2.weight"]
+        first, second = tensors["0.weight"], tensors["2.weight"]
     except KeyError as exc:
-        raise BunnyConfigError(f"projector tensor {exc.args[0]} is missing") from exc
+        raise BunnyConfigError(
+            f"projector tensor {PROJECTOR_PREFIX}{exc.args[0]} is missing"
+        ) from exc
     if first.shape[1] != width:
         raise BunnyConfigError(
             f"{PROJECTOR_PREFIX}0.weight takes {first.shape[1]} features, the S² vision path "
@@ -180,6 +180,5 @@ def _projector(tensors: dict[str, torch.Tensor], width: int) -> torch.nn.Module:
         torch.nn.GELU(),
         torch.nn.Linear(second.shape[1], second.shape[0]),
     )
-    state = {k.removeprefix(PROJECTOR_PREFIX): v for k, v in tensors.items()}
-    mlp.load_state_dict(state, strict=True)
+    mlp.load_state_dict(tensors, strict=True)
     return mlp.to(first.dtype).eval()

@@ -10,7 +10,9 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
+
+from jradi_desktop.architectures._base import Architecture, ArchitectureError, Part
 
 LANGUAGE_PREFIXES = ("model.", "lm_head.")
 VISION_PREFIX = "model.vision_tower.vision_tower.vision_model."
@@ -27,26 +29,56 @@ SO400M_DEFAULTS: Mapping[str, Any] = {
 }
 
 
-class BunnyConfigError(ValueError):
+# Bunny's own config keys (besides mm_* and tokenizer_*); everything else is the Llama's.
+_NOT_LLAMA = frozenset(
+    {"model_type", "architectures", "auto_map", "vision_config", "use_s2", "s2_scales",
+     "image_aspect_ratio", "unfreeze_vision_tower", "tune_mm_mlp_adapter",
+     "freeze_mm_mlp_adapter", "use_mm_proj"}
+)  # fmt: skip
+
+
+class BunnyConfigError(ArchitectureError):
     """``config.json`` or the tensors do not describe a Bunny model we can run."""
 
 
-def is_bunny(config: Mapping[str, Any]) -> bool:
-    """A Bunny folder: ``model_type`` bunny-llama or a Bunny*ForCausalLM architecture."""
-    if config.get("model_type") == "bunny-llama":
-        return True
-    return any(str(a).startswith("BunnyLlama") for a in config.get("architectures") or ())
+class BunnyS2(Architecture):
+    """Bunny's flat layout: the Llama's own names, the tower and projector under ``model.``."""
 
+    name: ClassVar[str] = "bunny_s2"
+    description: ClassVar[str] = (
+        "Bunny-v1.1 / v1.0 (SigLIP at S² scales, mlp2x_gelu projector, Llama-3; "
+        "BunnyLlamaForCausalLM, read without its custom code)"
+    )
+    template: ClassVar[str | None] = "bunny"
 
-def part_of(key: str) -> str:
-    """``"vision"``, ``"projector"`` or ``"language"`` for a checkpoint key."""
-    if key.startswith("model.vision_tower."):
-        return "vision"
-    if key.startswith(PROJECTOR_PREFIX):
-        return "projector"
-    if key.startswith(LANGUAGE_PREFIXES):
-        return "language"
-    raise BunnyConfigError(f"{key!r} is not a Bunny checkpoint key")
+    @classmethod
+    def matches(cls, config: Mapping[str, Any]) -> bool:
+        if config.get("model_type") == "bunny-llama":
+            return True
+        return any(str(a).startswith("BunnyLlama") for a in config.get("architectures") or ())
+
+    def split_key(self, key: str) -> tuple[Part, str] | None:
+        if key.startswith(VISION_PREFIX):
+            return "vision", key.removeprefix(VISION_PREFIX)
+        if key.startswith(PROJECTOR_PREFIX):
+            return "projector", key.removeprefix(PROJECTOR_PREFIX)
+        if key.startswith("model.vision_tower."):
+            return None  # nothing else is stored under the tower
+        if key.startswith(LANGUAGE_PREFIXES):
+            return "language", key
+        return None
+
+    def stored_key(self, part: Part, name: str) -> str:
+        prefix = {"language": "", "vision": VISION_PREFIX, "projector": PROJECTOR_PREFIX}[part]
+        return prefix + name
+
+    def text_config(self, config: Mapping[str, Any]) -> dict[str, Any]:
+        """The Llama's fields: everything but Bunny's own keys."""
+        return {
+            k: v
+            for k, v in config.items()
+            if k not in _NOT_LLAMA and not k.startswith(("mm_", "tokenizer_"))
+        } | {"model_type": "llama", "architectures": ["LlamaForCausalLM"]}
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,67 @@
+"""What every model family declares: how a folder is recognised and where its parts sit.
+
+A checkpoint key belongs to one *part*: ``language`` (the Llama: canonical names are plain
+``LlamaForCausalLM`` names, ``model.layers.N.*`` / ``model.embed_tokens.weight`` /
+``model.norm.weight`` / ``lm_head.weight``), ``vision`` (canonical names relative to the
+vision model: ``embeddings.*``, ``encoder.layers.N.*``, ...) or ``projector`` (relative to
+the projector: ``linear_1.weight``, ``0.weight``, ...). Tools ask an :class:`Architecture`
+instead of matching key strings (mergekit's architecture declarations are the model).
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from typing import Any, ClassVar, Literal
+
+Part = Literal["language", "vision", "projector"]
+
+
+class ArchitectureError(ValueError):
+    """A config or checkpoint this architecture cannot run; the message says why."""
+
+
+class Architecture(ABC):
+    """One model family. Stateless: the methods take the folder's ``config.json``.
+
+    Contract: ``matches`` decides from ``config.json`` alone; ``split_key`` accepts every key
+    the family's writers use (stored and in-memory names) and maps each to one canonical
+    ``(part, name)``; ``stored_key`` is its inverse for the layout this project writes.
+    """
+
+    name: ClassVar[str]
+    description: ClassVar[str]  # for messages: "Bunny-v1.1 (SigLIP S² + mlp2x_gelu + Llama)"
+    has_vision: ClassVar[bool] = True
+    template: ClassVar[str | None] = None  # chat template name; None: the folder's own
+
+    @classmethod
+    @abstractmethod
+    def matches(cls, config: Mapping[str, Any]) -> bool:
+        """``config.json`` declares this family (the language tower is not checked here)."""
+
+    @abstractmethod
+    def split_key(self, key: str) -> tuple[Part, str] | None:
+        """The part and canonical name of a checkpoint key; None for keys of no part
+        (buffers such as ``position_ids``)."""
+
+    @abstractmethod
+    def stored_key(self, part: Part, name: str) -> str:
+        """The key this project writes for a canonical ``(part, name)``."""
+
+    @abstractmethod
+    def text_config(self, config: Mapping[str, Any]) -> dict[str, Any]:
+        """The language tower's config as a ``LlamaConfig`` would take it."""
+
+    def check(self, config: Mapping[str, Any]) -> None:
+        """Raise :class:`ArchitectureError` when the folder is of this family but something
+        it needs is not supported (e.g. a language tower that is not a Llama)."""
+        text = self.text_config(config)
+        if text.get("model_type", "llama") != "llama":
+            raise ArchitectureError(
+                f"its language tower is {text.get('model_type')!r}; supported: a Llama"
+            )
+
+    def language_name(self, key: str) -> str | None:
+        """The Llama name of a language-tower key, None for any other key."""
+        split = self.split_key(key)
+        return split[1] if split is not None and split[0] == "language" else None

@@ -1,0 +1,59 @@
+"""The families this project runs, looked up by ``config.json`` or by name.
+
+Declarations are imported on first use (each is small and torch-free); the order of
+``_DECLARED`` is the order of detection: the most specific family first.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+from collections.abc import Mapping
+from typing import Any
+
+from jradi_desktop.architectures._base import Architecture, ArchitectureError
+
+_DECLARED = (
+    "jradi_desktop.architectures.bunny_s2:BunnyS2",
+    "jradi_desktop.architectures.llava_clip:LlavaClip",
+    "jradi_desktop.architectures.llama:Llama",
+)
+
+
+@functools.cache
+def architectures() -> tuple[Architecture, ...]:
+    """Every declared family, in detection order."""
+    found = []
+    for target in _DECLARED:
+        module, name = target.split(":")
+        found.append(getattr(importlib.import_module(module), name)())
+    return tuple(found)
+
+
+def supported() -> str:
+    """The families, for messages: "A; B; C"."""
+    return "; ".join(a.description for a in architectures())
+
+
+def detect(config: Mapping[str, Any]) -> Architecture:
+    """The family ``config.json`` declares, checked; :class:`ArchitectureError` otherwise."""
+    if not isinstance(config, Mapping):
+        raise ArchitectureError(f"config.json holds a {type(config).__name__}, not an object")
+    for arch in architectures():
+        if arch.matches(config):
+            arch.check(config)
+            return arch
+    declared = ", ".join(map(str, config.get("architectures") or ())) or config.get("model_type")
+    code = " (it needs custom code, auto_map, which is never run)" if config.get("auto_map") else ""
+    raise ArchitectureError(
+        f"architecture {declared!r} is not supported{code}. Supported: {supported()}"
+    )
+
+
+def get(name: str) -> Architecture:
+    """The family called ``name``; the error lists the valid names."""
+    for arch in architectures():
+        if arch.name == name:
+            return arch
+    valid = ", ".join(a.name for a in architectures())
+    raise ArchitectureError(f"unknown architecture {name!r}; valid names: {valid}")

@@ -1,0 +1,105 @@
+"""The architecture registry: detection and key layouts, from the formats' documentation
+(bunny-v1.1.md §1-§2 for Bunny; transformers' LLaVA and Llama names)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from jradi_desktop.architectures import ArchitectureError, detect, get
+
+BUNNY = {"architectures": ["BunnyLlamaForCausalLM"], "model_type": "bunny-llama"}
+LLAVA = {"model_type": "llava", "text_config": {"model_type": "llama"}}
+LLAMA = {"model_type": "llama", "architectures": ["LlamaForCausalLM"]}
+
+
+@pytest.mark.parametrize(
+    ("config", "name"), [(BUNNY, "bunny_s2"), (LLAVA, "llava_clip"), (LLAMA, "llama")]
+)
+def test_detect(config: dict, name: str) -> None:
+    assert detect(config).name == name
+
+
+def test_bunny_is_detected_by_its_architecture_alone() -> None:
+    assert detect({"architectures": ["BunnyLlamaForCausalLM"]}).name == "bunny_s2"
+
+
+@pytest.mark.parametrize(
+    ("key", "part", "name"),
+    [
+        ("model.layers.3.self_attn.q_proj.weight", "language",
+         "model.layers.3.self_attn.q_proj.weight"),
+        ("model.embed_tokens.weight", "language", "model.embed_tokens.weight"),
+        ("lm_head.weight", "language", "lm_head.weight"),
+        ("model.vision_tower.vision_tower.vision_model.encoder.layers.26.mlp.fc1.weight", "vision",
+         "encoder.layers.26.mlp.fc1.weight"),
+        ("model.vision_tower.vision_tower.vision_model.head.probe", "vision", "head.probe"),
+        ("model.mm_projector.0.weight", "projector", "0.weight"),
+        ("model.mm_projector.2.bias", "projector", "2.bias"),
+    ],
+)  # fmt: skip
+def test_bunny_keys(key: str, part: str, name: str) -> None:
+    arch = get("bunny_s2")
+    assert arch.split_key(key) == (part, name)
+    assert arch.stored_key(part, name) == key
+
+
+@pytest.mark.parametrize(
+    ("key", "part", "name"),
+    [
+        ("language_model.model.layers.0.mlp.up_proj.weight", "language",
+         "model.layers.0.mlp.up_proj.weight"),
+        ("model.language_model.norm.weight", "language", "model.norm.weight"),
+        ("language_model.lm_head.weight", "language", "lm_head.weight"),
+        ("lm_head.weight", "language", "lm_head.weight"),
+        ("vision_tower.vision_model.embeddings.patch_embedding.weight", "vision",
+         "embeddings.patch_embedding.weight"),
+        ("vision_tower.embeddings.patch_embedding.weight", "vision",
+         "embeddings.patch_embedding.weight"),
+        ("model.vision_tower.pre_layrnorm.weight", "vision", "pre_layrnorm.weight"),
+        ("multi_modal_projector.linear_1.weight", "projector", "linear_1.weight"),
+        ("model.multi_modal_projector.linear_2.bias", "projector", "linear_2.bias"),
+    ],
+)  # fmt: skip
+def test_llava_keys(key: str, part: str, name: str) -> None:
+    arch = get("llava_clip")
+    assert arch.split_key(key) == (part, name)
+    assert arch.split_key(arch.stored_key(part, name)) == (part, name)
+
+
+def test_text_configs() -> None:
+    bunny = get("bunny_s2").text_config(
+        {
+            **BUNNY,
+            "hidden_size": 8,
+            "mm_hidden_size": 24,
+            "use_s2": True,
+            "s2_scales": "1,2",
+            "auto_map": {},
+            "tokenizer_model_max_length": 4096,
+        }
+    )
+    assert bunny == {"hidden_size": 8, "model_type": "llama", "architectures": ["LlamaForCausalLM"]}
+    assert get("llava_clip").text_config(LLAVA) == {"model_type": "llama"}
+
+
+def test_refusals_say_why() -> None:
+    with pytest.raises(ArchitectureError, match=r"custom code, auto_map.*Supported: Bunny"):
+        detect({"architectures": ["QWenLMHeadModel"], "auto_map": {"AutoModel": "x.Y"}})
+    with pytest.raises(ArchitectureError, match="language tower is 'mistral'"):
+        detect({"model_type": "llava", "text_config": {"model_type": "mistral"}})
+    with pytest.raises(ArchitectureError, match="holds a list"):
+        detect([1, 2])  # type: ignore[arg-type]
+    with pytest.raises(ArchitectureError, match="valid names: bunny_s2, llava_clip, llama"):
+        get("llava")
+
+
+def test_the_registry_imports_no_torch() -> None:
+    code = (
+        "import sys, jradi_desktop.architectures as a; a.architectures(); "
+        "print('torch' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
