@@ -18,11 +18,19 @@ from engine.events import Event
 
 
 def _run_events(events: Iterable[Event], mode: str | None) -> dict:
-    """Drive a job: print its events as asked and return the data of its result event."""
+    """Drive a job: print its events as asked and return the data of its result event.
+
+    On the terminal, progress is one redrawn line and a log event whose data says
+    ``level: "warning"`` (e.g. skipped data lines) is printed in full on stderr."""
     result: dict = {}
+    bar_drawn = False  # a progress line without its newline is on stderr
     for event in events:
         if mode == "jsonl":
             print(event.to_json(), flush=True)
+        elif event.kind == "log" and event.data.get("level") == "warning":
+            start = "\n" if bar_drawn else ""
+            print(f"{start}{event.job}: warning: {event.message}", file=sys.stderr, flush=True)
+            bar_drawn = False
         elif event.kind == "progress":
             width = 24
             done = int(width * event.step / max(event.total, 1))
@@ -33,6 +41,7 @@ def _run_events(events: Iterable[Event], mode: str | None) -> dict:
                 file=sys.stderr,
                 flush=True,
             )
+            bar_drawn = True
         if event.kind == "result":
             result = event.data
             if mode != "jsonl":
@@ -121,9 +130,12 @@ def _cmd_eval_report(args: argparse.Namespace) -> int:
 
 
 def _cmd_lora(args: argparse.Namespace) -> int:
-    from engine.lora import iter_train
+    from engine.lora import iter_train, load_lora_config
 
-    _run_events(iter_train(args.config, args.workspace), args.events)
+    config = load_lora_config(args.config)
+    if args.strict:
+        config = config.model_copy(update={"strict_data": True})
+    _run_events(iter_train(config, args.workspace), args.events)
     return 0
 
 
@@ -270,6 +282,12 @@ def build_parser() -> argparse.ArgumentParser:
         type=Path,
         required=True,
         help="folder for checkpoints and outputs; run again with the same one to resume",
+    )
+    p.add_argument(
+        "--strict",
+        action="store_true",
+        help="stop at the first data line that does not load (as strict_data: true in the "
+        "config); without it such lines are skipped with a warning naming file and line",
     )
     p.set_defaults(run=_cmd_lora)
 

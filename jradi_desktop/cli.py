@@ -13,6 +13,8 @@ from pathlib import Path
 
 from jradi_desktop.errors import JRadiError
 
+_FRAME_HELP = "frame of a multi-frame DICOM, counted from 0 (default: 0)"
+
 
 def _parse_window(text: str) -> tuple[float, float]:
     try:
@@ -52,7 +54,7 @@ def _cmd_info(args: argparse.Namespace) -> int:
 
 
 def _cmd_models(args: argparse.Namespace) -> int:
-    from jradi_desktop.models import ModelRegistry, ModelSpec, check_model
+    from jradi_desktop.models import ModelRegistry, ModelSpec, default_model_name, find_mmproj
 
     registry = ModelRegistry()
     if args.action == "list":
@@ -61,17 +63,23 @@ def _cmd_models(args: argparse.Namespace) -> int:
             mark = "*" if name == registry.default else " "
             print(f"{mark} {name}\t{spec.kind}\t{spec.path}\t{spec.mmproj or ''}")
     elif args.action == "add":
-        path = Path(args.path)
+        path = Path(args.path).expanduser().resolve()
+        kind = "hf" if path.is_dir() else "gguf"
+        if args.mmproj:
+            mmproj = Path(args.mmproj).expanduser().resolve()
+        else:  # the exporter writes mmproj.gguf beside model.gguf, as `report --model` finds it
+            mmproj = find_mmproj(path) if kind == "gguf" else None
         spec = ModelSpec(
-            name=args.name or path.stem if path.is_file() else args.name or path.name,
-            kind="gguf" if path.is_file() else "hf",
-            path=path.resolve(),
-            mmproj=Path(args.mmproj).resolve() if args.mmproj else None,
+            name=args.name or default_model_name(path),
+            kind=kind,
+            path=path,
+            mmproj=mmproj,
             template=args.template,
             context=args.context,
         )
-        check = check_model(spec)
-        registry.add(spec, make_default=args.default)
+        check = registry.add(spec, make_default=args.default, replace=args.replace)
+        if mmproj is not None and not args.mmproj:
+            print(f"mmproj: {mmproj}")
         print(
             f"{spec.name}: {check.architecture}, {check.layers} layers, "
             f"memory ≈ {check.memory_text(spec.context)} at context {spec.context}"
@@ -102,32 +110,75 @@ def _params(args: argparse.Namespace, default_tokens: int) -> object:
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
-    from jradi_desktop.imaging import list_images
+    from jradi_desktop.imaging import open_image, plausibility_notes, scan_images
+    from jradi_desktop.inference import (
+        BackendUnavailableError,
+        ModelFileNotFoundError,
+        ModelLoadError,
+        UnknownBackendError,
+        VisionNotSupportedError,
+    )
     from jradi_desktop.pipeline import generate_report
 
-    paths = list_images(args.paths)
-    if not paths:
-        print("jradi report: 画像が見つかりません / no images found", file=sys.stderr)
+    # Failures of the model, not of the image: every later image would fail the same way.
+    model_errors = (BackendUnavailableError, ModelFileNotFoundError, ModelLoadError,
+                    UnknownBackendError, VisionNotSupportedError)  # fmt: skip
+
+    def error_line(key: str, value: object, exc: JRadiError) -> str:
+        line = {key: str(value), "error": exc.message_en, "error_ja": exc.message_ja}
+        return json.dumps(line, ensure_ascii=False)
+
+    def image_failed(path: object, exc: JRadiError, newline: str = "") -> None:
+        if args.json:
+            print(error_line("image", path, exc), flush=True)
+        else:
+            print(f"{newline}{exc}", file=sys.stderr, flush=True)
+
+    def model_failed(exc: JRadiError, left: int) -> int:
+        if args.json:
+            print(error_line("model", model_name, exc), flush=True)
+        print(f"jradi report: {exc}\njradi report: モデルを使えないため、残りの画像 {left} 枚は"
+              f"処理していません / the model cannot be used, so the remaining {left} image(s) "
+              "were not processed", file=sys.stderr)  # fmt: skip
+        return 1
+
+    scan = scan_images(args.paths)  # stats every entry; opens only regular files
+    for skipped in scan.skipped:  # FIFOs, sockets, broken links, link loops: never opened
+        image_failed(skipped.path, skipped)
+    if not scan.files:
+        if not scan.skipped:
+            print("jradi report: 画像が見つかりません / no images found", file=sys.stderr)
         return 1
     worker, model_name = _worker_for(args)
-    failures = 0
+    failures = len(scan.skipped)
     try:
-        for path in paths:
-            stream = None if args.json else (lambda piece: print(piece, end="", flush=True))
+        for done, path in enumerate(scan.files):
             if not args.json:
                 print(f"== {path}", flush=True)
             try:
-                result = generate_report(
-                    worker, path, model_name=model_name, indication=args.indication,
-                    params=_params(args, 256), on_piece=stream,
-                )  # fmt: skip
+                image = open_image(path)
             except JRadiError as exc:
                 failures += 1
-                if args.json:
-                    print(json.dumps({"image": str(path), "error": exc.message_en,
-                                      "error_ja": exc.message_ja}, ensure_ascii=False))  # fmt: skip
-                else:
-                    print(f"\n{exc}", file=sys.stderr)
+                image_failed(path, exc)
+                continue
+            if not args.json:  # --json carries them in the result
+                for note in plausibility_notes(image):
+                    print(f"【注意】{note.ja}\nWarning: {note.en}", flush=True)
+            try:
+                worker.wait_ready()  # loads the model once (again only after a crash)
+            except JRadiError as exc:  # loading failed: it would fail for every image
+                return model_failed(exc, len(scan.files) - done)
+            stream = None if args.json else (lambda piece: print(piece, end="", flush=True))
+            try:
+                result = generate_report(
+                    worker, image, model_name=model_name, indication=args.indication,
+                    params=_params(args, 256), on_piece=stream,
+                )  # fmt: skip
+            except model_errors as exc:
+                return model_failed(exc, len(scan.files) - done)
+            except JRadiError as exc:
+                failures += 1
+                image_failed(path, exc, newline="\n")
                 continue
             if args.json:
                 print(json.dumps(result.to_json(), ensure_ascii=False), flush=True)
@@ -159,7 +210,13 @@ def _cmd_ask(args: argparse.Namespace) -> int:
 
 
 def _model_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--model", required=True, help="a GGUF file, a HF folder or a registered name")
+    p.add_argument(
+        "--model",
+        required=True,
+        help="a registered name (jradi models list), a .gguf file or a HF folder; a registered "
+        "name wins over a same-named file or folder here: write ./NAME for the path (anything "
+        "with a path separator, starting with . or ~, absolute or ending in .gguf is a path)",
+    )
     p.add_argument("--threads", type=int)
     p.add_argument("--n-gpu-layers", type=int)
     p.add_argument("--max-new-tokens", type=int)
@@ -181,12 +238,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="window to render at; write --window=-600,1500 for a negative center",
     )
     p.add_argument("--invert", action="store_true")
-    p.add_argument("--frame", type=int, default=0)
+    p.add_argument("--frame", type=int, default=0, metavar="N", help=_FRAME_HELP)
     p.set_defaults(run=_cmd_render)
 
     p = sub.add_parser("info", help="image metadata as JSON")
     p.add_argument("image")
-    p.add_argument("--frame", type=int, default=0)
+    p.add_argument("--frame", type=int, default=0, metavar="N", help=_FRAME_HELP)
     p.set_defaults(run=_cmd_info)
 
     p = sub.add_parser("models", help="the registered models")
@@ -194,11 +251,14 @@ def build_parser() -> argparse.ArgumentParser:
     actions.add_parser("list")
     add = actions.add_parser("add", help="register a GGUF file (+ mmproj) or a HF folder")
     add.add_argument("path")
-    add.add_argument("--name")
-    add.add_argument("--mmproj")
+    add.add_argument("--name", help="default: the GGUF's file stem or the folder's name")
+    add.add_argument("--mmproj", help="the vision encoder GGUF (default: mmproj*.gguf beside it)")
     add.add_argument("--template", default="auto")
     add.add_argument("--context", type=int, default=4096)
     add.add_argument("--default", action="store_true")
+    add.add_argument(
+        "--replace", action="store_true", help="replace a model already registered under the name"
+    )
     for action in ("remove", "default"):
         actions.add_parser(action).add_argument("name")
     p.set_defaults(run=_cmd_models)

@@ -11,7 +11,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from jradi_desktop.imaging import XrayImage, open_image, to_model_rgb
+from jradi_desktop.imaging import (
+    PlausibilityNote,
+    XrayImage,
+    open_image,
+    plausibility_notes,
+    to_model_rgb,
+)
 from jradi_desktop.inference import (
     GenerationParams,
     build_chat_messages,
@@ -32,6 +38,10 @@ class Generator(Protocol):
 
 @dataclass(frozen=True)
 class ReportResult:
+    """A drafted report. ``warnings`` say why the image may not be a chest radiograph the
+    model can read (:func:`~jradi_desktop.imaging.plausibility_notes`); the clinician must
+    see them with the text."""
+
     image: str
     findings: str
     impression: str
@@ -39,6 +49,7 @@ class ReportResult:
     prompt: str
     model: str
     seconds: float
+    warnings: tuple[PlausibilityNote, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -49,6 +60,7 @@ class ReportResult:
             "prompt": self.prompt,
             "model": self.model,
             "seconds": round(self.seconds, 3),
+            "warnings": [note.to_json() for note in self.warnings],
         }
 
 
@@ -64,6 +76,7 @@ def generate_report(
     """Render the image as the model expects (JRadiEvo: RGB, 512×512), prompt, stream, split."""
     start = time.perf_counter()
     xray = image if isinstance(image, XrayImage) else open_image(image)
+    warnings = tuple(plausibility_notes(xray))
     pieces = []
     for piece in generator.generate(
         build_report_messages(indication), [to_model_rgb(xray)], params or GenerationParams()
@@ -81,6 +94,7 @@ def generate_report(
         prompt=report_prompt(indication),
         model=model_name,
         seconds=time.perf_counter() - start,
+        warnings=warnings,
     )
 
 

@@ -503,3 +503,80 @@ def test_pruning_scores_part_of_the_dev_set_first(demo_dir, dev_csv, tmp_path):
     assert result["complete"] == 5 and len(trials) == 5 + len(pruned) and pruned
     assert all(list(t.intermediate_values) == [0] for t in trials)  # half the pairs, scored
     assert not any((tmp_path / "ws" / "trials" / f"{t.number:05d}.jsonl").exists() for t in pruned)
+
+
+EXPORT_CHILD = """
+import os, signal, sys
+from pathlib import Path
+from engine.evolve import ExportSettings, iter_export_best, load_evolve_recipe
+from engine.merge import JRadiEvoParams, MergeContext
+
+recipe = load_evolve_recipe(sys.argv[1])
+context = MergeContext.from_folders(recipe.base, [m.path for m in recipe.models])
+params = JRadiEvoParams.from_vector([0.5] + [0.2] * 4 + [0.5] * 4 + [1.0])
+events = iter_export_best(context, recipe, params, int(sys.argv[4]), 0.5, Path(sys.argv[2]),
+                          ExportSettings(gguf=False))
+for event in events:
+    if event.kind == "progress":  # the staging folder exists: the merge is about to start
+        print("exporting", flush=True)
+        if sys.argv[3] == "kill":
+            os.kill(os.getpid(), signal.SIGKILL)
+        sys.stdin.readline()  # "hold": export in progress until the parent says go on
+"""
+
+
+def _export_child(recipe: Path, ws: Path, mode: str, trial: int = 0) -> subprocess.Popen:
+    """A worker exporting ``trial``, killed (``kill``) or paused (``hold``) once it has begun."""
+    command = [sys.executable, "-c", EXPORT_CHILD, str(recipe), str(ws), mode, str(trial)]
+    child = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    assert child.stdout is not None and child.stdout.readline() == "exporting\n"
+    return child
+
+
+def test_a_killed_export_is_cleaned_up_but_a_running_one_is_not(demo_dir, dev_csv, tmp_path):
+    from engine.evolve import iter_evolve
+    from engine.evolve._export import remove_stale_exports
+
+    recipe = write_recipe(tmp_path, demo_dir, dev_csv)
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    killed = _export_child(recipe, ws, "kill")
+    assert killed.wait(timeout=60) == -signal.SIGKILL
+    [stale] = ws.glob(".best.partial-*")  # a whole merged model, left by the kill
+    assert stale.name.startswith(f".best.partial-{killed.pid}-")
+
+    running = _export_child(recipe, ws, "hold")  # the next export removes the leftover first
+    try:
+        [partial] = ws.glob(".best.partial-*")
+        assert partial.name.startswith(f".best.partial-{running.pid}-")
+        assert remove_stale_exports(ws) == []  # a worker is exporting: its folder is kept
+        assert partial.is_dir()
+        running.communicate("go on\n", timeout=120)
+    finally:
+        running.kill()
+    assert running.returncode == 0
+    assert json.loads((ws / "best" / "best.json").read_text())["trial"] == 0
+    assert not list(ws.glob(".best.partial-*"))
+
+    killed = _export_child(recipe, ws, "kill", trial=1)  # a better trial, exported at the end
+    assert killed.wait(timeout=60) == -signal.SIGKILL
+    assert len(list(ws.glob(".best.partial-*"))) == 1
+    events = iter_evolve(recipe, ws)  # a run or resume of the workspace cleans up first
+    first = next(events)
+    events.close()
+    assert first.data["event"] == "stale-exports" and len(first.data["removed"]) == 1
+    assert not list(ws.glob(".best.partial-*")) and (ws / "best" / "best.json").is_file()
+
+
+def test_an_export_killed_between_its_renames_gets_the_previous_best_back(tmp_path):
+    from engine.evolve._export import remove_stale_exports
+
+    ws = tmp_path / "ws"
+    previous = ws / ".best.old-4242"  # best/ moved aside, the new one not yet in place
+    (previous / "model").mkdir(parents=True)
+    (previous / "best.json").write_text('{"trial": 3}', encoding="utf-8")
+    (ws / ".best.partial-4242-abc" / "model").mkdir(parents=True)
+    assert [p.name for p in remove_stale_exports(ws)] == [".best.partial-4242-abc"]
+    assert json.loads((ws / "best" / "best.json").read_text()) == {"trial": 3}
+    assert sorted(p.name for p in ws.iterdir()) == [".best.lock", "best"]
+    assert remove_stale_exports(tmp_path / "no-such-workspace") == []

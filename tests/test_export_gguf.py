@@ -1,6 +1,7 @@
 import base64
 import io
 import json
+import shutil
 
 import numpy as np
 import pytest
@@ -215,3 +216,73 @@ def test_cli_reports_a_bad_folder_without_traceback(tmp_path, capsys):
 
     assert main(["export-gguf", str(tmp_path / "missing"), str(tmp_path / "out")]) == 1
     assert "not a folder" in capsys.readouterr().err
+
+
+def _edited_copy(demo_dir, tmp_path, name, edit):
+    folder = tmp_path / f"{name}-edited"
+    shutil.copytree(demo_dir / name, folder)
+    config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+    edit(config)
+    (folder / "config.json").write_text(json.dumps(config), encoding="utf-8")
+    return folder
+
+
+@pytest.mark.parametrize(
+    ("name", "edit", "message"),
+    [
+        (
+            "base",
+            lambda c: c.update(hidden_size="64"),
+            r'base-edited/config\.json: field hidden_size is "64"; it must be an integer >= 1',
+        ),
+        (
+            "vlm",
+            lambda c: c["text_config"].update(intermediate_size=-1),
+            r"config\.json: field text_config\.intermediate_size is -1; it must be an integer",
+        ),
+        (
+            "vlm",
+            lambda c: c["text_config"].update(hidden_size=128),
+            r"vlm-edited/model\.safetensors: tensor language_model\.lm_head\.weight has shape "
+            r"\[717, 64\], but text_config\.hidden_size in .*vlm-edited/config\.json call for "
+            r"\[717, 128\]",
+        ),
+        (
+            "vlm",
+            lambda c: c["text_config"].update(num_hidden_layers=4),
+            r"text_config\.num_hidden_layers in .*config\.json is 4, but the weights hold "
+            r"2 \(0–1\) language model layers",
+        ),
+        (
+            "vlm",
+            lambda c: c["vision_config"].update(num_hidden_layers=5),
+            r"vision_config\.num_hidden_layers in .*config\.json is 5, but the weights hold "
+            r"3 \(0–2\) vision encoder layers",
+        ),
+        (
+            "vlm",
+            lambda c: c["vision_config"].update(hidden_size=48),
+            r"has shape \[\d+, 32.*\], but vision_config\.hidden_size",
+        ),
+    ],
+    ids=["str-size", "negative", "wider-config", "more-layers", "vision-layers", "vision-width"],
+)
+def test_a_config_that_contradicts_its_weights_writes_nothing(
+    demo_dir, tmp_path, name, edit, message
+):
+    folder = _edited_copy(demo_dir, tmp_path, name, edit)
+    with pytest.raises(ExportError, match=message):
+        export_gguf(folder, tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+
+
+def test_cli_names_a_config_that_is_not_an_object(demo_dir, tmp_path, capsys):
+    from engine.cli import main
+
+    folder = tmp_path / "listed"
+    shutil.copytree(demo_dir / "base", folder)
+    (folder / "config.json").write_text("[1, 2]")
+    assert main(["export-gguf", str(folder), str(tmp_path / "out")]) == 1
+    err = capsys.readouterr().err
+    assert f"{folder / 'config.json'}: holds a JSON list, not an object" in err
+    assert "Traceback" not in err and not (tmp_path / "out").exists()

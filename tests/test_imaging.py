@@ -37,10 +37,10 @@ from jradi_desktop.imaging import (
     XrayImage,
     apply_window,
     image_info,
-    list_images,
     open_image,
     preset_window,
     render,
+    scan_images,
     to_model_rgb,
     window_presets,
 )
@@ -630,7 +630,7 @@ def test_error_pickles_across_processes(tmp_path: Path):
 # --- Listing -------------------------------------------------------------------------------
 
 
-def test_list_images(tmp_path: Path):
+def test_scan_images(tmp_path: Path):
     root = tmp_path / "study"
     (root / "series2").mkdir(parents=True)
     (root / ".hidden").mkdir()
@@ -652,8 +652,9 @@ def test_list_images(tmp_path: Path):
     (root / "magic.bin").write_bytes(bytes(128) + b"DICM")
     explicit = tmp_path / "single.png"
     explicit.write_bytes(b"x")
-    found = list_images([root, explicit, root / "b.png"])
-    names = [p.relative_to(tmp_path).as_posix() for p in found]
+    scan = scan_images([root, explicit, root / "b.png"])
+    assert scan.skipped == []
+    names = [p.relative_to(tmp_path).as_posix() for p in scan.files]
     assert names == [
         "study/a.DCM",
         "study/b.png",

@@ -6,10 +6,13 @@ from __future__ import annotations
 import os
 import pickle
 import signal
+import subprocess
+import sys
 import threading
 import time
 
 import numpy as np
+import psutil
 import pytest
 from PIL import Image
 
@@ -37,6 +40,7 @@ from jradi_desktop.inference import (
     report_prompt,
     split_report,
 )
+from jradi_desktop.inference._worker import remove_stale_logs
 from jradi_desktop.models import ModelSpec
 
 PAPER_PROMPT = (
@@ -393,8 +397,11 @@ def test_worker_killed_mid_generation_reports_and_recovers(worker, backends):
     with pytest.raises(WorkerCrashedError, match="killed by SIGKILL while generating") as info:
         list(stream)
     assert info.value.exitcode == -signal.SIGKILL
-    assert info.value.log_path in info.value.message("en")
-    os.unlink(info.value.log_path)  # kept for the user after a crash; not needed here
+    if info.value.log_path:  # kept for the user after a crash if it has traces
+        assert info.value.log_path in info.value.message("en")
+        os.unlink(info.value.log_path)
+    else:  # nothing was logged: no empty file left behind, none named
+        assert "log" not in info.value.message("en")
     assert "推論プロセス" in info.value.message("ja") and "自動的に再起動" in info.value.message(
         "ja"
     )
@@ -429,6 +436,81 @@ def test_worker_closed_from_another_thread_ends_the_stream_quietly(worker, backe
     assert worker.finish_reason == "cancelled"
     expected = _run(backends("gguf-vlm"), HELLO)[1]
     assert "".join(worker.generate(HELLO, (), SHORT)) == expected  # starts a new child
+
+
+def _wait_gone(pid: int, seconds: float = 30) -> None:
+    deadline = time.monotonic() + seconds
+    while psutil.pid_exists(pid) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE:
+        assert time.monotonic() < deadline, f"process {pid} still runs"
+        time.sleep(0.05)
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(60)
+def test_worker_sigterm_of_the_child_leaves_no_empty_log(specs):
+    with InferenceWorker(specs["gguf-base"]) as worker:
+        worker.wait_ready()
+        pid, log = worker.pid, worker.log_path
+        assert os.path.getsize(log) == 0
+        os.kill(pid, signal.SIGTERM)
+        _wait_gone(pid)
+        assert "".join(worker.generate(HELLO, (), SHORT))  # a fresh child answers
+        assert not os.path.exists(log) and worker.pid not in (None, pid)
+        second = worker.log_path
+    assert not os.path.exists(second)  # a normal close removes the log too
+
+
+APP = """
+import os, signal, sys
+from pathlib import Path
+from jradi_desktop.inference import InferenceWorker
+from jradi_desktop.models import ModelSpec
+
+if __name__ == "__main__":
+    worker = InferenceWorker(ModelSpec("base", "gguf", Path(sys.argv[1]), threads=1))
+    worker.wait_ready()
+    print(worker.pid, worker.log_path, flush=True)
+    os.kill(os.getpid(), signal.SIGTERM if sys.argv[2] == "term" else signal.SIGKILL)
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("how", ["term", "kill"])
+def test_worker_of_a_killed_app_leaves_no_empty_log(demo_gguf, tmp_path, how):
+    """The app dies without closing its worker: the child sees the pipe close and removes its
+    empty log itself."""
+    script = tmp_path / "app.py"
+    script.write_text(APP, encoding="utf-8")
+    app = subprocess.run([sys.executable, str(script), str(demo_gguf["base"]), how],
+                         capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert app.returncode == -(signal.SIGTERM if how == "term" else signal.SIGKILL), app.stderr
+    child, log = app.stdout.split()
+    _wait_gone(int(child))
+    assert not os.path.exists(log)
+
+
+def test_empty_logs_of_dead_apps_are_removed_at_the_next_start(tmp_path):
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)  # fmt: skip
+    dead_pid = int(dead.stdout)
+    files = {
+        "stale": tmp_path / f"jradi-inference-{dead_pid}-abc.log",
+        "crash": tmp_path / f"jradi-inference-{dead_pid}-def.log",
+        "running": tmp_path / f"jradi-inference-{os.getpid()}-ghi.log",
+        "old": tmp_path / "jradi-inference-jkl_mno.log",
+        "new": tmp_path / "jradi-inference-pqrstu.log",
+        "other": tmp_path / "notes.log",
+    }
+    for path in files.values():
+        path.touch()
+    files["crash"].write_text("Fatal Python error: Segmentation fault\n")
+    os.utime(files["old"], (time.time() - 2 * 86400,) * 2)
+    assert sorted(remove_stale_logs(str(tmp_path))) == sorted(
+        [str(files["stale"]), str(files["old"])]
+    )
+    kept = {"crash", "running", "new", "other"}
+    assert {name for name, path in files.items() if path.exists()} == kept
 
 
 @pytest.mark.slow

@@ -4,6 +4,7 @@ adapter exported to GGUF answering through ``jradi ask``."""
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -134,6 +135,52 @@ def test_the_sample_instructions_load_cleanly():
     data = load_instructions(sample("instructions_ja.jsonl"))
     assert len(data) == 30 and not data.problems
     assert any(not e.input for e in data.examples)
+
+
+def _with_bad_lines(tmp_path):
+    """The sample instructions with a broken line 3 and an incomplete line 5."""
+    lines = sample("instructions_ja.jsonl").read_text(encoding="utf-8").splitlines()
+    lines[2] = '{"instruction": "途中で切れた行'
+    lines[4] = json.dumps({"instruction": "出力がない"}, ensure_ascii=False)
+    path = tmp_path / "訓練.jsonl"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def test_strict_reading_stops_at_the_first_bad_line_with_file_and_line(tmp_path):
+    path = _with_bad_lines(tmp_path)
+    assert [(p.path, p.line) for p in load_instructions(path).problems] == [(path, 3), (path, 5)]
+    with pytest.raises(DataError, match=rf"^{re.escape(str(path))}:3: not valid JSON.*strict"):
+        load_instructions(path, strict=True)
+
+
+def test_lora_cli_strict_stops_at_the_first_bad_line(demo_dir, tmp_path, capsys):
+    from engine.cli import main as engine
+
+    data = _with_bad_lines(tmp_path)
+    config = write_config(tmp_path / "run.yaml", run_config(demo_dir, data=[str(data)]))
+    assert engine(["lora", str(config), "--workspace", str(tmp_path / "ws"), "--strict"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"jradi-engine lora: {data}:3: not valid JSON")
+    assert not latest_checkpoint(tmp_path / "ws")
+    strict = write_config(tmp_path / "strict.yaml", {**yaml.safe_load(config.read_text()),
+                                                      "strict_data": True})  # fmt: skip
+    assert engine(["lora", str(strict), "--workspace", str(tmp_path / "ws2")]) == 1
+    assert f"{data}:3: not valid JSON" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_lora_cli_names_the_skipped_lines_on_the_terminal(demo_dir, tmp_path, capsys):
+    from engine.cli import main as engine
+
+    data = _with_bad_lines(tmp_path)
+    config = write_config(tmp_path / "run.yaml", run_config(demo_dir, data=[str(data)],
+                                                             max_steps=1))  # fmt: skip
+    assert engine(["lora", str(config), "--workspace", str(tmp_path / "ws")]) == 0
+    err = capsys.readouterr().err
+    assert "lora: warning: 2 training data line(s) skipped" in err
+    assert f"- {data}:3: not valid JSON" in err
+    assert f"- {data}:5: has no field 'output'" in err
 
 
 # --- prompts and labels ---------------------------------------------------------------------

@@ -261,3 +261,45 @@ def test_multi_frame_file_fills_the_thumbnail_strip(qtbot, window):
     qtbot.waitUntil(lambda: len(window.images) == 2, timeout=10000)
     assert window.thumbnails.count() == 2
     assert window.thumbnails.isVisible()
+
+
+@pytest.mark.timeout(60)
+def test_folder_scan_runs_off_the_ui_thread_and_reports_what_it_skipped(
+    qtbot, window, tmp_path, monkeypatch
+):
+    import os
+    import threading
+
+    from PySide6.QtWidgets import QMessageBox
+
+    from jradi_desktop.ui import main_window
+
+    shown, scanned_on = [], []
+    monkeypatch.setattr(QMessageBox, "warning", lambda *a, **k: shown.append(a[2]))
+    real_scan = main_window.scan_images
+    monkeypatch.setattr(
+        main_window,
+        "scan_images",
+        lambda paths: scanned_on.append(threading.current_thread()) or real_scan(paths),
+    )
+    folder = tmp_path / "d"
+    folder.mkdir()
+    good = folder / "good.png"
+    Image.fromarray(np.full((8, 8), 90, np.uint8)).save(good)
+    os.mkfifo(folder / "p.bin")  # opening it would block until a writer came
+    (folder / "loop").symlink_to(folder / "loop")
+    (folder / "x.png").write_text("not a PNG")
+    window.open_paths([folder])
+    qtbot.waitUntil(lambda: bool(shown), timeout=10000)
+    assert scanned_on and scanned_on[0] is not threading.main_thread()
+    assert window.current is not None and window.current.source == good
+    for name in ("p.bin", "loop", "x.png"):
+        assert name in shown[0]
+    assert len(window.images) == 1
+
+
+def test_empty_folder_says_no_images_found(qtbot, window, tmp_path):
+    window.open_paths([tmp_path])
+    qtbot.waitUntil(lambda: window.statusBar().currentMessage() != "", timeout=10000)
+    assert window.statusBar().currentMessage() == "画像が見つかりません"
+    assert window.current is None

@@ -456,3 +456,40 @@ def test_folder_problems_are_reported_together(demo_dir, tmp_path):
     with pytest.raises(MergeError, match=r"(?s)base-missing: not a folder.*plain Llama.*role: vlm"):
         list(iter_merge(recipe, tmp_path / "out"))
     assert not (tmp_path / "out").exists()
+
+
+def _config_only(folder, config):
+    folder.mkdir()
+    (folder / "config.json").write_text(json.dumps(config), encoding="utf-8")
+    return folder
+
+
+def test_custom_code_checkpoint_is_refused_as_such(tmp_path):
+    folder = _config_only(
+        tmp_path / "custom",
+        {
+            "model_type": "my_llama",
+            "architectures": ["LlamaForCausalLM"],
+            "auto_map": {"AutoModelForCausalLM": "modeling_my.MyLlamaForCausalLM"},
+        },
+    )
+    with pytest.raises(MergeError) as raised:
+        open_model_folder(folder)
+    message = str(raised.value)
+    assert message.startswith(
+        f"{folder}: model_type 'my_llama' needs the checkpoint's own Python code "
+        "(config.json auto_map: AutoModelForCausalLM), which JRadi never runs, so it cannot be "
+        "merged. Supported: Llama causal LMs (LlamaForCausalLM)"
+    )
+    assert "'LlamaForCausalLM' cannot be merged" not in message
+    plain = _config_only(tmp_path / "plain", {"model_type": "my_llama",
+                                              "architectures": ["LlamaForCausalLM"]})  # fmt: skip
+    with pytest.raises(MergeError, match=r"names 'LlamaForCausalLM', but its model_type is "
+                       r"'my_llama', not 'llama'"):  # fmt: skip
+        open_model_folder(plain)
+
+
+def test_merge_names_a_config_field_of_the_wrong_type(tmp_path):
+    folder = _config_only(tmp_path / "m", {"model_type": "llama", "hidden_size": "64"})
+    with pytest.raises(MergeError, match=r'm/config\.json: field hidden_size is "64"; it must be'):
+        open_model_folder(folder)

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from PySide6.QtCore import Qt
 
-from jradi_desktop.models import ModelRegistry
+from jradi_desktop.models import ModelRegistry, ModelSpec
 from jradi_desktop.ui.model_manager import FirstStartPage, ModelManagerDialog
 
 pytestmark = pytest.mark.gui
@@ -141,6 +141,33 @@ def test_a_registered_model_whose_file_vanished_says_so(qtbot, registry, demo_gg
     qtbot.addWidget(reopened)
     assert "このモデルは使えません" in reopened.details.text()
     assert "見つかりません" in reopened.details.text()
+
+
+def test_changes_made_elsewhere_while_the_dialog_is_open_are_kept(qtbot, dialog, demo_gguf):
+    dialog.add_model(demo_gguf["vlm"], name="vlm")
+    elsewhere = ModelRegistry(dialog.registry.path)  # e.g. `jradi models add` in a terminal
+    elsewhere.add(ModelSpec("terminal", "gguf", demo_gguf["base"]))
+    with qtbot.waitSignal(dialog.modelEdited):
+        dialog.context.setValue(8192)  # the dialog's edit replaces only its own entry
+    saved = ModelRegistry(dialog.registry.path)
+    assert saved.names() == ["terminal", "vlm"] and saved.get("vlm").context == 8192
+    # a name taken elsewhere is numbered, not replaced
+    elsewhere.add(ModelSpec("base", "gguf", demo_gguf["base"]))
+    spec = dialog.add_model(demo_gguf["base"], name="base")
+    assert spec is not None and spec.name == "base (2)"
+    assert ModelRegistry(dialog.registry.path).get("base").path == demo_gguf["base"]
+    assert [r[0] for r in rows(dialog)] == ["base", "base (2)", "terminal", "vlm"]
+
+
+def test_editing_a_model_removed_elsewhere_says_so(qtbot, dialog, demo_gguf):
+    dialog.add_model(demo_gguf["vlm"], name="vlm")
+    ModelRegistry(dialog.registry.path).remove("vlm")
+    dialog.context.setValue(8192)  # no exception escapes the slot
+    assert "model 'vlm' is not registered" in dialog.message.text() or (
+        "モデル 'vlm' は登録されていません" in dialog.message.text()
+    )
+    assert "b3261e" in dialog.message.styleSheet() and rows(dialog) == []
+    assert ModelRegistry(dialog.registry.path).names() == []
 
 
 def test_first_start_page_explains_and_offers_two_buttons(qtbot):

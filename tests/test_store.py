@@ -1,11 +1,15 @@
 import hashlib
+import multiprocessing
+import sqlite3
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import pytest
 
 from jradi_desktop.store import Database, History
+from jradi_desktop.store._db import SCHEMA
 
 
 @pytest.fixture
@@ -79,3 +83,58 @@ def test_discarded_draft_is_gone(history):
     history.save_draft("k", {"a": 1})
     history.discard_draft("k")
     assert history.drafts() == {}
+
+
+def _open_at_once(path: str, barrier, results) -> None:
+    """One app instance: wait for the others, then open (and create) the store."""
+    try:
+        barrier.wait(timeout=60)
+        history = History(Database(Path(path)))
+        chat = history.new_chat("同時起動")
+        history.add_message(chat, "user", "こんにちは")
+        version = history.db.connection().execute("PRAGMA user_version").fetchone()[0]
+        results.put(("ok", version))
+    except Exception as error:  # reported to the parent, which fails the test with it
+        results.put(("error", repr(error)))
+
+
+@pytest.mark.parametrize("processes", [4, 8])
+def test_many_processes_open_a_fresh_store_at_the_same_moment(tmp_path, processes):
+    """Two .dcm files double-clicked together start two app instances on a fresh folder."""
+    context = multiprocessing.get_context("spawn")
+    for round_ in range(4):
+        path = tmp_path / f"round{round_}" / "history.sqlite3"
+        barrier, results = context.Barrier(processes), context.Queue()
+        workers = [
+            context.Process(target=_open_at_once, args=(str(path), barrier, results))
+            for _ in range(processes)
+        ]
+        for worker in workers:
+            worker.start()
+        outcomes = [results.get(timeout=120) for _ in workers]
+        for worker in workers:
+            worker.join(timeout=60)
+        assert outcomes == [("ok", len(SCHEMA))] * processes, f"round {round_}: {outcomes}"
+        history = History(Database(path))
+        assert len(history.chats()) == processes
+        image = tmp_path / "a.png"
+        image.write_bytes(b"x")
+        report = history.add_report(image_path=image, model_name="m", model_path=None,
+                                    prompt="p", generated_text="異常なし")  # fmt: skip
+        assert history.report(report).final_text == "異常なし"
+        history.db.close()
+
+
+def test_half_migrated_file_is_completed_not_refused(tmp_path):
+    """An older version could commit the tables and die before setting user_version."""
+    path = tmp_path / "history.sqlite3"
+    conn = sqlite3.connect(path)
+    first_table = SCHEMA[0].split(";")[0].replace(" IF NOT EXISTS", "")
+    conn.execute(first_table)  # the old executescript committed statement by statement
+    conn.commit()
+    conn.close()
+    db = Database(path)
+    assert db.connection().execute("PRAGMA user_version").fetchone()[0] == len(SCHEMA)
+    assert db.connection().execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    History(db).save_draft("k", {"a": 1})
+    assert History(db).drafts() == {"k": {"a": 1}}

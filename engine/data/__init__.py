@@ -7,7 +7,7 @@ from engine.data._instructions import (
     InstructionSet,
     load_instructions,
 )
-from engine.data._jsonl import DataProblem
+from engine.data._jsonl import DataProblem, skipped_summary
 from engine.data._reports import (
     FINDINGS_COLUMNS,
     IMAGE_COLUMNS,
@@ -35,4 +35,5 @@ __all__ += [
     "choice_letter",
     "load_igakuqa",
     "load_instructions",
+    "skipped_summary",
 ]

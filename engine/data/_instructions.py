@@ -3,7 +3,7 @@ fields, as JMedLoRA's QA pairs generated from medical text).
 
 ``instruction`` and ``output`` are required non-empty strings; ``input`` is optional (missing
 or null reads as ""); other fields are ignored. A bad line is reported with its file and line
-number and the rest loads.
+number and the rest loads; with ``strict`` the first bad line raises instead.
 """
 
 from __future__ import annotations
@@ -12,7 +12,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from engine.data._errors import DataError
-from engine.data._jsonl import DataProblem, jsonl_files, nothing_loaded, read_jsonl
+from engine.data._jsonl import (
+    DataProblem,
+    jsonl_files,
+    note_problem,
+    nothing_loaded,
+    read_jsonl,
+)
 
 
 @dataclass(frozen=True)
@@ -49,10 +55,11 @@ def _field(record: dict, key: str, required: bool) -> tuple[str, str]:
     return value, ""
 
 
-def load_instructions(*paths: str | Path) -> InstructionSet:
+def load_instructions(*paths: str | Path, strict: bool = False) -> InstructionSet:
     """Read instruction JSONL files (folders: every ``*.jsonl`` under them, sorted).
 
-    Raises :class:`DataError` when a path does not exist or no example loads at all.
+    Raises :class:`DataError` when a path does not exist, no example loads at all, or (with
+    ``strict``) at the first line that does not load, naming its file and line.
     """
     if not paths:
         raise DataError("no instruction data given: name a .jsonl file or a folder of them.")
@@ -60,12 +67,12 @@ def load_instructions(*paths: str | Path) -> InstructionSet:
     examples: list[InstructionExample] = []
     problems: list[DataProblem] = []
     for path in files:
-        for number, record in read_jsonl(path, problems):
+        for number, record in read_jsonl(path, problems, strict):
             fields = {}
             for key, required in (("instruction", True), ("input", False), ("output", True)):
                 fields[key], why = _field(record, key, required)
                 if why:
-                    problems.append(DataProblem(path, number, why))
+                    note_problem(problems, DataProblem(path, number, why), strict)
                     break
             else:
                 examples.append(InstructionExample(**fields, source=f"{path}:{number}"))

@@ -1,9 +1,10 @@
-"""Reading JSON Lines leniently: good lines load, bad ones become problems with file and line."""
+"""Reading JSON Lines leniently: good lines load, bad ones become problems with file and line
+(or, strictly, the first bad line stops the read with its file and line)."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,11 +25,24 @@ class DataProblem:
         return f"{where}: {self.message}"
 
 
-def read_jsonl(path: Path, problems: list[DataProblem]) -> Iterator[tuple[int, dict[str, Any]]]:
+def note_problem(problems: list[DataProblem], problem: DataProblem, strict: bool) -> None:
+    """Record ``problem``; a strict read stops at it with a :class:`DataError` instead."""
+    if strict:
+        raise DataError(
+            f"{problem} (strict: the first bad line stops the run; fix or remove the line, "
+            "or turn strict off to skip bad lines with a warning)."
+        )
+    problems.append(problem)
+
+
+def read_jsonl(
+    path: Path, problems: list[DataProblem], strict: bool = False
+) -> Iterator[tuple[int, dict[str, Any]]]:
     """``(line number, object)`` for each JSON object line of ``path`` (UTF-8, BOM allowed).
 
     Blank lines are skipped; a line that is not UTF-8, not JSON or not an object is appended
-    to ``problems`` and skipped. An unreadable file raises :class:`DataError`.
+    to ``problems`` and skipped, or with ``strict`` raises :class:`DataError` naming
+    ``file:line``. An unreadable file raises :class:`DataError`.
     """
     try:
         data = path.read_bytes()
@@ -39,25 +53,20 @@ def read_jsonl(path: Path, problems: list[DataProblem]) -> Iterator[tuple[int, d
         try:
             line = raw.decode("utf-8")
         except UnicodeDecodeError as exc:
-            problems.append(
-                DataProblem(path, number, f"not UTF-8 text (bad byte at column {exc.start + 1})")
-            )
+            why = f"not UTF-8 text (bad byte at column {exc.start + 1})"
+            note_problem(problems, DataProblem(path, number, why), strict)
             continue
         if not line.strip():
             continue
         try:
             record = json.loads(line)
         except json.JSONDecodeError as exc:
-            problems.append(
-                DataProblem(
-                    path, number, f"not valid JSON ({exc.msg} at column {exc.colno}): {line[:60]!r}"
-                )
-            )
+            why = f"not valid JSON ({exc.msg} at column {exc.colno}): {line[:60]!r}"
+            note_problem(problems, DataProblem(path, number, why), strict)
             continue
         if not isinstance(record, dict):
-            problems.append(
-                DataProblem(path, number, f"must be a JSON object, got {type(record).__name__}")
-            )
+            why = f"must be a JSON object, got {type(record).__name__}"
+            note_problem(problems, DataProblem(path, number, why), strict)
             continue
         yield number, record
 
@@ -90,3 +99,11 @@ def nothing_loaded(what: str, problems: list[DataProblem], limit: int = 10) -> s
     more = f"\n(and {len(problems) - limit} more)" if len(problems) > limit else ""
     detail = f":\n- {shown}{more}" if problems else "."
     return f"no usable {what} found{detail}"
+
+
+def skipped_summary(what: str, problems: Sequence[DataProblem], limit: int = 5) -> str:
+    """A warning for lines skipped by a lenient read: how many, and the first ``limit`` with
+    file, line and reason."""
+    shown = "\n- ".join(str(p) for p in problems[:limit])
+    more = f"\n(and {len(problems) - limit} more)" if len(problems) > limit else ""
+    return f"{len(problems)} {what} line(s) skipped, they do not load:\n- {shown}{more}"

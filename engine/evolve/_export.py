@@ -3,8 +3,16 @@
 ``WORKSPACE/best/`` holds ``model/`` (a copy of the VLM with the merged language tower, and
 ``jradi_recipe.yaml``: the merge recipe with the best numbers, so ``jradi-engine merge``
 rebuilds the same weights), ``gguf/`` (``model.gguf`` + ``mmproj.gguf``) and ``best.json``.
-It is built in a hidden staging folder and renamed into place; an export of the same trial
-that is already there is kept.
+It is built in a hidden staging folder (``.best.partial-PID-…``) and renamed into place; an
+export of the same trial that is already there is kept.
+
+One export runs at a time per workspace, under the kernel lock on ``.best.lock`` (dropped when
+its process dies, even by SIGKILL). So whoever holds that lock knows that any staging folder
+is a killed export's leftover (a whole merged model) and removes it, and that a
+``.best.old-PID`` folder is the previous export, moved aside by an export killed before it
+put the new one in place: it goes back to ``best/`` if that is missing. Runs, resumes and
+exports of the workspace clean up this way first; a worker's export in progress is never
+touched, since it holds the lock.
 """
 
 from __future__ import annotations
@@ -55,6 +63,41 @@ def _paths(out: Path) -> dict[str, Any]:
     }
 
 
+def _remove_leftovers(workspace: Path) -> list[Path]:
+    """Under the export lock: remove killed exports' staging folders; restore or remove the
+    previous export moved aside. Returns the folders removed."""
+    out = workspace / BEST_DIR
+    olds = sorted(workspace.glob(f".{BEST_DIR}.old-*"))
+    if olds and not out.exists():
+        olds.pop().rename(out)  # killed between moving best/ aside and putting the new one in
+    removed = [*sorted(workspace.glob(f".{BEST_DIR}.partial-*")), *olds]
+    for path in removed:
+        shutil.rmtree(path, ignore_errors=True)
+    return removed
+
+
+def remove_stale_exports(workspace: Path) -> list[Path]:
+    """Remove what killed exports left in ``workspace`` (see the module docstring); nothing
+    when another process is exporting there now. Returns the folders removed."""
+    if not workspace.is_dir():
+        return []
+    lock = FileLock(workspace / f".{BEST_DIR}.lock")
+    if not lock.acquire():
+        return []
+    try:
+        return _remove_leftovers(workspace)
+    finally:
+        lock.close()
+
+
+def leftovers_event(removed: list[Path]) -> Event:
+    """The log event saying which leftovers :func:`remove_stale_exports` removed."""
+    names = ", ".join(p.name for p in removed)
+    message = f"removed {len(removed)} unfinished export(s) of a killed run: {names}"
+    data = {"event": "stale-exports", "removed": [str(p) for p in removed]}
+    return Event(JOB, "log", message, data=data)
+
+
 def iter_export_best(
     context: MergeContext,
     recipe: EvolveRecipe,
@@ -71,6 +114,9 @@ def iter_export_best(
         yield Event(JOB, "log", f"another worker (pid {lock.holder()}) is exporting to {out}")
         return
     try:
+        removed = _remove_leftovers(workspace)
+        if removed:
+            yield leftovers_event(removed)
         yield from _export(context, recipe, params, trial, score, out, settings)
     finally:
         lock.close()
@@ -92,7 +138,7 @@ def _export(
     if done is not None and done.get("trial") == trial:
         yield Event(JOB, "log", f"best trial {trial} already exported to {out}", data=_paths(out))
         return
-    stage = Path(tempfile.mkdtemp(prefix=f".{BEST_DIR}.partial-", dir=workspace))
+    stage = Path(tempfile.mkdtemp(prefix=f".{BEST_DIR}.partial-{os.getpid()}-", dir=workspace))
     umask = os.umask(0)
     os.umask(umask)
     stage.chmod(0o777 & ~umask)  # mkdtemp's 0700 would make the exported model private

@@ -17,7 +17,7 @@ from typing import Any
 
 from engine.events import Event
 from engine.evolve._errors import EvolveError
-from engine.evolve._export import iter_export_best
+from engine.evolve._export import iter_export_best, leftovers_event, remove_stale_exports
 from engine.evolve._fitness import ReportFitness
 from engine.evolve._run import JOB, TrialRunner, counts
 from engine.evolve._settings import EvolveRecipe, load_evolve_recipe
@@ -127,6 +127,9 @@ def iter_evolve(
     do_export = settings.export.enabled if export is None else export
     ws = Path(workspace).expanduser().resolve()
     ws.mkdir(parents=True, exist_ok=True)
+    removed = remove_stale_exports(ws)  # a killed export's merged model is not kept forever
+    if removed:
+        yield leftovers_event(removed)
     check_folders(recipe)
     device = resolve_device(recipe.device)
     from engine.data import load_report_pairs

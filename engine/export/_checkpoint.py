@@ -12,10 +12,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from engine._hf_folder import read_llama_config, weight_files
 from engine.errors import ExportError
+from jradi_desktop.models import HFConfig
 
 if TYPE_CHECKING:
     import torch
@@ -53,17 +54,21 @@ class Checkpoint:
     """A model folder: its config and a lazy index of its safetensors tensors."""
 
     folder: Path
-    config: dict[str, Any]
+    config: HFConfig  # config.json, checked: typed accessors raise ExportError
     kind: str  # "llama" or "llava"
     _files: dict[str, tuple[Path, str]] = field(default_factory=dict, repr=False)
 
     @property
-    def text_config(self) -> dict[str, Any]:
-        return self.config["text_config"] if self.kind == "llava" else self.config
+    def text_config(self) -> HFConfig:
+        return self.config.section("text_config") if self.kind == "llava" else self.config
 
     @property
-    def vision_config(self) -> dict[str, Any]:
-        return self.config["vision_config"]
+    def vision_config(self) -> HFConfig:
+        return self.config.section("vision_config")
+
+    def files(self) -> list[Path]:
+        """The safetensors files, each once."""
+        return sorted({path for path, _ in self._files.values()})
 
     def names(self) -> list[str]:
         return list(self._files)
@@ -93,7 +98,7 @@ def open_checkpoint(folder: str | Path) -> Checkpoint:
         folder, ExportError, f"is not supported. Supported: {SUPPORTED}."
     )
     if kind == "llava":
-        vision_type = config.get("vision_config", {}).get("model_type")
+        vision_type = config.section("vision_config").text("model_type", None)
         if vision_type not in ("clip_vision_model", "clip"):
             raise ExportError(
                 f"{folder}: the vision tower is {vision_type!r}; the mmproj exporter supports "

@@ -8,11 +8,12 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from engine._hf_folder import check_weights_match_config
 from engine.errors import ExportError
 from engine.events import Event
-from engine.export._checkpoint import open_checkpoint
-from engine.export._llama import OUTTYPES, write_llama_gguf
-from engine.export._mmproj import write_mmproj_gguf
+from engine.export._checkpoint import Checkpoint, open_checkpoint
+from engine.export._llama import OUTTYPES, llama_params, write_llama_gguf
+from engine.export._mmproj import mmproj_params, write_mmproj_gguf
 from engine.export._quantize import QUANT_TYPES, quantize_gguf
 
 MANIFEST = "export.json"
@@ -24,6 +25,15 @@ class ExportResult:
     mmproj: Path | None
     outtype: str
     quantization: str | None
+
+
+def check_checkpoint(ckpt: Checkpoint) -> None:
+    """Every config value the GGUF files need, typed, and the config against the tensors'
+    shapes (safetensors headers): a mismatch would write a GGUF that llama.cpp cannot load."""
+    llama_params(ckpt)
+    if ckpt.kind == "llava":
+        mmproj_params(ckpt)
+    check_weights_match_config(ckpt.config, ckpt.files(), ExportError)
 
 
 def iter_export_gguf(
@@ -40,6 +50,7 @@ def iter_export_gguf(
             f"quantisation {quantize!r} is not supported; choose one of {QUANT_TYPES}."
         )
     ckpt = open_checkpoint(model_dir)
+    check_checkpoint(ckpt)  # nothing is written for a folder that cannot give a loadable GGUF
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     steps = 1 + (ckpt.kind == "llava") + (quantize is not None)

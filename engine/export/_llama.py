@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import gguf
@@ -11,6 +12,7 @@ import numpy as np
 from engine.errors import ExportError
 from engine.export._checkpoint import Checkpoint
 from engine.export._vocab import add_tokenizer
+from jradi_desktop.models import HFConfig
 
 OUTTYPES = {"f32": gguf.LlamaFileType.ALL_F32, "f16": gguf.LlamaFileType.MOSTLY_F16}
 
@@ -25,20 +27,62 @@ def permute_rotary(weights: np.ndarray, n_head: int) -> np.ndarray:
     )
 
 
-def _check_rope(cfg: dict, folder: Path) -> float:
-    params = cfg.get("rope_parameters") or cfg.get("rope_scaling") or {}
-    rope_type = params.get("rope_type") or params.get("type") or "default"
+def _check_rope(cfg: HFConfig, folder: Path) -> float:
+    empty = HFConfig({}, cfg.path, cfg.error, cfg.prefix)
+    params = cfg.section("rope_parameters", None) or cfg.section("rope_scaling", None) or empty
+    rope_type = params.text("rope_type", None) or params.text("type", None) or "default"
     if rope_type != "default":
         raise ExportError(
             f"{folder}: rope scaling {rope_type!r} is not supported by the exporter; "
             "supported: plain rotary (Llama-3-8B and its fine-tunes)."
         )
-    return float(params.get("rope_theta", cfg.get("rope_theta", 10000.0)))
+    return params.float("rope_theta", None) or cfg.float("rope_theta", 10000.0)
 
 
 def _language_tensors(ckpt: Checkpoint) -> list[str]:
     names = [n for n in ckpt.names() if n.startswith("model.") or n == "lm_head.weight"]
     return [n for n in names if not n.endswith("rotary_emb.inv_freq")]
+
+
+@dataclass(frozen=True)
+class LlamaParams:
+    """The language model's hyper-parameters, read and checked before anything is written."""
+
+    n_layers: int
+    n_head: int
+    n_head_kv: int
+    hidden: int
+    head_dim: int
+    ffn: int
+    context: int
+    rms_eps: float
+    rope_theta: float
+    n_vocab: int
+
+
+def llama_params(ckpt: Checkpoint) -> LlamaParams:
+    """Every config value the GGUF needs, typed (``ExportError`` names the file and field)."""
+    cfg = ckpt.text_config
+    n_head = cfg.size("num_attention_heads")
+    hidden = cfg.size("hidden_size")
+    names = _language_tensors(ckpt)
+    if "model.embed_tokens.weight" not in names:
+        raise ExportError(f"{ckpt.folder}: the token embedding (embed_tokens.weight) is missing.")
+    tied = cfg.get("tie_word_embeddings", ckpt.config.get("tie_word_embeddings"))
+    if "lm_head.weight" not in names and not tied:  # llama.cpp reuses token_embd when tied
+        raise ExportError(f"{ckpt.folder}: lm_head.weight is missing from the checkpoint.")
+    return LlamaParams(
+        n_layers=cfg.size("num_hidden_layers"),
+        n_head=n_head,
+        n_head_kv=cfg.size("num_key_value_heads", n_head),
+        hidden=hidden,
+        head_dim=cfg.size("head_dim", max(hidden // n_head, 1)),
+        ffn=cfg.size("intermediate_size"),
+        context=cfg.size("max_position_embeddings", 8192),
+        rms_eps=cfg.float("rms_norm_eps", 1e-5),
+        rope_theta=_check_rope(cfg, ckpt.folder),
+        n_vocab=ckpt.shape("model.embed_tokens.weight")[0],
+    )
 
 
 def write_llama_gguf(
@@ -49,37 +93,27 @@ def write_llama_gguf(
     on_tensor: Callable[[str], None] | None = None,
 ) -> Path:
     """Stream the language tower of ``ckpt`` into ``out_path``, one tensor at a time."""
-    cfg = ckpt.text_config
-    n_layers = int(cfg["num_hidden_layers"])
-    n_head = int(cfg["num_attention_heads"])
-    n_head_kv = int(cfg.get("num_key_value_heads") or n_head)
-    hidden = int(cfg["hidden_size"])
-    head_dim = int(cfg.get("head_dim") or hidden // n_head)
-    rope_theta = _check_rope(cfg, ckpt.folder)
+    p = llama_params(ckpt)
     names = _language_tensors(ckpt)
-    tied = cfg.get("tie_word_embeddings", ckpt.config.get("tie_word_embeddings"))
-    if "lm_head.weight" not in names and not tied:  # llama.cpp reuses token_embd when tied
-        raise ExportError(f"{ckpt.folder}: lm_head.weight is missing from the checkpoint.")
-    n_vocab = ckpt.shape("model.embed_tokens.weight")[0]
 
     writer = gguf.GGUFWriter(str(out_path), gguf.MODEL_ARCH_NAMES[gguf.MODEL_ARCH.LLAMA])
     writer.add_name(name or ckpt.folder.name)
-    writer.add_context_length(int(cfg.get("max_position_embeddings", 8192)))
-    writer.add_embedding_length(hidden)
-    writer.add_block_count(n_layers)
-    writer.add_feed_forward_length(int(cfg["intermediate_size"]))
-    writer.add_rope_dimension_count(head_dim)
-    writer.add_head_count(n_head)
-    writer.add_head_count_kv(n_head_kv)
-    writer.add_key_length(head_dim)
-    writer.add_value_length(head_dim)
-    writer.add_layer_norm_rms_eps(float(cfg.get("rms_norm_eps", 1e-5)))
-    writer.add_rope_freq_base(rope_theta)
-    writer.add_vocab_size(n_vocab)
+    writer.add_context_length(p.context)
+    writer.add_embedding_length(p.hidden)
+    writer.add_block_count(p.n_layers)
+    writer.add_feed_forward_length(p.ffn)
+    writer.add_rope_dimension_count(p.head_dim)
+    writer.add_head_count(p.n_head)
+    writer.add_head_count_kv(p.n_head_kv)
+    writer.add_key_length(p.head_dim)
+    writer.add_value_length(p.head_dim)
+    writer.add_layer_norm_rms_eps(p.rms_eps)
+    writer.add_rope_freq_base(p.rope_theta)
+    writer.add_vocab_size(p.n_vocab)
     writer.add_file_type(OUTTYPES[outtype])
-    add_tokenizer(writer, ckpt.folder, n_vocab)
+    add_tokenizer(writer, ckpt.folder, p.n_vocab)
 
-    name_map = gguf.get_tensor_name_map(gguf.MODEL_ARCH.LLAMA, n_layers)
+    name_map = gguf.get_tensor_name_map(gguf.MODEL_ARCH.LLAMA, p.n_layers)
     plan: list[tuple[str, str, np.dtype]] = []
     for hf_name in names:
         gguf_name = name_map.get_name(hf_name, try_suffixes=(".weight", ".bias"))
@@ -98,9 +132,9 @@ def write_llama_gguf(
     for hf_name, gguf_name, dtype in plan:
         data = ckpt.tensor(hf_name).numpy()
         if hf_name.endswith("q_proj.weight"):
-            data = permute_rotary(data, n_head)
+            data = permute_rotary(data, p.n_head)
         elif hf_name.endswith("k_proj.weight"):
-            data = permute_rotary(data, n_head_kv)
+            data = permute_rotary(data, p.n_head_kv)
         writer.write_tensor_data(np.ascontiguousarray(data.astype(dtype)))
         if on_tensor:
             on_tensor(gguf_name)

@@ -4,6 +4,8 @@
 
     base_model: models/Llama-3-Swallow-8B        # a HF folder; paths are relative to this file
     data: [data/med_instructions.jsonl]          # instruction JSONL files or folders
+    strict_data: false                           # true: stop at the first bad data line
+                                                 # (false: skip it, with a warning naming it)
     prompt_format: alpaca                        # alpaca | medpalm (engine/lora/_prompts.py)
     template: chat                               # chat: the tokenizer's chat template (what
                                                  # eval-qa and the app send); raw: the paper's
@@ -74,6 +76,7 @@ class LoraTrainConfig(BaseModel):
 
     base_model: Path
     data: list[Path] = Field(min_length=1)
+    strict_data: bool = False
     prompt_format: Literal["alpaca", "medpalm"] = "alpaca"
     template: Literal["chat", "raw"] = "chat"
     lora: LoraSettings = Field(default_factory=LoraSettings)

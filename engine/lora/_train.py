@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from engine.data import load_instructions
+from engine.data import load_instructions, skipped_summary
 from engine.events import Event
 from engine.lora._checkpoint import (
     latest_checkpoint,
@@ -101,11 +101,11 @@ def _run(config: LoraTrainConfig, workspace: Path, info: DistInfo) -> Iterator[E
         workspace.mkdir(parents=True, exist_ok=True)
         remove_partials(workspace)
         write_atomic(workspace / CONFIG_FILE, config.to_yaml())
-    data = load_instructions(*config.data)
+    data = load_instructions(*config.data, strict=config.strict_data)
     if main and data.problems:
         shown = [str(p) for p in data.problems[:20]]
-        yield _log(f"{len(data.problems)} data line(s) skipped", event="data_problems",
-                   count=len(data.problems), problems=shown)  # fmt: skip
+        yield _log(skipped_summary("training data", data.problems), event="data_problems",
+                   level="warning", count=len(data.problems), problems=shown)  # fmt: skip
     device = resolve_device(config.device, info.local_rank)
     torch.manual_seed(config.seed)  # the same adapter initialisation on every process
     model, tokenizer = load_for_training(config, device)

@@ -14,7 +14,9 @@ from engine.lora._errors import LoraError
 RESULT_FILE = "result.json"
 ADAPTER_DIR, MERGED_DIR, GGUF_DIR = "adapter", "merged", "gguf"
 # Config fields a resumed run may change: they shape what is written, not what is learnt.
-RESUMABLE_FIELDS = frozenset({"merge", "gguf", "save_every", "keep_checkpoints", "log_every"})
+RESUMABLE_FIELDS = frozenset(
+    {"merge", "gguf", "save_every", "keep_checkpoints", "log_every", "strict_data"}
+)
 
 
 def write_atomic(path: Path, text: str) -> None:

@@ -13,6 +13,8 @@ class LoadFailure(StrEnum):
 
     MISSING = "missing"
     DIRECTORY = "directory"
+    LINK_LOOP = "link_loop"
+    NOT_REGULAR = "not_regular"
     UNREADABLE = "unreadable"
     EMPTY = "empty"
     NOT_IMAGE = "not_image"
@@ -27,12 +29,25 @@ class LoadFailure(StrEnum):
 # reason -> (Japanese, English); {path} is always given, the rest by the raiser.
 _MESSAGES: dict[LoadFailure, tuple[str, str]] = {
     LoadFailure.MISSING: (
-        "ファイル「{path}」が見つかりません。",
-        'File not found: "{path}".',
+        "ファイル「{path}」が見つかりません。{detail}",
+        'File not found: "{path}". {detail}',
     ),
     LoadFailure.DIRECTORY: (
         "「{path}」はフォルダーです。画像ファイルを選んでください。",
         '"{path}" is a folder, not an image file; choose a file inside it.',
+    ),
+    LoadFailure.LINK_LOOP: (
+        "「{path}」はシンボリックリンクの循環（たどると自分自身に戻るリンク）で、"
+        "読み込めるファイルがありません。リンクを削除するか、実際のファイルを指すように"
+        "作り直してください。",
+        '"{path}" is a symbolic-link loop (following it leads back to itself), so there is '
+        "no file to read; delete the link or make it point at the real file.",
+    ),
+    LoadFailure.NOT_REGULAR: (
+        "「{path}」は通常のファイルではなく{detail}のため、開きませんでした。"
+        "画像ファイルそのものを選んでください。",
+        '"{path}" is {detail}, not a regular file, so it was not opened; '
+        "choose the image file itself.",
     ),
     LoadFailure.UNREADABLE: (
         "ファイル「{path}」を読み込めません（{detail}）。アクセス権を確認してください。",
@@ -47,12 +62,15 @@ _MESSAGES: dict[LoadFailure, tuple[str, str]] = {
         '"{path}" is not a supported image (DICOM, PNG or JPEG). {detail}',
     ),
     LoadFailure.TRUNCATED: (
-        "ファイル「{path}」は途中で切れているか壊れています：{detail}",
-        '"{path}" is truncated or corrupt: {detail}',
+        "ファイル「{path}」は途中で切れているか壊れています：{detail}。"
+        "元のファイルをコピーし直すか、もう一度書き出してください。",
+        '"{path}" is truncated or corrupt: {detail}. Copy or export the file again.',
     ),
     LoadFailure.NO_PIXELS: (
-        "ファイル「{path}」は DICOM ですが画像データ（Pixel Data）を含みません（{detail}）。",
-        '"{path}" is a DICOM file without pixel data ({detail}).',
+        "ファイル「{path}」は DICOM ですが画像データ（Pixel Data）を含みません（{detail}）。"
+        "画像（DX・CR など）のファイルを開いてください。",
+        '"{path}" is a DICOM file without pixel data ({detail}); open the image file itself '
+        "(DX, CR, ...).",
     ),
     LoadFailure.UNSUPPORTED_SYNTAX: (
         "ファイル「{path}」の圧縮形式 {detail} を展開できるプラグインがインストールされて"
@@ -66,13 +84,16 @@ _MESSAGES: dict[LoadFailure, tuple[str, str]] = {
         "(possible decompression bomb).",
     ),
     LoadFailure.BAD_FRAME: (
-        "ファイル「{path}」にフレーム {frame} はありません"
-        "（全 {frames} フレーム、0 から数えます）。",
-        'Frame {frame} does not exist in "{path}" ({frames} frame(s), counted from 0).',
+        "ファイル「{path}」にフレーム {frame} はありません。フレームは 0 から数えるので、"
+        "{choice_ja} を指定してください（全 {frames} フレーム）。",
+        'Frame {frame} does not exist in "{path}": frames are counted from 0, so choose '
+        "{choice} ({frames} frame(s)).",
     ),
     LoadFailure.DECODE_FAILED: (
-        "ファイル「{path}」の画像データを展開できません：{detail}",
-        'Cannot decode the pixel data of "{path}": {detail}',
+        "ファイル「{path}」の画像データを展開できません：{detail}。"
+        "元の装置や PACS から書き出し直してください。",
+        'Cannot decode the pixel data of "{path}": {detail}. Export the image again from the '
+        "modality or PACS.",
     ),
 }
 
@@ -106,4 +127,12 @@ def load_error(
     ja, en = _MESSAGES[reason]
     return ImageLoadError(
         ja.format(**values_ja).strip(), en.format(**values).strip(), path=path, reason=reason
+    )
+
+
+def bad_frame(path: Path, frame: int, frames: int) -> ImageLoadError:
+    """The :class:`ImageLoadError` for a frame index outside ``0 .. frames - 1``."""
+    choice, choice_ja = ("0", "0") if frames == 1 else (f"0 to {frames - 1}", f"0〜{frames - 1}")
+    return load_error(
+        path, LoadFailure.BAD_FRAME, frame=frame, frames=frames, choice=choice, choice_ja=choice_ja
     )

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import stat
 from pathlib import Path
 
 from jradi_desktop.imaging._dicom import read_dicom
@@ -11,6 +10,7 @@ from jradi_desktop.imaging._errors import ImageLoadError, LoadFailure, load_erro
 from jradi_desktop.imaging._image import XrayImage
 from jradi_desktop.imaging._raster import read_raster
 from jradi_desktop.imaging._sniff import Kind, sniff
+from jradi_desktop.imaging._stat import regular_file, stat_error
 
 # 8192 x 8192: twice a large detector (43 x 43 cm at 0.1 mm is ~4300 x 4300), well under
 # Pillow's own bomb threshold. A 2-D limit of ~67 M pixels is ~256 MiB as float32.
@@ -23,14 +23,14 @@ def open_image(
     """Open DICOM (recognised by content, with or without preamble), PNG or JPEG.
 
     ``frame`` picks the frame of a multi-frame DICOM (0-based; ``XrayImage.frames`` tells how
-    many). ``max_pixels`` bounds rows x columns (x frames for DICOM), checked before any
-    decoding. Every failure is an :class:`ImageLoadError` naming the file and the reason.
+    many; a frame outside the file is refused with the file's frame count). ``max_pixels``
+    bounds rows x columns (x frames for DICOM), checked before any decoding. Only a regular
+    file is opened (it is stat'ed first). Every failure is an :class:`ImageLoadError` naming
+    the file and the reason.
     """
     target = Path(os.fspath(path))
     try:
         kind = _check_file(target)
-        if frame < 0:
-            raise load_error(target, LoadFailure.BAD_FRAME, frame=frame, frames="?")
         if kind in (Kind.DICOM, Kind.DICOM_NO_META):
             return read_dicom(
                 target,
@@ -53,29 +53,16 @@ def open_image(
         ) from exc
     except Exception as exc:  # the promise: no raw traceback escapes
         raise load_error(
-            target, LoadFailure.DECODE_FAILED, detail=f"{type(exc).__name__}: {exc}"
+            target,
+            LoadFailure.DECODE_FAILED,
+            detail=f"{type(exc).__name__}: {str(exc).rstrip('.')}",
         ) from exc
 
 
 def _check_file(path: Path) -> Kind:
-    try:
-        info = path.stat()
-    except (FileNotFoundError, NotADirectoryError) as exc:
-        raise load_error(path, LoadFailure.MISSING) from exc
-    except OSError as exc:
-        raise load_error(path, LoadFailure.UNREADABLE, detail=exc.strerror or str(exc)) from exc
-    if stat.S_ISDIR(info.st_mode):
-        raise load_error(path, LoadFailure.DIRECTORY)
-    if not stat.S_ISREG(info.st_mode):  # a FIFO or device would block or never end
-        raise load_error(
-            path,
-            LoadFailure.NOT_IMAGE,
-            detail="It is not a regular file.",
-            detail_ja="通常のファイルではありません。",
-        )
-    if info.st_size == 0:
+    if regular_file(path).st_size == 0:  # stat before any open: a FIFO would block
         raise load_error(path, LoadFailure.EMPTY)
     try:
         return sniff(path)
     except OSError as exc:
-        raise load_error(path, LoadFailure.UNREADABLE, detail=exc.strerror or str(exc)) from exc
+        raise stat_error(path, exc) from exc

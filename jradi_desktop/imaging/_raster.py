@@ -8,43 +8,75 @@ default window is the identity, so the model sees the pixels the file holds.
 
 from __future__ import annotations
 
+import struct
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from jradi_desktop.imaging._errors import LoadFailure, load_error
+from jradi_desktop.imaging._codestream import declared_size
+from jradi_desktop.imaging._errors import LoadFailure, bad_frame, load_error
 from jradi_desktop.imaging._image import XrayImage, luma
 
 _GREY_MODES = ("1", "L", "LA", "La")
 _INT_MODES = ("I;16", "I;16L", "I;16B", "I;16N", "I")
+_PNG_IHDR_END = 24  # signature, chunk length, "IHDR", width, height
+_JPEG_HEAD = 1 << 18  # bytes searched for the frame header (past EXIF and other APPn)
 
 
 def read_raster(path: Path, *, file_format: str, frame: int, max_pixels: int) -> XrayImage:
     """Decode the PNG or JPEG at ``path`` (``file_format`` as sniffed: "PNG" or "JPEG")."""
     if frame != 0:
-        raise load_error(path, LoadFailure.BAD_FRAME, frame=frame, frames=1)
+        raise bad_frame(path, frame, 1)
+    declared = _declared_size(path, file_format)
+    if declared is not None:  # before Pillow, whose own bomb check would speak first
+        _check_size(path, *declared, max_pixels)
     try:
         with Image.open(path, formats=[file_format]) as im:
-            total = im.width * im.height
-            if total > max_pixels:
-                raise load_error(
-                    path,
-                    LoadFailure.TOO_LARGE,
-                    detail=f"{im.height} x {im.width} = {total:,} pixels",
-                    detail_ja=f"{im.height}×{im.width}＝{total:,} 画素",
-                    limit=max_pixels,
-                )
+            _check_size(path, im.height, im.width, max_pixels)
             image = _from_pil(ImageOps.exif_transpose(im) if file_format == "JPEG" else im)
-    except Image.DecompressionBombError as exc:  # Pillow's own check, at open
-        raise load_error(path, LoadFailure.TOO_LARGE, detail=str(exc), limit=max_pixels) from exc
+    except Image.DecompressionBombError as exc:  # Pillow's own limit, when it is lower
+        pil_limit = 2 * (Image.MAX_IMAGE_PIXELS or 0)
+        if declared is not None:
+            _check_size(path, *declared, pil_limit)
+        raise load_error(
+            path,
+            LoadFailure.TOO_LARGE,
+            detail="more pixels than Pillow decodes",
+            detail_ja="Pillow が展開できる数より多い画素",
+            limit=pil_limit,
+        ) from exc
     except UnidentifiedImageError as exc:
         raise load_error(path, LoadFailure.NOT_IMAGE, detail=str(exc)) from exc
     except (OSError, SyntaxError, EOFError) as exc:  # Pillow's "truncated" / "broken data"
-        raise load_error(path, LoadFailure.TRUNCATED, detail=str(exc)) from exc
+        raise load_error(path, LoadFailure.TRUNCATED, detail=str(exc).rstrip(".")) from exc
     image.file_format = file_format
     image.source = path
     return image
+
+
+def _check_size(path: Path, rows: int, columns: int, max_pixels: int) -> None:
+    total = rows * columns
+    if total > max_pixels:
+        raise load_error(
+            path,
+            LoadFailure.TOO_LARGE,
+            detail=f"{rows} x {columns} = {total:,} pixels",
+            detail_ja=f"{rows}×{columns}＝{total:,} 画素",
+            limit=max_pixels,
+        )
+
+
+def _declared_size(path: Path, file_format: str) -> tuple[int, int] | None:
+    """(rows, columns) from the PNG IHDR or the JPEG frame header, None when not found."""
+    with path.open("rb") as fh:
+        head = fh.read(_PNG_IHDR_END if file_format == "PNG" else _JPEG_HEAD)
+    if file_format == "PNG":
+        if len(head) < _PNG_IHDR_END or head[12:16] != b"IHDR":
+            return None
+        columns, rows = struct.unpack(">II", head[16:24])
+        return rows, columns
+    return declared_size(head)
 
 
 def _from_pil(im: Image.Image) -> XrayImage:

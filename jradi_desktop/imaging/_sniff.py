@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import stat
 import struct
 from enum import StrEnum
 from pathlib import Path
@@ -44,8 +46,20 @@ def sniff_bytes(head: bytes) -> Kind:
 
 
 def sniff(path: Path) -> Kind:
-    with path.open("rb") as fh:
-        return sniff_bytes(fh.read(HEAD_BYTES))
+    return sniff_bytes(read_head(path))
+
+
+def read_head(path: Path) -> bytes:
+    """The first (up to) 132 bytes of ``path``; b"" unless it is a regular file.
+
+    Opened non-blocking and checked on the open descriptor, so a file swapped for a named
+    pipe after the caller's ``stat`` cannot block.
+    """
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+    with os.fdopen(fd, "rb") as fh:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return b""
+        return fh.read(HEAD_BYTES)
 
 
 def _looks_like_headerless_dicom(head: bytes) -> bool:

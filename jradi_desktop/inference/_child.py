@@ -7,6 +7,7 @@ or ``("error", error)``. Errors are :class:`InferenceError` instances (they pick
 
 from __future__ import annotations
 
+import contextlib
 import faulthandler
 import logging
 import os
@@ -67,8 +68,19 @@ def child_main(spec: ModelSpec, conn: Connection, cancel: Event, log_path: str) 
             if request[0] != "generate":
                 break
             _serve(backend, conn, cancel, *request[1:])
+    except ConnectionError:
+        pass  # the parent has gone (killed) while we answered: nobody to tell
     finally:
         backend.close()
+        _remove_if_empty(log_path)
+
+
+def _remove_if_empty(log_path: str) -> None:
+    """A clean exit with nothing logged leaves no file (the parent may be gone and unable to
+    remove it)."""
+    with contextlib.suppress(OSError):
+        if os.path.getsize(log_path) == 0:
+            os.unlink(log_path)
 
 
 def _serve(

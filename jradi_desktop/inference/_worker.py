@@ -38,6 +38,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 _CTX = multiprocessing.get_context("spawn")
+LOG_PREFIX = "jradi-inference-"
 
 
 class InferenceWorker:
@@ -89,7 +90,9 @@ class InferenceWorker:
             if self._process is not None and self._process.is_alive():
                 return
             self._reset()
-            fd, self._log_path = tempfile.mkstemp(prefix="jradi-inference-", suffix=".log")
+            remove_stale_logs()
+            prefix = f"{LOG_PREFIX}{os.getpid()}-"  # the app's pid: see remove_stale_logs
+            fd, self._log_path = tempfile.mkstemp(prefix=prefix, suffix=".log")
             os.close(fd)
             parent_conn, child_conn = _CTX.Pipe(duplex=True)
             self._cancel_event = _CTX.Event()
@@ -150,6 +153,11 @@ class InferenceWorker:
         with self._state:
             if self._conn is not None:
                 self._conn.close()
+            process = self._process
+            if process is not None and not process.is_alive():  # died: its log, if empty, goes
+                if self._finalizer is not None:
+                    self._finalizer.detach()
+                _stop(process, self._log_path)
             self._process = self._conn = None
             self._ready = self._pending = False
 
@@ -186,16 +194,7 @@ class InferenceWorker:
             if not self._prepare(epoch):
                 self.finish_reason = "cancelled"
                 return
-            self._cancel_event.clear()
-            try:
-                self._conn.send(request)
-            except (OSError, ValueError):
-                raise self._crashed(self._process, loading=False) from None
-            self._pending = True
-            while not (self._cancel_requested.is_set() or epoch != self._epoch):
-                message = self._recv(loading=False)
-                if message is None:
-                    continue
+            for message in self._replies(request, epoch):
                 if message[0] == "piece":
                     if not self._cancel_requested.is_set():
                         yield message[1]
@@ -216,13 +215,49 @@ class InferenceWorker:
                 self._cancel_event.set()  # cancelled or abandoned: stop the child's generation
             self._busy.release()
 
+    def _replies(self, request: tuple[Any, ...], epoch: int) -> Iterator[tuple[Any, ...]]:
+        """Send ``request`` and yield the child's messages until cancelled or closed.
+
+        A child that dies before its first reply was idle when asked (killed, or out of
+        memory, between requests, which its pipe may not show yet): the request goes once to
+        a fresh child instead of failing.
+        """
+        for attempt in (1, 2):
+            self._cancel_event.clear()
+            try:
+                self._conn.send(request)
+                self._pending = True
+                first = None
+                while first is None and not self._cancelled(epoch):
+                    first = self._recv(loading=False)
+            except (OSError, ValueError, WorkerCrashedError) as exc:
+                if attempt == 2 or epoch != self._epoch:
+                    if isinstance(exc, WorkerCrashedError):
+                        raise
+                    raise self._crashed(self._process, loading=False) from None
+                logger.warning("the inference worker died before answering; restarting it")
+                self._reset()
+                if not self._prepare(epoch):
+                    return
+                continue
+            if first is not None:
+                yield first
+            while not self._cancelled(epoch):
+                message = self._recv(loading=False)
+                if message is not None:
+                    yield message
+            return
+
+    def _cancelled(self, epoch: int) -> bool:
+        return self._cancel_requested.is_set() or epoch != self._epoch
+
     def _prepare(self, epoch: int) -> bool:
         """Start the child if needed, wait for the model, finish draining a cancelled reply.
         False when cancelled or closed meanwhile."""
         while not (self._cancel_requested.is_set() or epoch != self._epoch):
-            process = self._process
-            if process is not None and not process.is_alive() and self._ready:
-                logger.warning("the idle inference worker died (exit code %s)", process.exitcode)
+            if self._idle_child_died():
+                logger.warning("the idle inference worker died (exit code %s)",
+                               self._process.exitcode)  # fmt: skip
                 self._reset()  # died between requests: this request gets a fresh one
             if self._process is None:
                 self.start()
@@ -235,6 +270,21 @@ class InferenceWorker:
                 if not draining:
                     raise
                 logger.warning("the worker died finishing a cancelled reply; restarting it")
+        return False
+
+    def _idle_child_died(self) -> bool:
+        """The loaded child is gone while nothing was asked of it. Its closed pipe tells at
+        once; ``is_alive`` may lag when a fork server, not this process, is its parent."""
+        process, conn = self._process, self._conn
+        if process is None or conn is None or not self._ready or self._pending:
+            return False
+        if not process.is_alive():
+            return True
+        try:
+            while conn.poll(0):
+                conn.recv()  # nothing is due between requests: only EOF matters here
+        except (EOFError, OSError):
+            return True
         return False
 
     def _recv(self, *, loading: bool) -> tuple[Any, ...] | None:
@@ -282,8 +332,9 @@ class InferenceWorker:
         if process is not None and process is self._process:  # not a close() under us
             logger.warning("inference worker died (exit code %s); log tail:\n%s", exitcode, tail)
         self._reset()
+        log_path = self._log_path if os.path.exists(self._log_path) else ""  # kept if not empty
         return WorkerCrashedError.from_exit(
-            exitcode, loading=loading, log_path=self._log_path, log_tail=tail
+            exitcode, loading=loading, log_path=log_path, log_tail=tail
         )
 
 
@@ -297,6 +348,35 @@ def _stop(process: multiprocessing.process.BaseProcess, log_path: str) -> None:
     with contextlib.suppress(OSError):
         if process.exitcode == 0 or os.path.getsize(log_path) == 0:
             os.unlink(log_path)
+
+
+def remove_stale_logs(folder: str | None = None) -> list[str]:
+    """Remove the empty logs of workers whose app is gone (killed before it could clean up).
+
+    A log is named ``jradi-inference-<app pid>-….log``; an empty one whose app process no
+    longer runs holds nothing and is never read. Logs with content are crash traces, kept for
+    the user; a running app's logs are its own. (An empty log named without a pid is an older
+    version's, removed after a day.) Returns the paths removed."""
+    import psutil
+
+    removed = []
+    folder = folder or tempfile.gettempdir()
+    for path in Path(folder).glob(f"{LOG_PREFIX}*.log"):
+        owner, named, _ = path.name.removeprefix(LOG_PREFIX).partition("-")
+        try:
+            stat = path.stat()
+            if stat.st_size:
+                continue  # a crash's traces
+            if named and owner.isdigit():
+                if psutil.pid_exists(int(owner)):
+                    continue
+            elif time.time() - stat.st_mtime < 24 * 3600:
+                continue
+            path.unlink()
+        except OSError:
+            continue  # gone meanwhile, or not ours to remove
+        removed.append(str(path))
+    return removed
 
 
 def _tail(path: str, lines: int = 20) -> str:

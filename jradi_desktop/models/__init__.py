@@ -6,18 +6,34 @@ from jradi_desktop.models._check import (
     ModelCheckError,
     check_model,
 )
+from jradi_desktop.models._hf_config import ConfigError, HFConfig, read_hf_config
 from jradi_desktop.models._registry import ModelRegistry, default_registry_path, resolve_model
-from jradi_desktop.models._spec import TEMPLATES, ModelKind, ModelSpec
+from jradi_desktop.models._shapes import hf_shape_problems, safetensors_files, safetensors_shapes
+from jradi_desktop.models._spec import (
+    TEMPLATES,
+    ModelKind,
+    ModelSpec,
+    default_model_name,
+    find_mmproj,
+)
 
 __all__ = [
     "GGUF_ARCHITECTURES",
     "TEMPLATES",
+    "ConfigError",
+    "HFConfig",
     "ModelCheck",
     "ModelCheckError",
     "ModelKind",
     "ModelRegistry",
     "ModelSpec",
     "check_model",
+    "default_model_name",
     "default_registry_path",
+    "find_mmproj",
+    "hf_shape_problems",
+    "read_hf_config",
     "resolve_model",
+    "safetensors_files",
+    "safetensors_shapes",
 ]

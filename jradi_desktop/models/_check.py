@@ -1,17 +1,27 @@
 """Checks and a memory estimate for a model before anything is loaded.
 
 Reads GGUF headers with the ``gguf`` package (memory-mapped, no weights read) and HF folders'
-``config.json``, so adding a model in the app is instant even for an 8B file.
+``config.json`` and safetensors headers, so adding a model in the app is instant even for an
+8B file. Both kinds are checked against their own weights: a header or config that disagrees
+with the tensors' shapes (another model's config, a truncated export) is refused here, not at
+the first report.
 """
 
 from __future__ import annotations
 
-import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from jradi_desktop.errors import JRadiError
+from jradi_desktop.models._hf_config import ConfigError, read_hf_config
+from jradi_desktop.models._shapes import (
+    Problem,
+    hf_shape_problems,
+    safetensors_files,
+    safetensors_shapes,
+)
 from jradi_desktop.models._spec import TEMPLATES, ModelSpec
 
 # Text architectures the GGUF backend is tested with (llama) or known to load in llama.cpp.
@@ -52,7 +62,31 @@ def _field(reader: Any, key: str) -> Any:
     return entry.contents() if entry is not None else None
 
 
-def _read_gguf(path: Path, problems: list[tuple[str, str]]) -> Any:
+def _size_field(reader: Any, key: str, path: Path, problems: list[Problem]) -> int:
+    """A positive integer from the GGUF header, or 0 with the problem noted."""
+    value = _field(reader, key)
+    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+        return value
+    problems.append(
+        (
+            f"{path}: ヘッダーの {key} が{'ありません' if value is None else f' {value!r} です'}"
+            "（正の整数が必要）。書き出し直してください。",
+            f"{path}: the header's {key} is {'missing' if value is None else repr(value)} "
+            "(a positive integer is required); export the model again.",
+        )
+    )
+    return 0
+
+
+def _optional_int(reader: Any, key: str) -> int:
+    """A positive integer from the header, else 0 (absent, or not a count: estimate only)."""
+    value = _field(reader, key)
+    if isinstance(value, list) and value:  # per-layer arrays (e.g. head_count_kv): the largest
+        value = max(value)
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
+
+
+def _read_gguf(path: Path, problems: list[Problem]) -> Any:
     import gguf
 
     try:
@@ -67,7 +101,52 @@ def _read_gguf(path: Path, problems: list[tuple[str, str]]) -> Any:
         return None
 
 
-def _check_gguf(spec: ModelSpec, check: ModelCheck, problems: list[tuple[str, str]]) -> None:
+def _tensor_shapes(reader: Any) -> dict[str, list[int]]:
+    """Tensor shapes in GGUF order, row width first (``token_embd.weight``: [n_embd, n_vocab])."""
+    return {t.name: [int(d) for d in t.shape] for t in reader.tensors}
+
+
+def _gguf_width(
+    path: Path, tensors: dict[str, list[int]], pattern: str, key: str, width: int, dim: int = 0
+) -> list[Problem]:
+    """Each tensor matching ``pattern`` is ``width`` wide along ``dim`` (header ``key``)."""
+    problems = []
+    for name, shape in tensors.items():
+        if re.fullmatch(pattern, name) and shape and shape[dim] != width:
+            problems.append(
+                (
+                    f"{path}: テンソル {name} の形 {shape}（GGUF の並び、次元 {dim}）が"
+                    f"ヘッダーの {key} = {width} と一致しません。ヘッダーと重みが食い違っている"
+                    "ため読み込めません。元のモデルから書き出し直してください。",
+                    f"{path}: tensor {name} has shape {shape} (GGUF order, dimension {dim}), "
+                    f"but the header's {key} is {width}; a file whose header and weights "
+                    "disagree cannot load. Export it again from the source model.",
+                )
+            )
+            break  # one line per rule: the rest follow from the same mismatch
+    return problems
+
+
+def _gguf_blocks(
+    path: Path, tensors: dict[str, list[int]], prefix: str, key: str, count: int
+) -> list[Problem]:
+    """The blocks numbered in tensor names (``blk.N.``) are exactly 0..count-1."""
+    found = {int(m.group(1)) for n in tensors if (m := re.match(rf"{prefix}(\d+)\.", n))}
+    if found == set(range(count)):
+        return []
+    have = f"{len(found)} ({min(found)}–{max(found)})" if found else "0"
+    return [
+        (
+            f"{path}: ヘッダーの {key} は {count} ですが、テンソルにある層は {have} です。"
+            "ヘッダーと重みが食い違っているため読み込めません。書き出し直してください。",
+            f"{path}: the header's {key} is {count}, but the tensors hold {have} layers "
+            f"({prefix}N.*); a file whose header and weights disagree cannot load. Export it "
+            "again from the source model.",
+        )
+    ]
+
+
+def _check_gguf(spec: ModelSpec, check: ModelCheck, problems: list[Problem]) -> None:
     reader = _read_gguf(spec.path, problems)
     if reader is None:
         return
@@ -83,91 +162,108 @@ def _check_gguf(spec: ModelSpec, check: ModelCheck, problems: list[tuple[str, st
             )
         )
         return
-    check.embedding_length = int(_field(reader, f"{arch}.embedding_length") or 0)
-    check.layers = int(_field(reader, f"{arch}.block_count") or 0)
-    heads = int(_field(reader, f"{arch}.attention.head_count") or 1)
-    check.kv_heads = int(_field(reader, f"{arch}.attention.head_count_kv") or heads)
-    check.head_dim = int(
-        _field(reader, f"{arch}.attention.key_length") or check.embedding_length // heads
+    before = len(problems)
+    check.embedding_length = _size_field(reader, f"{arch}.embedding_length", spec.path, problems)
+    check.layers = _size_field(reader, f"{arch}.block_count", spec.path, problems)
+    heads = _optional_int(reader, f"{arch}.attention.head_count") or 1
+    check.kv_heads = _optional_int(reader, f"{arch}.attention.head_count_kv") or heads
+    check.head_dim = (
+        _optional_int(reader, f"{arch}.attention.key_length") or check.embedding_length // heads
     )
     check.weights_bytes = spec.path.stat().st_size
-    if spec.mmproj is None:
-        return
-    if not spec.mmproj.is_file():
+    if len(problems) == before:
+        tensors = _tensor_shapes(reader)
+        width_key = f"{arch}.embedding_length"
+        rules = (
+            r"token_embd\.weight|output\.weight|output_norm\.weight",
+            r"blk\.\d+\.attn_(q|norm)\.weight",
+        )
+        for pattern in rules:
+            problems += _gguf_width(spec.path, tensors, pattern, width_key, check.embedding_length)
+        problems += _gguf_blocks(spec.path, tensors, "blk.", f"{arch}.block_count", check.layers)
+    if spec.mmproj is not None:
+        _check_mmproj(spec.mmproj, check, problems)
+
+
+def _check_mmproj(mmproj: Path, check: ModelCheck, problems: list[Problem]) -> None:
+    if not mmproj.is_file():
         problems.append(
             (
-                f"{spec.mmproj}: mmproj ファイルが見つかりません。",
-                f"{spec.mmproj}: the mmproj file does not exist.",
+                f"{mmproj}: mmproj ファイルが見つかりません。",
+                f"{mmproj}: the mmproj file does not exist.",
             )
         )
         return
-    projector = _read_gguf(spec.mmproj, problems)
+    projector = _read_gguf(mmproj, problems)
     if projector is None:
         return
     if _field(projector, "general.architecture") != "clip":
         problems.append(
             (
-                f"{spec.mmproj}: 画像エンコーダー（clip）の GGUF ではありません。",
-                f"{spec.mmproj}: not a vision encoder GGUF (architecture 'clip' expected).",
+                f"{mmproj}: 画像エンコーダー（clip）の GGUF ではありません。",
+                f"{mmproj}: not a vision encoder GGUF (architecture 'clip' expected).",
             )
         )
         return
+    tensors = _tensor_shapes(projector)
     projection = _field(projector, "clip.vision.projection_dim")
     if projection is None:
-        last = [
-            t for t in projector.tensors if t.name.startswith("mm.") and t.name.endswith("weight")
-        ]
-        projection = int(max(last, key=lambda t: t.name).shape[-1]) if last else 0
-    if int(projection) != check.embedding_length:
+        last = sorted(n for n in tensors if n.startswith("mm.") and n.endswith("weight"))
+        projection = tensors[last[-1]][-1] if last else 0
+    if check.embedding_length and int(projection) != check.embedding_length:
         problems.append(
             (
-                f"{spec.mmproj}: 射影の次元 {projection} がモデルの埋め込み次元 "
+                f"{mmproj}: 射影の次元 {projection} がモデルの埋め込み次元 "
                 f"{check.embedding_length} と一致しません。同じモデルの mmproj を選んでください。",
-                f"{spec.mmproj}: projection size {projection} does not match the model's embedding "
+                f"{mmproj}: projection size {projection} does not match the model's embedding "
                 f"size {check.embedding_length}; choose the mmproj made for this model.",
             )
         )
-    check.weights_bytes += spec.mmproj.stat().st_size
+    before = len(problems)
+    width = _size_field(projector, "clip.vision.embedding_length", mmproj, problems)
+    blocks = _size_field(projector, "clip.vision.block_count", mmproj, problems)
+    if len(problems) == before:
+        key = "clip.vision.embedding_length"
+        problems += _gguf_width(mmproj, tensors, r"mm\.0\.weight", key, width)
+        problems += _gguf_width(mmproj, tensors, r"v\.patch_embd\.weight", key, width, dim=-1)
+        problems += _gguf_blocks(mmproj, tensors, "v.blk.", "clip.vision.block_count", blocks)
+    check.weights_bytes += mmproj.stat().st_size
 
 
-def _check_hf(spec: ModelSpec, check: ModelCheck, problems: list[tuple[str, str]]) -> None:
-    folder = spec.path
-    config_path = folder / "config.json"
-    if not config_path.is_file():
-        problems.append(
-            (
-                f"{folder}: config.json がありません。"
-                "Hugging Face 形式のモデルフォルダーを選んでください。",
-                f"{folder}: config.json is missing; choose a Hugging Face model folder.",
-            )
-        )
-        return
+def _check_hf(spec: ModelSpec, check: ModelCheck, problems: list[Problem]) -> None:
+    folder = Path(spec.path)
+    config = None
     try:
-        config = json.loads(config_path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        problems.append(
-            (f"{config_path}: 読めません（{exc}）。", f"{config_path}: unreadable ({exc}).")
-        )
-        return
-    text = config.get("text_config", config)
-    check.architecture = config.get("model_type", "")
-    check.embedding_length = int(text.get("hidden_size", 0))
-    check.layers = int(text.get("num_hidden_layers", 0))
-    heads = int(text.get("num_attention_heads", 1))
-    check.kv_heads = int(text.get("num_key_value_heads") or heads)
-    check.head_dim = int(text.get("head_dim") or check.embedding_length // max(heads, 1))
-    weights = sorted(folder.glob("*.safetensors"))
-    if not weights:
-        problems.append(
-            (
-                f"{folder}: safetensors 形式の重みがありません"
-                "（pickle 形式は安全のため読み込みません）。",
-                f"{folder}: no safetensors weights (pickle checkpoints are not loaded: unsafe).",
+        config = read_hf_config(folder)
+        text = config.text_config()
+        check.architecture = config.text("model_type", "")
+        check.embedding_length = text.size("hidden_size")
+        check.layers = text.size("num_hidden_layers")
+        heads = text.size("num_attention_heads", 1)
+        check.kv_heads = text.size("num_key_value_heads", heads)
+        check.head_dim = text.size("head_dim", max(check.embedding_length // heads, 1))
+    except ConfigError as exc:
+        problems.append((exc.message_ja, exc.message_en))
+        config = None
+    try:
+        weights = safetensors_files(folder)
+        if not weights:
+            problems.append(
+                (
+                    f"{folder}: safetensors 形式の重みがありません"
+                    "（pickle 形式は安全のため読み込みません）。",
+                    f"{folder}: no safetensors weights (pickle checkpoints are not loaded: "
+                    "unsafe).",
+                )
             )
-        )
+            return
+        check.weights_bytes = sum(p.stat().st_size for p in weights)
+        if config is not None:
+            problems += hf_shape_problems(config, safetensors_shapes(weights))
+    except ConfigError as exc:
+        problems.append((exc.message_ja, exc.message_en))
         return
-    check.weights_bytes = sum(p.stat().st_size for p in weights)
-    if config.get("auto_map") and not spec.allow_remote_code:
+    if config is not None and config.get("auto_map") and not spec.allow_remote_code:
         check.warnings.append(
             "This model ships its own code (auto_map); it loads only with allow_remote_code."
         )
@@ -175,7 +271,7 @@ def _check_hf(spec: ModelSpec, check: ModelCheck, problems: list[tuple[str, str]
 
 def check_model(spec: ModelSpec) -> ModelCheck:
     """Validate ``spec``'s files; raise ``ModelCheckError`` listing every problem found."""
-    problems: list[tuple[str, str]] = []
+    problems: list[Problem] = []
     check = ModelCheck()
     path = Path(spec.path)
     if spec.template not in TEMPLATES:

@@ -1,14 +1,30 @@
-"""The user's models, stored as JSON in their data directory (written atomically)."""
+"""The user's models, stored as JSON in their data directory.
+
+Several processes may change the registry at once (two ``jradi models add`` in scripts, the app
+and a terminal), so every change is a read-modify-write under an exclusive lock on
+``models.json.lock`` beside the file: re-read ``models.json``, apply the one change, write a
+temporary file in the same folder, fsync it and ``os.replace`` it over the old one. No change
+is ever made to an in-memory copy that might be stale, and readers never see a half file.
+Reads re-load the file when another process has replaced it.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import json
 import os
 import tempfile
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO, Any
 
-from jradi_desktop.models._check import ModelCheckError, check_model
-from jradi_desktop.models._spec import ModelSpec
+from jradi_desktop.models._check import ModelCheck, ModelCheckError, check_model
+from jradi_desktop.models._spec import ModelSpec, find_mmproj
+
+LOCK_TIMEOUT_S = 60.0
 
 
 def default_registry_path() -> Path:
@@ -19,73 +35,271 @@ def default_registry_path() -> Path:
     return base / "models.json"
 
 
+@dataclass
+class _State:
+    models: dict[str, ModelSpec] = field(default_factory=dict)
+    default: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        models = [self.models[name].to_json() for name in sorted(self.models)]
+        return {"default": self.default, "models": models}
+
+
+def _lock_file(f: IO[bytes], path: Path) -> None:
+    """Block until this process holds the exclusive lock on ``f`` (the registry's lock file)."""
+    deadline = time.monotonic() + LOCK_TIMEOUT_S
+    while True:
+        try:
+            if os.name == "nt":
+                import msvcrt
+
+                f.seek(0)
+                msvcrt.locking(f.fileno(), msvcrt.LK_NBLCK, 1)
+            else:
+                import fcntl
+
+                fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise ModelCheckError(
+                    f"{path}: 別のプログラムがモデル一覧を {LOCK_TIMEOUT_S:.0f} 秒以上ロックして"
+                    "います。そのプログラム（jradi やアプリ）を終了してからやり直してください。",
+                    f"{path}: another program has held the model registry's lock for over "
+                    f"{LOCK_TIMEOUT_S:.0f} s; close it (jradi or the app) and try again.",
+                ) from None
+            time.sleep(0.02)
+
+
+def _unlock_file(f: IO[bytes]) -> None:
+    if os.name == "nt":
+        import msvcrt
+
+        f.seek(0)
+        msvcrt.locking(f.fileno(), msvcrt.LK_UNLCK, 1)
+    else:
+        import fcntl
+
+        fcntl.flock(f.fileno(), fcntl.LOCK_UN)
+
+
+@contextlib.contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    """An exclusive lock on ``models.json.lock``: one registry change at a time, everywhere."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lock_path = path.with_name(path.name + ".lock")
+    with open(lock_path, "a+b") as f:
+        _lock_file(f, lock_path)
+        try:
+            yield
+        finally:
+            _unlock_file(f)
+
+
+def _corrupt(path: Path, why: str) -> ModelCheckError:
+    return ModelCheckError(
+        f"{path}: モデル一覧を読めません（{why}）。ファイルを直すか別の場所へ移してください"
+        "（移すと一覧は空から始まります）。ファイルは変更していません。",
+        f"{path}: the model registry cannot be read ({why}); fix the file or move it away "
+        "(the registry then starts empty). The file was not changed.",
+    )
+
+
+def _read(path: Path) -> _State:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return _State()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise _corrupt(path, str(exc)) from exc
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        raise _corrupt(path, f"not JSON: {exc}") from exc
+    if not isinstance(data, dict) or not isinstance(data.get("models", []), list):
+        raise _corrupt(path, 'expected {"default": …, "models": […]}')
+    state = _State(default=data.get("default"))
+    for n, entry in enumerate(data.get("models", [])):
+        try:
+            spec = ModelSpec.from_json(entry)
+        except (TypeError, KeyError, ValueError) as exc:
+            raise _corrupt(path, f"models[{n}]: {exc}") from exc
+        state.models[spec.name] = spec
+    return state
+
+
+def _write(path: Path, state: _State) -> None:
+    """Atomically replace ``path``: temp file in the same folder, fsync, ``os.replace``."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".models-", suffix=".json")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump(state.to_json(), f, ensure_ascii=False, indent=2)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    if os.name != "nt":  # make the rename itself durable
+        with contextlib.suppress(OSError):
+            dir_fd = os.open(path.parent, os.O_RDONLY)
+            try:
+                os.fsync(dir_fd)
+            finally:
+                os.close(dir_fd)
+
+
+def _signature(path: Path) -> tuple[int, int, int] | None:
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return (st.st_ino, st.st_mtime_ns, st.st_size)
+
+
 class ModelRegistry:
-    """Named models and the default one. Every change is saved at once."""
+    """Named models and the default one. Every change is a locked read-modify-write."""
 
     def __init__(self, path: Path | None = None) -> None:
         self.path = path or default_registry_path()
-        self._models: dict[str, ModelSpec] = {}
-        self.default: str | None = None
-        if self.path.is_file():
-            data = json.loads(self.path.read_text(encoding="utf-8"))
-            self._models = {m["name"]: ModelSpec.from_json(m) for m in data.get("models", [])}
-            self.default = data.get("default")
+        self._state = _State()
+        self._seen: tuple[int, int, int] | None = None
+        self._current()
+
+    def _current(self) -> _State:
+        """The registry as on disk, re-read when another process has replaced the file."""
+        signature = _signature(self.path)
+        if signature != self._seen:
+            self._state = _read(self.path)
+            self._seen = signature
+        return self._state
+
+    def _change(self, apply: Callable[[_State], None]) -> None:
+        with _locked(self.path):
+            state = _read(self.path)
+            apply(state)
+            _write(self.path, state)
+            self._state, self._seen = state, _signature(self.path)
+
+    @property
+    def default(self) -> str | None:
+        return self._current().default
 
     def names(self) -> list[str]:
-        return sorted(self._models)
+        return sorted(self._current().models)
 
     def get(self, name: str) -> ModelSpec:
-        if name not in self._models:
-            known = ", ".join(self.names()) or "（なし / none）"
+        return self._get(self._current(), name)
+
+    def _get(self, state: _State, name: str) -> ModelSpec:
+        if name not in state.models:
+            known = ", ".join(sorted(state.models)) or "（なし / none）"
             raise ModelCheckError(
                 f"モデル {name!r} は登録されていません。登録済み: {known}",
                 f"model {name!r} is not registered. Registered: {known}",
             )
-        return self._models[name]
+        return state.models[name]
 
-    def add(self, spec: ModelSpec, make_default: bool = False) -> None:
-        """Check ``spec`` (raising ``ModelCheckError``), then store it."""
-        check_model(spec)
-        self._models[spec.name] = spec
-        if make_default or self.default is None:
-            self.default = spec.name
-        self.save()
+    def add(self, spec: ModelSpec, make_default: bool = False, replace: bool = False) -> ModelCheck:
+        """Check ``spec`` (raising ``ModelCheckError``), then store it; return the check.
+
+        A name that is already registered is refused unless ``replace`` is true.
+        """
+        check = check_model(spec)
+
+        def apply(state: _State) -> None:
+            existing = state.models.get(spec.name)
+            if existing is not None and not replace:
+                raise ModelCheckError(
+                    f"{self.path}: モデル名 {spec.name!r} は既に登録されています"
+                    f"（{existing.path}）。別の名前を付けるか（jradi models add --name）、"
+                    "置き換える場合は --replace を指定してください。",
+                    f"{self.path}: a model named {spec.name!r} is already registered "
+                    f"({existing.path}); choose another name (jradi models add --name), or "
+                    "replace it (--replace).",
+                )
+            state.models[spec.name] = spec
+            if make_default or state.default not in state.models:
+                state.default = spec.name
+
+        self._change(apply)
+        return check
+
+    def update(self, name: str, **settings: Any) -> ModelSpec:
+        """Change settings (``context=8192``, ``template=…``) of the registered model ``name``.
+
+        Only the given fields change, on the entry as it is on disk under the lock, so an edit
+        never brings back an older copy of the entry. Returns the stored spec.
+        """
+        if "name" in settings:
+            raise TypeError("update() cannot rename a model; remove and add it instead")
+        updated: list[ModelSpec] = []
+
+        def apply(state: _State) -> None:
+            spec = dataclasses.replace(self._get(state, name), **settings)
+            state.models[name] = spec
+            updated.append(spec)
+
+        self._change(apply)
+        return updated[0]
 
     def remove(self, name: str) -> None:
-        self.get(name)
-        del self._models[name]
-        if self.default == name:
-            self.default = next(iter(self.names()), None)
-        self.save()
+        def apply(state: _State) -> None:
+            self._get(state, name)
+            del state.models[name]
+            if state.default == name:
+                state.default = min(state.models, default=None)
+
+        self._change(apply)
 
     def set_default(self, name: str) -> None:
-        self.get(name)
-        self.default = name
-        self.save()
+        def apply(state: _State) -> None:
+            self._get(state, name)
+            state.default = name
 
-    def save(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        data = {"default": self.default, "models": [m.to_json() for m in self._models.values()]}
-        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".models-", suffix=".json")
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(data, f, ensure_ascii=False, indent=2)
-        os.replace(tmp, self.path)
+        self._change(apply)
+
+
+def _is_path(model: str) -> bool:
+    """``--model`` text that can only mean a file or folder, never a registered name."""
+    return (
+        os.sep in model
+        or "/" in model
+        or (os.altsep is not None and os.altsep in model)
+        or model.startswith((".", "~"))
+        or Path(model).is_absolute()
+        or model.lower().endswith(".gguf")
+    )
 
 
 def resolve_model(
     model: str, mmproj: str | None = None, registry: ModelRegistry | None = None
 ) -> ModelSpec:
-    """MODEL as the CLI takes it: a GGUF file, a HF folder, or a registered name."""
-    path = Path(model)
-    if path.is_file() and path.suffix.lower() == ".gguf":
-        projector = Path(mmproj) if mmproj else None
-        if projector is None:  # the exporter writes mmproj.gguf beside model.gguf
-            found = sorted(path.parent.glob("mmproj*.gguf"))
-            projector = found[0] if found else None
-        return ModelSpec(name=path.stem, kind="gguf", path=path, mmproj=projector)
+    """MODEL as the CLI takes it: a registered name, a GGUF file or a HF folder.
+
+    A registered name wins over a file or folder of the same name in the current folder;
+    write ``./demo`` (anything with a path separator, starting with ``.`` or ``~``, absolute,
+    or ending in ``.gguf``) to mean the path.
+    """
+    if not _is_path(model):
+        registry = registry or ModelRegistry()
+        if model in registry.names() or not Path(model).exists():
+            spec = registry.get(model)
+            if mmproj:
+                spec.mmproj = Path(mmproj)
+            return spec
+    path = Path(model).expanduser()
     if path.is_dir():
         return ModelSpec(name=path.name, kind="hf", path=path)
-    spec = (registry or ModelRegistry()).get(model)
-    if mmproj:
-        spec.mmproj = Path(mmproj)
-    return spec
+    if not path.is_file() or path.suffix.lower() != ".gguf":
+        what_ja = "GGUF ファイルではありません" if path.is_file() else "見つかりません"
+        what_en = "is not a GGUF file" if path.is_file() else "does not exist"
+        raise ModelCheckError(
+            f"{path}: {what_ja}。--model には登録名、.gguf ファイル、または Hugging Face 形式の"
+            "モデルフォルダーを指定してください（jradi models list で登録名を確認）。",
+            f"{path}: {what_en}. --model takes a registered name, a .gguf file or a Hugging "
+            "Face model folder (jradi models list shows the names).",
+        )
+    projector = Path(mmproj) if mmproj else find_mmproj(path)
+    return ModelSpec(name=path.stem, kind="gguf", path=path, mmproj=projector)

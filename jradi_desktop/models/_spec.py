@@ -11,6 +11,27 @@ ModelKind = Literal["gguf", "hf"]
 TEMPLATES = ("auto", "bunny", "llama3")
 
 
+def default_model_name(path: str | Path) -> str:
+    """``…/jradievo/model.gguf`` → ``jradievo`` (the exporter's layout); else the file stem;
+    a folder's own name for a Hugging Face folder."""
+    path = Path(path)
+    if path.suffix.lower() == ".gguf":
+        return path.parent.name if path.stem.lower() in ("model", "ggml-model") else path.stem
+    return path.name
+
+
+def find_mmproj(model: str | Path) -> Path | None:
+    """The vision encoder beside a GGUF model: the first ``mmproj*.gguf`` in its folder.
+
+    The exporter writes ``model.gguf`` + ``mmproj.gguf`` side by side; ``jradi report
+    --model X.gguf``, ``jradi models add`` and the model manager all look here, and an
+    explicit ``--mmproj`` always wins.
+    """
+    model = Path(model)
+    found = sorted(p for p in model.parent.glob("mmproj*.gguf") if p.name != model.name)
+    return found[0] if found else None
+
+
 @dataclass
 class ModelSpec:
     """One model the app can load.

@@ -5,6 +5,8 @@ The content tree follows TID 2000 "Basic Diagnostic Imaging Report": a root CONT
 model, as a device) and one section CONTAINER per heading of CID 7001 holding a TEXT item of
 CID 7002 -- (55752-0, LN, "Clinical Information"), (59776-5, LN, "Findings") with
 (121071, DCM, "Finding"), (19005-8, LN, "Impressions") with (121073, DCM, "Impression").
+The document's warnings (an image that may not be a chest radiograph) open the Findings
+section as (121106, DCM, "Comment") items, Japanese and English, so they travel with it.
 The source image is referenced in Current Requested Procedure Evidence Sequence (PS3.3
 C.17.2: the instances the report was made from), text is UTF-8 (ISO_IR 192).
 """
@@ -36,6 +38,7 @@ SECTION_CODES: tuple[tuple[str, Code, Code], ...] = (
     ("findings", ("59776-5", "LN", "Findings"), ("121071", "DCM", "Finding")),
     ("impression", ("19005-8", "LN", "Impressions"), ("121073", "DCM", "Impression")),
 )
+_COMMENT: Code = ("121106", "DCM", "Comment")
 _LANGUAGE: Code = ("121049", "DCM", "Language of Content Item and Descendants")
 _JAPANESE: Code = ("ja", "RFC5646", "Japanese")
 _OBSERVER_TYPE: Code = ("121005", "DCM", "Observer Type")
@@ -178,11 +181,15 @@ def _content_tree(sr: Dataset, doc: ReportDocument) -> None:
     items = [language, *_observer(doc)]
     for key, heading, concept in SECTION_CODES:
         text = doc.section_text(key)
-        if not text:
+        texts = [_text("CONTAINS", concept, text)] if text else []
+        if key == "findings":
+            notes = [f"{note.ja}\n{note.en}" for note in doc.warnings]
+            texts = [_text("CONTAINS", _COMMENT, note) for note in notes] + texts
+        if not texts:
             continue
         section = _content("CONTAINS", "CONTAINER", heading)
         section.ContinuityOfContent = "SEPARATE"
-        section.ContentSequence = Sequence([_text("CONTAINS", concept, text)])
+        section.ContentSequence = Sequence(texts)
         items.append(section)
     sr.ContentSequence = Sequence(items)
 

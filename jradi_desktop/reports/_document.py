@@ -5,10 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from jradi_desktop.imaging import XrayImage
+from jradi_desktop.imaging import PlausibilityNote, XrayImage, plausibility_notes
 
 TITLE_JA = "胸部X線 読影レポート（AI 下書き）"
 TITLE_EN = "Chest X-ray report (AI draft)"
@@ -16,6 +14,9 @@ AI_NOTICE_JA = "この文書は AI が作成した下書きです。医師が確
 AI_NOTICE_EN = (
     "This document is a draft written by AI. A physician must review and correct it before use."
 )
+# Before each warning about the image (a PlausibilityNote's ja and en).
+WARNING_JA = "【注意】"
+WARNING_EN = "Warning: "
 
 # Section headings, in document order: (key, Japanese, English).
 SECTIONS = (
@@ -35,7 +36,9 @@ class ReportDocument:
     ``patient_name`` is a DICOM Person Name (``Yamada^Tarou=山田^太郎=やまだ^たろう``).
     ``verified`` says a physician has checked the AI draft; ``verified_by`` and
     ``verifier_organization`` name them (the DICOM SR is marked VERIFIED only when both are
-    given, as DICOM requires). Naive datetimes are taken as local time.
+    given, as DICOM requires). Naive datetimes are taken as local time. ``warnings`` say
+    why the image may not be a chest radiograph the model can read; every export shows them
+    above the report.
     """
 
     findings: str = ""
@@ -56,6 +59,7 @@ class ReportDocument:
     series_instance_uid: str = ""
     sop_instance_uid: str = ""
     sop_class_uid: str = ""
+    warnings: tuple[PlausibilityNote, ...] = ()
 
     def __post_init__(self) -> None:
         if self.source_path is not None and not isinstance(self.source_path, Path):
@@ -73,7 +77,8 @@ class ReportDocument:
         generated_at: datetime | None = None,
         edited_at: datetime | None = None,
     ) -> ReportDocument:
-        """A document about ``image``, with its patient, study and UIDs copied."""
+        """A document about ``image``, with its patient, study and UIDs copied, and the
+        :func:`~jradi_desktop.imaging.plausibility_notes` on it."""
         return cls(
             findings=findings,
             impression=impression,
@@ -90,6 +95,7 @@ class ReportDocument:
             series_instance_uid=image.series_instance_uid,
             sop_instance_uid=image.sop_instance_uid,
             sop_class_uid=image.sop_class_uid,
+            warnings=tuple(plausibility_notes(image)),
         )
 
     @property

@@ -12,6 +12,8 @@ from jradi_desktop.reports._document import (
     EMPTY_SECTION,
     SECTIONS,
     TITLE_JA,
+    WARNING_EN,
+    WARNING_JA,
     ReportDocument,
 )
 
@@ -28,8 +30,12 @@ def _sections(doc: ReportDocument) -> list[tuple[str, str]]:
 
 
 def to_text(doc: ReportDocument) -> str:
-    """The report as plain text: title, AI-draft notice, patient/study block, sections."""
-    lines = [TITLE_JA, "=" * 40, f"※ {AI_NOTICE_JA}", f"※ {AI_NOTICE_EN}", ""]
+    """The report as plain text: title, AI-draft notice and warnings, patient/study block,
+    sections."""
+    lines = [TITLE_JA, "=" * 40, f"※ {AI_NOTICE_JA}", f"※ {AI_NOTICE_EN}"]
+    for note in doc.warnings:
+        lines += [f"{WARNING_JA}{note.ja}", f"{WARNING_EN}{note.en}"]
+    lines.append("")
     lines += [f"{label}: {value}" for label, value in doc.info_rows()]
     for heading, text in _sections(doc):
         lines += ["", f"【{heading}】", text]
@@ -52,10 +58,12 @@ def _md_block(text: str) -> str:
 
 
 def to_markdown(doc: ReportDocument) -> str:
-    """The report as Markdown: ``#`` title, the notice as a quote, a table, ``##`` sections."""
+    """The report as Markdown: ``#`` title, the notice and warnings as quotes, a table,
+    ``##`` sections."""
     parts = [
         f"# {TITLE_JA}",
         f"> **{AI_NOTICE_JA}**  \n> {AI_NOTICE_EN}",
+        *(f"> **{WARNING_JA}{note.ja}**  \n> {WARNING_EN}{note.en}" for note in doc.warnings),
     ]
     rows = doc.info_rows()
     if rows:

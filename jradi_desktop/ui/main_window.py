@@ -21,7 +21,7 @@ from PySide6.QtWidgets import (
 )
 
 from jradi_desktop.errors import JRadiError
-from jradi_desktop.imaging import XrayImage, list_images, open_image
+from jradi_desktop.imaging import XrayImage, open_image, scan_images
 from jradi_desktop.inference import GenerationParams, split_report
 from jradi_desktop.models import ModelRegistry, ModelSpec
 from jradi_desktop.reports import ReportDocument
@@ -152,15 +152,14 @@ class MainWindow(QMainWindow):
 
     # -- images -----------------------------------------------------------------------------
     def open_paths(self, paths: list[str | Path]) -> None:
-        """Open files and folders (folders: every image inside) off the UI thread."""
-        files = list_images(paths)
-        if not files:
-            self.statusBar().showMessage(self.tr("画像が見つかりません"), 5000)
-            return
+        """Open files and folders (folders: every image inside) off the UI thread: the scan
+        too, so a slow disk or a folder holding a named pipe never freezes the window."""
+        paths = list(paths)
 
         def load() -> None:
-            results: list[tuple[Path, Any]] = []
-            for path in files:
+            scan = scan_images(paths)
+            results: list[tuple[Path, Any]] = [(exc.path, exc) for exc in scan.skipped]
+            for path in scan.files:
                 try:
                     first = open_image(path)
                     results.append((path, first))
@@ -173,6 +172,9 @@ class MainWindow(QMainWindow):
         self._loader.submit(load)
 
     def _images_loaded(self, results: list[tuple[Path, Any]]) -> None:
+        if not results:
+            self.statusBar().showMessage(self.tr("画像が見つかりません"), 5000)
+            return
         errors = [exc for _, exc in results if isinstance(exc, JRadiError)]
         loaded = [(p, img) for p, img in results if not isinstance(img, JRadiError)]
         for path, image in loaded:
@@ -197,6 +199,7 @@ class MainWindow(QMainWindow):
             self._commit_report()
             self.report.clear()
         self.current = image
+        self.report.set_image(image)
         self.viewer.set_image(image)
 
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:
@@ -281,8 +284,8 @@ class MainWindow(QMainWindow):
         dialog.show()
 
     def _register_demo(self, spec: ModelSpec) -> None:
-        try:
-            self.registry.add(spec, make_default=True)
+        try:  # installing the demo again replaces its entry (the app's own name)
+            self.registry.add(spec, make_default=True, replace=True)
         except JRadiError as exc:
             QMessageBox.warning(self, self.tr("モデルを追加できません"), error_text(exc))
             return

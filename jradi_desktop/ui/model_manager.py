@@ -39,18 +39,13 @@ from jradi_desktop.models import (
     ModelRegistry,
     ModelSpec,
     check_model,
+    default_model_name,
+    find_mmproj,
 )
 
 NAME, KIND, DEFAULT, PATH = range(4)
 ERROR_STYLE = "color: #b3261e"
 OK_STYLE = "color: #0d652d"
-
-
-def default_name(path: Path) -> str:
-    """``…/jradievo/model.gguf`` → ``jradievo`` (the exporter's layout); else the file stem."""
-    if path.suffix.lower() == ".gguf":
-        return path.parent.name if path.stem.lower() in ("model", "ggml-model") else path.stem
-    return path.name
 
 
 class ModelManagerDialog(QDialog):
@@ -183,23 +178,26 @@ class ModelManagerDialog(QDialog):
         self, path: str | Path, mmproj: str | Path | None = None, name: str | None = None
     ) -> ModelSpec | None:
         """Check and register a GGUF file (with its mmproj: given, or ``mmproj*.gguf`` found
-        beside it) or a Hugging Face folder. Problems are shown in the dialog; returns the new
-        spec, or None when it was not added."""
+        beside it, as ``jradi models add`` does) or a Hugging Face folder. Problems are shown in
+        the dialog; returns the new spec, or None when it was not added.
+
+        The user picks files, not names, so a name already taken gets a number ("vlm (2)")
+        instead of replacing the registered model; if another program registers the same name
+        in the meantime, the registry's refusal is shown and nothing is replaced.
+        """
         path = Path(path)
         kind = "hf" if path.is_dir() else "gguf"
         projector = Path(mmproj) if mmproj else None
         if kind == "gguf" and projector is None and path.is_file():
-            found = sorted(p for p in path.parent.glob("mmproj*.gguf") if p != path)
-            projector = found[0] if found else None
-        base = name or default_name(path)
+            projector = find_mmproj(path)
+        base = name or default_model_name(path)
         unique, number = base, 2
         while unique in self.registry.names():
             unique, number = f"{base} ({number})", number + 1
         spec = ModelSpec(unique, kind, path, projector)
         had_default = self.registry.default
         try:
-            check = check_model(spec)
-            self.registry.add(spec)
+            check = self.registry.add(spec)
         except ModelCheckError as exc:
             self._say(self.tr("追加できませんでした：") + "\n" + exc.message(self.language), True)
             return None
@@ -221,7 +219,7 @@ class ModelManagerDialog(QDialog):
         if not path:
             return
         mmproj = None
-        if not [p for p in Path(path).parent.glob("mmproj*.gguf") if str(p) != path]:
+        if find_mmproj(path) is None:
             mmproj, _ = QFileDialog.getOpenFileName(
                 self,
                 self.tr("画像エンコーダー（mmproj.gguf）を選択（レポート作成に必要・任意）"),
@@ -242,7 +240,11 @@ class ModelManagerDialog(QDialog):
         name = name or self.selected_name()
         if name is None:
             return
-        self.registry.set_default(name)
+        try:
+            self.registry.set_default(name)
+        except ModelCheckError as exc:  # removed by another program meanwhile
+            self._gone(exc)
+            return
         self.refresh(name)
         self._say(self.tr("「{0}」を既定のモデルにしました。").format(name))
         self.defaultChanged.emit(self.registry.get(name))
@@ -253,7 +255,11 @@ class ModelManagerDialog(QDialog):
         if name is None:
             return
         old_default = self.registry.default
-        self.registry.remove(name)
+        try:
+            self.registry.remove(name)
+        except ModelCheckError as exc:
+            self._gone(exc)
+            return
         self._checks.pop(name, None)
         self.refresh(self.registry.default)
         self._say(self.tr("「{0}」を一覧から削除しました（ファイルは残っています）。").format(name))
@@ -337,14 +343,24 @@ class ModelManagerDialog(QDialog):
         name = self.selected_name()
         if name is None:
             return
-        spec = self.registry.get(name)
-        spec.n_gpu_layers = self.gpu_layers.value()
-        spec.context = self.context.value()
-        spec.threads = self.threads.value() or None
-        spec.template = TEMPLATES[self.template.currentIndex()]
-        self.registry.save()
+        try:  # only these settings of this entry change; the rest of the registry is re-read
+            spec = self.registry.update(
+                name,
+                n_gpu_layers=self.gpu_layers.value(),
+                context=self.context.value(),
+                threads=self.threads.value() or None,
+                template=TEMPLATES[self.template.currentIndex()],
+            )
+        except ModelCheckError as exc:
+            self._gone(exc)
+            return
         self._show_details(spec)
         self.modelEdited.emit(spec)
+
+    def _gone(self, exc: ModelCheckError) -> None:
+        """A change to a model another program removed (or a registry it broke): say so."""
+        self.refresh(self.registry.default)
+        self._say(exc.message(self.language), True)
 
     def _say(self, text: str, error: bool = False) -> None:
         self.message.setStyleSheet(ERROR_STYLE if error else OK_STYLE)

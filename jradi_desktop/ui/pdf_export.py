@@ -35,6 +35,8 @@ from jradi_desktop.reports import (
     SECTIONS,
     TITLE_EN,
     TITLE_JA,
+    WARNING_EN,
+    WARNING_JA,
     ReportDocument,
     ReportExportError,
     atomic_write,
@@ -97,7 +99,8 @@ def _paragraphs(text: str) -> str:
 
 
 def report_html(doc: ReportDocument) -> str:
-    """The Qt rich-text HTML of the report body (title, notice, info table, sections)."""
+    """The Qt rich-text HTML of the report body (title, notice, warnings, info table,
+    sections)."""
     rows = "".join(
         f'<tr><td width="22%" bgcolor="#f0f0f0"><b>{html.escape(label)}</b></td>'
         f"<td>{html.escape(value)}</td></tr>"
@@ -111,6 +114,16 @@ def report_html(doc: ReportDocument) -> str:
         f'<tr><td bgcolor="#fff3cd"><b>{html.escape(AI_NOTICE_JA)}</b><br/>'
         f'<span style="font-size:8.5pt">{html.escape(AI_NOTICE_EN)}</span></td></tr></table>',
     ]
+    if doc.warnings:
+        notes = "".join(
+            f'<tr><td bgcolor="#f8d7da"><b>{html.escape(WARNING_JA + note.ja)}</b><br/>'
+            f'<span style="font-size:8.5pt">{html.escape(WARNING_EN + note.en)}</span></td></tr>'
+            for note in doc.warnings
+        )
+        parts.append(
+            '<table width="100%" cellpadding="6" cellspacing="0" border="1"'
+            f' style="border-color:#b02a37; border-style:solid; margin-bottom:8pt">{notes}</table>'
+        )
     if rows:
         parts.append(
             '<table width="100%" cellpadding="4" cellspacing="0" border="1"'

@@ -2,7 +2,9 @@
 
 The text streams in while the model writes; afterwards it is the physician's to edit, and the
 edits are what gets saved (history) and exported. An autosave timer keeps a draft in the
-store every few seconds, so a crash loses at most that much typing.
+store every few seconds, so a crash loses at most that much typing. Above the report, a red
+note says when the image shown may not be a chest radiograph the model can read
+(:func:`~jradi_desktop.imaging.plausibility_notes`), Japanese first with English.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from jradi_desktop.imaging import PlausibilityNote, XrayImage, plausibility_notes
 from jradi_desktop.inference import split_report
 
 AUTOSAVE_MS = 3000
@@ -50,6 +53,15 @@ class ReportPanel(QWidget):
             "QLabel#aiDraftBanner { background: #fff3cd; color: #664d03; padding: 6px;"
             " border: 1px solid #ffecb5; border-radius: 4px; }"
         )
+        self.image_notes: list[PlausibilityNote] = []
+        self.warning = QLabel()
+        self.warning.setWordWrap(True)
+        self.warning.setObjectName("imageWarning")
+        self.warning.setStyleSheet(
+            "QLabel#imageWarning { background: #f8d7da; color: #58151c; padding: 6px;"
+            " border: 1px solid #f1aeb5; border-radius: 4px; font-weight: bold; }"
+        )
+        self.warning.hide()
         self.indication = QLineEdit()
         self.generate_button = QPushButton()
         self.stop_button = QPushButton()
@@ -80,6 +92,7 @@ class ReportPanel(QWidget):
         buttons.addWidget(self.export_button)
         layout = QVBoxLayout(self)
         layout.addWidget(self.banner)
+        layout.addWidget(self.warning)
         layout.addWidget(self.indication_label)
         layout.addWidget(self.indication)
         layout.addLayout(buttons)
@@ -151,6 +164,13 @@ class ReportPanel(QWidget):
         self.set_sections("", "")
         self.status.clear()
         self._dirty = False
+
+    def set_image(self, image: XrayImage | None) -> None:
+        """The image the report is about: its plausibility notes are shown above the report
+        (hidden when there are none)."""
+        self.image_notes = plausibility_notes(image) if image is not None else []
+        self.warning.setText("\n".join(f"⚠ {note.ja}\n{note.en}" for note in self.image_notes))
+        self.warning.setVisible(bool(self.image_notes))
 
     # -- streaming --------------------------------------------------------------------------
     def begin_stream(self) -> None:
