@@ -37,7 +37,13 @@ from pydicom.uid import (
 from jradi_desktop.imaging import _dicom_meta as meta
 from jradi_desktop.imaging._codestream import declared_size
 from jradi_desktop.imaging._deflate import Inflated, inflate_bounded
-from jradi_desktop.imaging._errors import ImageLoadError, LoadFailure, bad_frame, load_error
+from jradi_desktop.imaging._errors import (
+    ImageLoadError,
+    LoadFailure,
+    bad_frame,
+    check_pixel_limit,
+    load_error,
+)
 from jradi_desktop.imaging._image import GREY, XrayImage, luma
 
 _PIXEL_KEYWORDS = ("PixelData", "FloatPixelData", "DoubleFloatPixelData")
@@ -123,7 +129,7 @@ def _check_geometry(
         del ds.NumberOfFrames  # empty or 0: one frame; an empty value would stop the decoders
     if not 0 <= frame < frames:
         raise bad_frame(path, frame, frames)
-    _check_pixel_count(path, rows, columns, frames, max_pixels)
+    check_pixel_limit(path, rows, columns, max_pixels, frames)
     if decoder.is_native and keyword == "PixelData":
         expected = get_expected_length(ds, "bytes")
         actual = len(ds.PixelData)
@@ -184,18 +190,6 @@ def _bad_header(path: Path, tag: int, rule_en: str, rule_ja: str) -> ImageLoadEr
         detail=f"the header's {name} {rule_en}",
         detail_ja=f"ヘッダーの {name} {rule_ja}",
     )
-
-
-def _check_pixel_count(path: Path, rows: int, columns: int, frames: int, max_pixels: int) -> None:
-    total = rows * columns * frames
-    if total > max_pixels:
-        raise load_error(
-            path,
-            LoadFailure.TOO_LARGE,
-            detail=f"{rows} x {columns} x {frames} frame(s) = {total:,} pixels",
-            detail_ja=f"{rows}×{columns}×{frames} フレーム＝{total:,} 画素",
-            limit=max_pixels,
-        )
 
 
 def _read_dataset(path: Path, headerless: bool) -> Dataset:
@@ -378,7 +372,8 @@ def _check_deflate(path: Path, max_pixels: int) -> Inflated | None:
         head = inflate_bounded(fh, _DEFLATE_HEAD, head=_DEFLATE_HEAD).head
         geometry = _declared_geometry(head)
         if geometry is not None:  # the header's claim, refused before inflating the rest
-            _check_pixel_count(path, *geometry, max_pixels)
+            rows, columns, frames = geometry
+            check_pixel_limit(path, rows, columns, max_pixels, frames)
         fh.seek(start)
         inflated = inflate_bounded(fh, limit)
     if inflated.size > limit:

@@ -136,3 +136,21 @@ def bad_frame(path: Path, frame: int, frames: int) -> ImageLoadError:
     return load_error(
         path, LoadFailure.BAD_FRAME, frame=frame, frames=frames, choice=choice, choice_ja=choice_ja
     )
+
+
+def check_pixel_limit(
+    path: Path, rows: int, columns: int, max_pixels: int, frames: int | None = None
+) -> None:
+    """Raise TOO_LARGE when rows x columns (x frames) exceeds ``max_pixels``."""
+    total = rows * columns * (frames or 1)
+    if total <= max_pixels:
+        return
+    what_en = f"{rows} x {columns}" + (f" x {frames} frame(s)" if frames is not None else "")
+    what_ja = f"{rows}×{columns}" + (f"×{frames} フレーム" if frames is not None else "")
+    raise load_error(
+        path,
+        LoadFailure.TOO_LARGE,
+        detail=f"{what_en} = {total:,} pixels",
+        detail_ja=f"{what_ja}＝{total:,} 画素",
+        limit=max_pixels,
+    )

@@ -15,7 +15,7 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from jradi_desktop.imaging._codestream import declared_size
-from jradi_desktop.imaging._errors import LoadFailure, bad_frame, load_error
+from jradi_desktop.imaging._errors import LoadFailure, bad_frame, check_pixel_limit, load_error
 from jradi_desktop.imaging._image import XrayImage, luma
 
 _GREY_MODES = ("1", "L", "LA", "La")
@@ -30,15 +30,15 @@ def read_raster(path: Path, *, file_format: str, frame: int, max_pixels: int) ->
         raise bad_frame(path, frame, 1)
     declared = _declared_size(path, file_format)
     if declared is not None:  # before Pillow, whose own bomb check would speak first
-        _check_size(path, *declared, max_pixels)
+        check_pixel_limit(path, *declared, max_pixels)
     try:
         with Image.open(path, formats=[file_format]) as im:
-            _check_size(path, im.height, im.width, max_pixels)
+            check_pixel_limit(path, im.height, im.width, max_pixels)
             image = _from_pil(ImageOps.exif_transpose(im) if file_format == "JPEG" else im)
     except Image.DecompressionBombError as exc:  # Pillow's own limit, when it is lower
         pil_limit = 2 * (Image.MAX_IMAGE_PIXELS or 0)
         if declared is not None:
-            _check_size(path, *declared, pil_limit)
+            check_pixel_limit(path, *declared, pil_limit)
         raise load_error(
             path,
             LoadFailure.TOO_LARGE,
@@ -53,18 +53,6 @@ def read_raster(path: Path, *, file_format: str, frame: int, max_pixels: int) ->
     image.file_format = file_format
     image.source = path
     return image
-
-
-def _check_size(path: Path, rows: int, columns: int, max_pixels: int) -> None:
-    total = rows * columns
-    if total > max_pixels:
-        raise load_error(
-            path,
-            LoadFailure.TOO_LARGE,
-            detail=f"{rows} x {columns} = {total:,} pixels",
-            detail_ja=f"{rows}×{columns}＝{total:,} 画素",
-            limit=max_pixels,
-        )
 
 
 def _declared_size(path: Path, file_format: str) -> tuple[int, int] | None:
