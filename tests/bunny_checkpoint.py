@@ -2,6 +2,9 @@
 
 Other sizes than the real model, non-default ``s2_scales``, two F32 shards + index, and an
 ``auto_map`` whose code files are absent: what a test needs that the demo does not give.
+Beside the weights: a byte-level BPE tokenizer (the demo's, with the Llama-3 special tokens
+and, like the real folder's, the base LLM's Llama-3 chat template), ``generation_config.json``
+with eos = end_of_text + eot (as Bunny-v1.1's update) and ``special_tokens_map.json``.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ import numpy as np
 VISION = "model.vision_tower.vision_tower.vision_model."
 WIDTH, V_FF, V_LAYERS, V_HEADS, PATCH = 24, 40, 3, 3, 7
 SCALES = (21, 42, 63)  # a 21 px trunk, 3 x 3 patches; 1, 4 and 9 crops
-HIDDEN, FF, LAYERS, HEADS, KV_HEADS, VOCAB = 32, 48, 2, 4, 2, 96
+HIDDEN, FF, LAYERS, HEADS, KV_HEADS, VOCAB = 32, 48, 2, 4, 2, 320
 
 
 def _vision_shapes() -> dict[str, tuple[int, ...]]:
@@ -65,16 +68,33 @@ def _random(shape: tuple[int, ...], name: str, rng: np.random.Generator) -> np.n
     return (0.2 * rng.standard_normal(shape)).astype(np.float32)
 
 
+def write_tokenizer(folder: Path) -> object:
+    """The tokenizer (``VOCAB`` entries) saved into ``folder``; returned."""
+    from engine.demo import build_tokenizer
+
+    tokenizer = build_tokenizer(VOCAB)
+    assert len(tokenizer) <= VOCAB
+    tokenizer.save_pretrained(folder)
+    return tokenizer
+
+
 def write_bunny(
-    folder: Path, seed: int = 0, config_changes: dict | None = None
+    folder: Path,
+    seed: int = 0,
+    config_changes: dict | None = None,
+    projector_width: int | None = None,
 ) -> dict[str, np.ndarray]:
-    """Write the checkpoint (and a config with ``config_changes`` applied); its tensors."""
+    """Write the checkpoint (and a config with ``config_changes`` applied); its tensors.
+
+    ``projector_width``: the projector's input width (default: WIDTH x the scales; WIDTH for
+    a Bunny-v1.0 single pass).
+    """
     from safetensors.numpy import save_file
 
     rng = np.random.default_rng(seed)
     tensors = {k: _random(s, k, rng) for k, s in _language_shapes().items()}
     tensors |= {VISION + k: _random(s, k, rng) for k, s in _vision_shapes().items()}
-    feature = WIDTH * len(SCALES)
+    feature = projector_width or WIDTH * len(SCALES)
     tensors["model.mm_projector.0.weight"] = _random((HIDDEN, feature), "p0", rng)
     tensors["model.mm_projector.0.bias"] = _random((HIDDEN,), "p0b", rng)
     tensors["model.mm_projector.2.weight"] = _random((HIDDEN, HIDDEN), "p2", rng)
@@ -115,14 +135,25 @@ def write_bunny(
         "rms_norm_eps": 1e-5,
         "rope_theta": 500000.0,
         "rope_scaling": None,
-        "max_position_embeddings": 512,
+        "max_position_embeddings": 2048,
         "attention_bias": False,
         "tie_word_embeddings": False,
         "vocab_size": VOCAB,
         "bos_token_id": 1,
         "eos_token_id": 2,
         "torch_dtype": "float32",
+        "tokenizer_model_max_length": 2048,
+        "tokenizer_padding_side": "right",
     }
+    tokenizer = write_tokenizer(folder)
+    eot = tokenizer.convert_tokens_to_ids("<|eot_id|>")
+    config |= {"bos_token_id": tokenizer.bos_token_id, "eos_token_id": tokenizer.eos_token_id}
     config.update(config_changes or {})
     (folder / "config.json").write_text(json.dumps(config, indent=2))
+    generation = {"bos_token_id": tokenizer.bos_token_id,
+                  "eos_token_id": [tokenizer.eos_token_id, eot],
+                  "pad_token_id": tokenizer.eos_token_id, "max_length": 2048}  # fmt: skip
+    (folder / "generation_config.json").write_text(json.dumps(generation, indent=2))
+    special = {"bos_token": tokenizer.bos_token, "eos_token": tokenizer.eos_token}
+    (folder / "special_tokens_map.json").write_text(json.dumps(special, indent=2))
     return tensors

@@ -1,12 +1,19 @@
 """A Bunny folder as torch modules, without its custom code: transformers' own
 ``LlamaForCausalLM`` and ``SiglipVisionModel`` (the trunk up to the selected layer), an
-``mlp2x_gelu`` projector, and the S² path of bunny-v1.1.md §3 in torch."""
+``mlp2x_gelu`` projector, and the S² path of bunny-v1.1.md §3 in torch.
+
+``load_bunny(folder, dtype, device)`` reads a folder (shards with or without the index,
+``config.json``, the eos ids of ``generation_config.json``); ``prompt_ids`` assembles a
+rendered prompt as Bunny does (§4); ``BunnyModel.pixels`` / ``image_rows`` / ``embed`` make
+the ``inputs_embeds`` that ``BunnyModel.language.generate`` takes.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -22,12 +29,18 @@ from jradi_desktop.architectures.bunny_s2 import (
 
 if TYPE_CHECKING:
     import torch
+    from PIL import Image
+
+IMAGE_PLACEHOLDER = "<image>"  # where the chat template puts an image (Bunny's DEFAULT_IMAGE_TOKEN)
 
 
 def _weight_files(folder: Path) -> list[Path]:
     index = folder / "model.safetensors.index.json"
     if index.is_file():
-        names = json.loads(index.read_text(encoding="utf-8"))["weight_map"].values()
+        try:
+            names = json.loads(index.read_text(encoding="utf-8"))["weight_map"].values()
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+            raise BunnyConfigError(f"{index}: unreadable or without a weight_map ({exc})") from exc
         files = sorted({folder / name for name in names})
         missing = [f for f in files if not f.is_file()]
         if missing:
@@ -39,23 +52,70 @@ def _weight_files(folder: Path) -> list[Path]:
     return files
 
 
-def read_tensors(folder: Path) -> dict[str, torch.Tensor]:
+class Tensors(dict):
+    """Tensors by key (a plain ``dict``), with ``files``: the shard each key came from."""
+
+    files: dict[str, Path]
+
+    def where(self, key: str) -> str:
+        """``"<shard>: "`` for messages, empty when the key's file is unknown."""
+        path = getattr(self, "files", {}).get(key)
+        return f"{path}: " if path is not None else ""
+
+
+def read_tensors(folder: Path) -> Tensors:
     """Every tensor of the folder's safetensors shards, by key."""
     from safetensors.torch import load_file
 
-    tensors: dict[str, torch.Tensor] = {}
+    tensors = Tensors()
+    tensors.files = {}
     for path in _weight_files(folder):
-        tensors.update(load_file(path))
+        try:
+            shard = load_file(path)
+        except Exception as exc:  # SafetensorError, OSError: a damaged or partial file
+            raise BunnyConfigError(f"{path}: not a readable safetensors file ({exc})") from exc
+        tensors.update(shard)
+        tensors.files |= dict.fromkeys(shard, path)
     return tensors
+
+
+def _where(tensors: Mapping[str, Any] | None, key: str) -> str:
+    return tensors.where(key) if isinstance(tensors, Tensors) else ""
+
+
+@contextlib.contextmanager
+def _building(dtype: torch.dtype, device: str | torch.device) -> Iterator[None]:
+    """Modules made inside are allocated on ``device`` in ``dtype``, uninitialised."""
+    import torch
+    from transformers.initialization import no_init_weights
+
+    previous = torch.get_default_dtype()
+    torch.set_default_dtype(dtype)
+    try:
+        with no_init_weights(), torch.device(device):
+            yield
+    finally:
+        torch.set_default_dtype(previous)
 
 
 class BunnyModel:
     """The three parts of a Bunny checkpoint and the S² image path between them."""
 
-    def __init__(self, config: dict[str, Any], tensors: dict[str, torch.Tensor]) -> None:
+    def __init__(
+        self,
+        config: dict[str, Any],
+        tensors: dict[str, torch.Tensor],
+        *,
+        dtype: torch.dtype | None = None,
+        device: str | torch.device = "cpu",
+        folder: Path | None = None,
+    ) -> None:
+        """All three parts in ``dtype`` (float32 by default) on ``device``; ``folder`` (the
+        checkpoint's) only names ``config.json`` in messages."""
+        import torch
         from transformers import LlamaConfig, LlamaForCausalLM
-        from transformers.initialization import no_init_weights
 
+        dtype = dtype or torch.float32
         arch = BunnyS2()
         parts: dict[str, dict[str, torch.Tensor]] = {"language": {}, "vision": {}, "projector": {}}
         for key, tensor in tensors.items():
@@ -63,14 +123,40 @@ class BunnyModel:
             if split is not None:
                 parts[split[0]][split[1]] = tensor
         vision = parts["vision"]
-        self.settings = vision_settings(config, {k: tuple(v.shape) for k, v in vision.items()})
+        self.settings = _settings(config, vision, tensors, folder)
         llama = LlamaConfig(**arch.text_config(config))
-        with no_init_weights():
+        llama.dtype = dtype  # what the weights become, not the stored torch_dtype
+        with _building(dtype, device):
             self.language = LlamaForCausalLM(llama)
-        _load_checked(self.language, parts["language"], "")
+            self.vision = _siglip_trunk(self.settings)
+        where = f"{folder}: " if folder is not None else ""
+        _load_checked(self.language, parts["language"], "", tensors, where)
         self.language.eval()
-        self.vision = _siglip_trunk(self.settings, vision)
-        self.projector = _projector(parts["projector"], self.settings.feature_width)
+        # post_layernorm is unused (hidden_states[-1] of the trunk precedes it) and may be absent
+        optional = ("post_layernorm.",)
+        _load_checked(self.vision, vision, VISION_PREFIX, tensors, where, optional=optional)
+        self.vision.eval()
+        self.projector = _projector(parts["projector"], self.settings.feature_width, tensors, where)
+        self.projector.to(device=device, dtype=dtype)
+
+    @property
+    def device(self) -> torch.device:
+        return self.language.get_input_embeddings().weight.device
+
+    @property
+    def image_tokens(self) -> int:
+        """Rows each image takes in the prompt (Bunny-v1.1: 27 x 27 = 729)."""
+        return self.settings.grid**2
+
+    def pixels(self, image: Image.Image) -> torch.Tensor:
+        """[1, 3, L, L] at the largest scale, as Bunny's processor makes them (§3 steps 1-3:
+        pad to a square with (127, 127, 127), PIL bicubic, (x - 0.5) / 0.5)."""
+        import torch
+
+        from jradi_desktop.architectures import _s2
+
+        array = _s2.normalise(image, self.settings.scales[-1])
+        return torch.from_numpy(array)[None].to(self.device)
 
     def image_rows(self, pixels: torch.Tensor) -> torch.Tensor:
         """[B, 3, L, L] normalised at the largest scale -> [B, tokens, hidden], projected."""
@@ -104,7 +190,7 @@ class BunnyModel:
         for token in [*ids, None]:
             if token is None or token == IMAGE_TOKEN_INDEX:
                 if text:
-                    pieces.append(table(torch.tensor(text)))
+                    pieces.append(table(torch.tensor(text, device=table.weight.device)))
                     text = []
                 if token is not None:
                     pieces.append(next(images).to(table.weight.dtype))
@@ -113,9 +199,33 @@ class BunnyModel:
         return torch.cat(pieces)[None]
 
 
-def _siglip_trunk(settings: BunnyVision, tensors: dict[str, torch.Tensor]) -> torch.nn.Module:
+def _settings(
+    config: dict[str, Any],
+    vision: dict[str, torch.Tensor],
+    tensors: Mapping[str, Any],
+    folder: Path | None,
+) -> BunnyVision:
+    """``vision_settings``, its refusals naming ``config.json`` and the tensor that gives the
+    vision width."""
+    try:
+        return vision_settings(config, {k: tuple(v.shape) for k, v in vision.items()})
+    except BunnyConfigError as exc:
+        where = f"{folder / 'config.json'}: " if folder is not None else ""
+        patch = "embeddings.patch_embedding.weight"
+        if patch not in vision:
+            raise BunnyConfigError(f"{where}{exc}") from exc
+        key = VISION_PREFIX + patch
+        shard = _where(tensors, key).removesuffix(": ")
+        source = f" in {shard}" if shard else ""
+        raise BunnyConfigError(
+            f"{where}{exc} (the vision width {vision[patch].shape[0]} is dimension 0 of "
+            f"{key}{source})"
+        ) from exc
+
+
+def _siglip_trunk(settings: BunnyVision) -> torch.nn.Module:
+    """The SigLIP trunk, weights not yet loaded."""
     from transformers import SiglipVisionConfig, SiglipVisionModel
-    from transformers.initialization import no_init_weights
 
     config = SiglipVisionConfig(
         hidden_size=settings.width,
@@ -128,21 +238,20 @@ def _siglip_trunk(settings: BunnyVision, tensors: dict[str, torch.Tensor]) -> to
         hidden_act=settings.act,
         vision_use_head=False,
     )
-    with no_init_weights():
-        model = SiglipVisionModel(config)
-    # post_layernorm is unused (hidden_states[-1] of the trunk precedes it) and may be absent
-    _load_checked(model, tensors, VISION_PREFIX, optional=("post_layernorm.",))
-    return model.eval()
+    return SiglipVisionModel(config)
 
 
 def _load_checked(
     module: torch.nn.Module,
     tensors: dict[str, torch.Tensor],
     prefix: str,
+    stored: Mapping[str, Any] | None = None,
+    folder: str = "",
     optional: tuple[str, ...] = (),
 ) -> None:
     """Load every parameter of ``module`` from ``tensors`` (extra keys ignored: the unused
-    last vision layer and head); a missing or misshapen one is named."""
+    last vision layer and head); a missing or misshapen one is named, with its shard when
+    ``stored`` (:func:`read_tensors`' result) knows it and ``folder`` (``"<folder>: "``)."""
     expected = module.state_dict()
     for key, want in expected.items():
         if key.endswith(("position_ids", "inv_freq")) or (
@@ -152,33 +261,108 @@ def _load_checked(
         if key not in tensors:
             if key == "lm_head.weight" and getattr(module.config, "tie_word_embeddings", False):
                 continue
-            raise BunnyConfigError(f"tensor {prefix}{key} is missing from the checkpoint")
+            raise BunnyConfigError(f"{folder}tensor {prefix}{key} is missing from the checkpoint")
         if tuple(tensors[key].shape) != tuple(want.shape):
             raise BunnyConfigError(
-                f"tensor {prefix}{key} has shape {tuple(tensors[key].shape)}, the config "
-                f"gives {tuple(want.shape)}"
+                f"{_where(stored, prefix + key)}tensor {prefix}{key} has shape "
+                f"{tuple(tensors[key].shape)}, the config gives {tuple(want.shape)}"
             )
     module.load_state_dict({k: v for k, v in tensors.items() if k in expected}, strict=False)
 
 
-def _projector(tensors: dict[str, torch.Tensor], width: int) -> torch.nn.Module:
+def _projector(
+    tensors: dict[str, torch.Tensor],
+    width: int,
+    stored: Mapping[str, Any] | None = None,
+    folder: str = "",
+) -> torch.nn.Module:
     import torch
 
     try:
         first, second = tensors["0.weight"], tensors["2.weight"]
     except KeyError as exc:
         raise BunnyConfigError(
-            f"projector tensor {PROJECTOR_PREFIX}{exc.args[0]} is missing"
+            f"{folder}projector tensor {PROJECTOR_PREFIX}{exc.args[0]} is missing"
         ) from exc
     if first.shape[1] != width:
         raise BunnyConfigError(
-            f"{PROJECTOR_PREFIX}0.weight takes {first.shape[1]} features, the S² vision path "
-            f"gives {width}"
+            f"{_where(stored, PROJECTOR_PREFIX + '0.weight')}{PROJECTOR_PREFIX}0.weight takes "
+            f"{first.shape[1]} features, the S² vision path gives {width}"
         )
     mlp = torch.nn.Sequential(
         torch.nn.Linear(first.shape[1], first.shape[0]),
         torch.nn.GELU(),
         torch.nn.Linear(second.shape[1], second.shape[0]),
     )
-    mlp.load_state_dict(tensors, strict=True)
+    try:
+        mlp.load_state_dict(tensors, strict=True)
+    except RuntimeError as exc:  # a bias missing or of the wrong size
+        raise BunnyConfigError(f"{folder}projector tensors {PROJECTOR_PREFIX}*: {exc}") from exc
     return mlp.to(first.dtype).eval()
+
+
+# -- a folder and a prompt ---------------------------------------------------------------------
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise BunnyConfigError(f"{path}: not readable as JSON ({exc})") from exc
+    if not isinstance(data, dict):
+        raise BunnyConfigError(f"{path}: holds a JSON {type(data).__name__}, not an object")
+    return data
+
+
+def _ids(value: Any) -> list[int]:
+    values = value if isinstance(value, list) else [value]
+    return [int(v) for v in values if isinstance(v, int) and not isinstance(v, bool)]
+
+
+def generation_ids(folder: Path, config: Mapping[str, Any]) -> dict[str, Any]:
+    """bos / eos / pad ids for ``generate``: ``generation_config.json``'s when it has them
+    (Bunny-v1.1's update: eos 128001 and 128009), else ``config.json``'s."""
+    path = folder / "generation_config.json"
+    generation = _read_json(path) if path.is_file() else {}
+    eos = _ids(generation.get("eos_token_id")) or _ids(config.get("eos_token_id"))
+    bos = _ids(generation.get("bos_token_id")) or _ids(config.get("bos_token_id"))
+    pad = _ids(generation.get("pad_token_id")) or _ids(config.get("pad_token_id")) or eos[:1]
+    return {
+        "eos_token_id": eos or None,
+        "bos_token_id": bos[0] if bos else None,
+        "pad_token_id": pad[0] if pad else None,
+    }
+
+
+def load_bunny(
+    folder: str | Path, dtype: torch.dtype | None = None, device: str | torch.device = "cpu"
+) -> BunnyModel:
+    """The Bunny checkpoint in ``folder`` in ``dtype`` (float32 by default) on ``device``;
+    ``generate`` stops at the folder's eos ids. :class:`BunnyConfigError` names the file and
+    the tensor when something is missing or misshapen."""
+    from transformers import GenerationConfig
+
+    folder = Path(folder)
+    config = _read_json(folder / "config.json")
+    model = BunnyModel(config, read_tensors(folder), dtype=dtype, device=device, folder=folder)
+    model.language.generation_config = GenerationConfig(**generation_ids(folder, config))
+    return model
+
+
+def prompt_ids(text: str, encode: Callable[[str], Sequence[int]], bos: int | None) -> list[int]:
+    """A rendered prompt as Bunny tokenises it (§4, ``tokenizer_image_token``): split at
+    ``<image>``, each chunk tokenised on its own with BOS (``encode``), one BOS kept at the
+    start, one ``IMAGE_TOKEN_INDEX`` per placeholder. Never the joined string: the merges
+    across a placeholder would differ."""
+    chunks = []
+    for chunk in text.split(IMAGE_PLACEHOLDER):
+        ids = list(encode(chunk))
+        if bos is not None and ids[:1] == [bos]:
+            ids = ids[1:]
+        chunks.append(ids)
+    out = [bos] if bos is not None else []
+    for n, chunk in enumerate(chunks):
+        if n:
+            out.append(IMAGE_TOKEN_INDEX)
+        out.extend(chunk)
+    return out

@@ -1,10 +1,14 @@
-"""Full-precision models through transformers: LLaVA-style VLMs and plain causal LMs.
+"""Full-precision models through transformers: Bunny, LLaVA-style VLMs and plain causal LMs.
 
-A folder with a processor config (``preprocessor_config.json`` or ``processor_config.json``)
-is loaded with ``AutoModelForImageTextToText`` + ``AutoProcessor``, any other with
-``AutoModelForCausalLM`` + ``AutoTokenizer``. Only safetensors weights load; custom model code
-only with ``spec.allow_remote_code``. The chat template is the processor's or tokenizer's own
-(``auto``) or the named one.
+The family comes from the architecture registry (``ModelSpec.architecture``). Bunny
+(``bunny_s2``) is built natively (``_hf_bunny``: transformers' Llama + SigLIP, our S² and
+projector, never its custom code) and generates from ``inputs_embeds``. A LLaVA folder, or a
+folder of another family with a processor config, is loaded with
+``AutoModelForImageTextToText`` + ``AutoProcessor``, any other with ``AutoModelForCausalLM`` +
+``AutoTokenizer``. Only safetensors weights load; custom model code only with
+``spec.allow_remote_code``. The chat template is the named one; for ``auto``, the
+architecture's (Bunny's: its tokenizer's own template is the base Llama-3's, which Bunny was
+not trained with), else the processor's or tokenizer's own.
 """
 
 from __future__ import annotations
@@ -117,9 +121,11 @@ class HFBackend(Backend):
         super().__init__(spec)
         path = Path(spec.path)
         _check_folder(path)
+        arch = spec.architecture
         self._template = template_for(spec.template)
+        if self._template is None and arch is not None and arch.template is not None:
+            self._template = template_for(arch.template)
         import torch
-        import transformers
         from transformers.utils import logging as hf_logging
 
         hf_logging.disable_progress_bar()
@@ -130,25 +136,18 @@ class HFBackend(Backend):
         else:
             dtype = torch.float32
         self._vision = spec.has_vision
-        common = {
-            "local_files_only": True,
-            "trust_remote_code": spec.allow_remote_code,
-        }
+        self._bunny = None
         try:
-            if self._vision:
-                self._processor = transformers.AutoProcessor.from_pretrained(path, **common)
-                self._tokenizer = self._processor.tokenizer
-                model_cls = transformers.AutoModelForImageTextToText
+            if arch is not None and arch.name == "bunny_s2":
+                from jradi_desktop.inference._hf_bunny import BunnyParts
+
+                self._bunny = BunnyParts(path, dtype, self._device)
+                self._processor, self._tokenizer = None, self._bunny.tokenizer
+                self._model = self._bunny.model.language
             else:
-                self._processor = None
-                self._tokenizer = transformers.AutoTokenizer.from_pretrained(path, **common)
-                model_cls = transformers.AutoModelForCausalLM
-            # On CUDA, weights go straight to the GPU (accelerate), not through host memory.
-            placement = {"device_map": self._device} if self._device == "cuda" else {}
-            model = model_cls.from_pretrained(
-                path, dtype=dtype, use_safetensors=True, **placement, **common
-            )
-            self._model = model.to(self._device).eval()
+                self._load_auto(path, dtype)
+        except ModelLoadError:
+            raise
         except Exception as exc:  # corrupt weights, unknown architecture, out of memory, ...
             err = ModelLoadError(
                 f"「{path}」を読み込めませんでした：{exc}",
@@ -158,11 +157,35 @@ class HFBackend(Backend):
             raise err from exc
         self._stop_flag = threading.Event()
 
+    def _load_auto(self, path: Path, dtype: Any) -> None:
+        """Model and processor (or tokenizer) through transformers' Auto classes."""
+        import transformers
+
+        common = {"local_files_only": True, "trust_remote_code": self.spec.allow_remote_code}
+        if self._vision:
+            self._processor = transformers.AutoProcessor.from_pretrained(path, **common)
+            self._tokenizer = self._processor.tokenizer
+            model_cls = transformers.AutoModelForImageTextToText
+        else:
+            self._processor = None
+            self._tokenizer = transformers.AutoTokenizer.from_pretrained(path, **common)
+            model_cls = transformers.AutoModelForCausalLM
+        # On CUDA, weights go straight to the GPU (accelerate), not through host memory.
+        placement = {"device_map": self._device} if self._device == "cuda" else {}
+        model = model_cls.from_pretrained(
+            path, dtype=dtype, use_safetensors=True, **placement, **common
+        )
+        self._model = model.to(self._device).eval()
+
     @property
     def has_vision(self) -> bool:
         return self._vision
 
     def _inputs(self, messages: Sequence[Message], images: Sequence[Any]) -> Any:
+        if self._bunny is not None:
+            ids = self._bunny.prompt_ids(messages, self._template)
+            self._check_length(self._bunny.prompt_length(ids))  # before the images are encoded
+            return self._bunny.inputs(ids, images)
         kwargs: dict[str, Any] = {
             "add_generation_prompt": True,
             "tokenize": True,
@@ -234,16 +257,9 @@ class HFBackend(Backend):
         from transformers import StoppingCriteria, StoppingCriteriaList
 
         inputs = self._inputs(messages, images)
-        n_prompt = inputs["input_ids"].shape[1]
-        limit = getattr(self._model.config.get_text_config(), "max_position_embeddings", None)
-        if limit and n_prompt + 1 > min(limit, self.spec.context):
-            context = min(limit, self.spec.context)
-            raise PromptTooLongError(
-                f"入力（{n_prompt} トークン）がコンテキスト長 {context} に収まりません。"
-                "会話を短くしてください。",
-                f"The input ({n_prompt} tokens) does not fit the context of {context} tokens; "
-                "shorten the conversation.",
-            )
+        # generate returns the prompt ids before the new ones; from inputs_embeds, only the new
+        n_prompt = inputs["input_ids"].shape[1] if "input_ids" in inputs else 0
+        self._check_length(n_prompt or inputs["inputs_embeds"].shape[1])
         flag, cancel = self._stop_flag, self._cancel
         flag.clear()
 
@@ -295,6 +311,18 @@ class HFBackend(Backend):
         thread.start()
         return thread, streamer, outcome
 
+    def _check_length(self, n_prompt: int) -> None:
+        """:class:`PromptTooLongError` unless the prompt and one new token fit the context."""
+        limit = getattr(self._model.config.get_text_config(), "max_position_embeddings", None)
+        context = min(limit, self.spec.context) if limit else self.spec.context
+        if n_prompt + 1 > context:
+            raise PromptTooLongError(
+                f"入力（{n_prompt} トークン）がコンテキスト長 {context} に収まりません。"
+                "会話を短くしてください。",
+                f"The input ({n_prompt} tokens) does not fit the context of {context} tokens; "
+                "shorten the conversation.",
+            )
+
     def close(self) -> None:
         if self._closed:
             return
@@ -304,6 +332,9 @@ class HFBackend(Backend):
         self._model = None
         self._processor = None
         self._tokenizer = None
+        if getattr(self, "_bunny", None) is not None:
+            self._bunny.close()
+            self._bunny = None
         import gc
 
         gc.collect()

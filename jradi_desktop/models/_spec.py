@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:
+    from jradi_desktop.architectures import Architecture
 
 ModelKind = Literal["gguf", "hf"]
 # Prompt templates the runtime knows by name; "auto" takes the GGUF's or the HF folder's own.
@@ -52,9 +56,27 @@ class ModelSpec:
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
+    def architecture(self) -> Architecture | None:
+        """The family a HF folder's ``config.json`` declares (the architecture registry);
+        None for a GGUF, an unreadable config or a family the registry does not run."""
+        if self.kind != "hf":
+            return None
+        from jradi_desktop.architectures import ArchitectureError, detect
+
+        try:
+            config = json.loads((Path(self.path) / "config.json").read_text(encoding="utf-8"))
+            return detect(config)
+        except (OSError, ValueError, ArchitectureError):  # JSON errors are ValueErrors
+            return None
+
+    @property
     def has_vision(self) -> bool:
         if self.kind == "gguf":
             return self.mmproj is not None
+        arch = self.architecture
+        if arch is not None:
+            return arch.has_vision
+        # another family, run by transformers' Auto classes: a processor means images
         return (Path(self.path) / "preprocessor_config.json").is_file() or (
             Path(self.path) / "processor_config.json"
         ).is_file()
