@@ -38,13 +38,20 @@ def pad_to_square(image: Image.Image, fill: tuple[int, int, int] = PAD_COLOUR) -
     return square
 
 
-def normalise(image: Image.Image, size: int) -> np.ndarray:
-    """Padded, PIL-bicubic resized to ``size`` x ``size``, scaled to [-1, 1]: [3, size, size]."""
-    square = pad_to_square(image)
+def normalise(
+    image: Image.Image,
+    size: int,
+    fill: tuple[int, int, int] = PAD_COLOUR,
+    mean: float = MEAN,
+    std: float = STD,
+) -> np.ndarray:
+    """Padded, PIL-bicubic resized to ``size`` x ``size``, (x/255 - mean) / std:
+    [3, size, size] float32 (Bunny: [-1, 1])."""
+    square = pad_to_square(image, fill)
     if square.size != (size, size):
         square = square.resize((size, size), Image.Resampling.BICUBIC)
     pixels = np.asarray(square, dtype=np.float32) * np.float32(1 / 255)
-    return np.ascontiguousarray(((pixels - MEAN) / STD).transpose(2, 0, 1))
+    return np.ascontiguousarray(((pixels - mean) / std).transpose(2, 0, 1))
 
 
 def _cubic_weights(t: np.ndarray, a: float = -0.75) -> np.ndarray:

@@ -1,0 +1,138 @@
+"""A Bunny folder's image path for the torch-free runtime: the SigLIP trunk (embeddings and
+the layers up to the one Bunny reads) as ONNX, the projector as ``projector.npz`` and a
+manifest (``jradi_desktop.architectures._s2_runtime`` reads them).
+
+Only the vision and projector tensors are read, one at a time from the shards.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from engine.errors import ExportError
+from jradi_desktop.architectures import detect
+from jradi_desktop.architectures._s2 import MEAN, PAD_COLOUR, STD
+from jradi_desktop.architectures._s2_runtime import VisionManifest
+from jradi_desktop.architectures.bunny_s2 import BunnyConfigError, vision_settings
+
+if TYPE_CHECKING:
+    import torch
+
+OUTTYPES = {"f16": "float16", "f32": "float32"}
+
+
+def _weight_files(folder: Path) -> list[Path]:
+    index = folder / "model.safetensors.index.json"
+    if index.is_file():
+        names = json.loads(index.read_text(encoding="utf-8"))["weight_map"].values()
+        return sorted({folder / name for name in names})
+    return sorted(folder.glob("*.safetensors"))
+
+
+def _image_path_tensors(folder: Path) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
+    """(vision, projector) tensors by canonical name, read lazily from the shards."""
+    from safetensors import safe_open
+
+    arch = detect(json.loads((folder / "config.json").read_text(encoding="utf-8")))
+    parts: dict[str, dict[str, torch.Tensor]] = {"vision": {}, "projector": {}}
+    for path in _weight_files(folder):
+        if not path.is_file():
+            raise ExportError(f"{path}: a shard named in the index is missing")
+        with safe_open(str(path), framework="pt") as f:
+            for key in f.keys():  # noqa: SIM118 (safe_open is not a dict)
+                split = arch.split_key(key)
+                if split is not None and split[0] in parts:
+                    parts[split[0]][split[1]] = f.get_tensor(key).float()
+    return parts["vision"], parts["projector"]
+
+
+def export_s2_vision(
+    folder: Path, out: Path, *, outtype: str = "f16", embedding_width: int | None = None
+) -> VisionManifest:
+    """Write ``out/trunk.onnx`` (+ data), ``out/projector.npz`` and ``out/manifest.json``."""
+    import torch
+
+    from jradi_desktop.architectures import _bunny_torch
+
+    if outtype not in OUTTYPES:
+        raise ExportError(f"vision outtype {outtype!r}; valid: {', '.join(OUTTYPES)}")
+    config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+    vision, projector = _image_path_tensors(folder)
+    try:
+        settings = vision_settings(config, {k: tuple(v.shape) for k, v in vision.items()})
+        trunk = _bunny_torch._siglip_trunk(settings)
+        _bunny_torch._load_checked(trunk, vision, "vision tower ", optional=("post_layernorm.",))
+    except BunnyConfigError as exc:
+        raise ExportError(f"{folder}: {exc}") from exc
+    width = embedding_width or int(projector["2.weight"].shape[0])
+    out.mkdir(parents=True, exist_ok=True)
+    dtype = OUTTYPES[outtype]
+    _export_trunk(trunk.to(getattr(torch, dtype)), settings.image_size, out / "trunk.onnx")
+    np.savez(
+        out / "projector.npz", **{k: v.numpy().astype(np.float32) for k, v in projector.items()}
+    )
+    manifest = VisionManifest(
+        folder=out,
+        scales=settings.scales,
+        image_size=settings.image_size,
+        tokens=settings.grid * settings.grid,
+        vision_width=settings.width,
+        embedding_width=width,
+        pad_colour=PAD_COLOUR,
+        mean=MEAN,
+        std=STD,
+        trunk_layers=settings.trunk_layers,
+        trunk="trunk.onnx",
+        projector="projector.npz",
+        dtype=dtype,
+    )
+    manifest.write()
+    return manifest
+
+
+def _export_trunk(model: torch.nn.Module, size: int, path: Path) -> None:
+    import torch
+
+    class Trunk(torch.nn.Module):
+        """Crops -> the last trunk layer's rows (before post_layernorm: hidden_states[-2] of
+        the whole tower)."""
+
+        def __init__(self, vision: torch.nn.Module) -> None:
+            super().__init__()
+            self.embeddings, self.encoder = vision.embeddings, vision.encoder
+
+        def forward(self, pixels: torch.Tensor) -> torch.Tensor:
+            return self.encoder(inputs_embeds=self.embeddings(pixels)).last_hidden_state
+
+    dtype = next(model.parameters()).dtype
+    example = torch.zeros(2, 3, size, size, dtype=dtype)
+    crops = torch.export.Dim("crops", min=1, max=64)
+    quiet = logging.getLogger("torch.onnx")  # "torchvision is not installed" for every op
+    level = quiet.level
+    quiet.setLevel(logging.ERROR)
+    try:
+        _onnx_export(Trunk(model).eval(), example, crops, path)
+    finally:
+        quiet.setLevel(level)
+
+
+def _onnx_export(model: torch.nn.Module, example: torch.Tensor, crops: object, path: Path) -> None:
+    import torch
+
+    with torch.no_grad():
+        torch.onnx.export(
+            model,
+            (example,),
+            str(path),
+            input_names=["pixels"],
+            output_names=["rows"],
+            dynamic_shapes={"pixels": {0: crops}},
+            dynamo=True,
+            external_data=True,
+            verbose=False,
+        )

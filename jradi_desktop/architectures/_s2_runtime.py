@@ -1,0 +1,202 @@
+"""Bunny's image rows without torch: the SigLIP trunk in ONNX Runtime, S² and the projector
+in numpy (``_s2``). Reads the ``vision/`` folder that ``jradi-engine export-gguf`` writes for
+a Bunny model beside ``model.gguf``:
+
+- ``manifest.json``: what the runtime must know (scales, trunk input size, tokens, widths, pad
+  colour, mean/std, the layer the trunk ends at, file names);
+- ``trunk.onnx`` (+ ``trunk.onnx.data`` when large): crops [N, 3, S, S] -> rows [N, T, W];
+- ``projector.npz``: ``0.weight``, ``0.bias``, ``2.weight``, ``2.bias`` (no pickle).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+from jradi_desktop.architectures import _s2
+from jradi_desktop.architectures._base import ArchitectureError
+
+MANIFEST = "manifest.json"
+FORMAT = "jradi-s2-vision"
+VERSION = 1
+
+
+class VisionFilesError(ArchitectureError):
+    """The vision files beside a model are missing, corrupt or disagree; names the file."""
+
+
+@dataclass(frozen=True)
+class VisionManifest:
+    """``manifest.json`` of an exported S² vision encoder."""
+
+    folder: Path
+    scales: tuple[int, ...]
+    image_size: int  # the trunk's input
+    tokens: int  # image rows per image
+    vision_width: int
+    embedding_width: int  # the language model's: rows are decoded as its embeddings
+    pad_colour: tuple[int, int, int]
+    mean: float
+    std: float
+    trunk_layers: int
+    trunk: str
+    projector: str
+    dtype: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "format": FORMAT,
+            "version": VERSION,
+            "architecture": "bunny_s2",
+            "scales": list(self.scales),
+            "image_size": self.image_size,
+            "tokens": self.tokens,
+            "vision_width": self.vision_width,
+            "embedding_width": self.embedding_width,
+            "pad_colour": list(self.pad_colour),
+            "mean": self.mean,
+            "std": self.std,
+            "trunk_layers": self.trunk_layers,
+            "trunk": self.trunk,
+            "projector": self.projector,
+            "dtype": self.dtype,
+        }
+
+    def write(self) -> Path:
+        path = self.folder / MANIFEST
+        path.write_text(json.dumps(self.to_json(), indent=2) + "\n", encoding="utf-8")
+        return path
+
+
+def read_manifest(folder: Path) -> VisionManifest:
+    """The manifest of ``folder``, checked field by field."""
+    path = folder / MANIFEST
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise VisionFilesError(f"{path}: the vision encoder's manifest is missing") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise VisionFilesError(f"{path}: cannot be read as JSON ({exc})") from exc
+    if not isinstance(data, Mapping) or data.get("format") != FORMAT:
+        raise VisionFilesError(f"{path}: not a {FORMAT} manifest")
+    if data.get("version") != VERSION:
+        raise VisionFilesError(
+            f"{path}: manifest version {data.get('version')!r}; this JRadi reads {VERSION}"
+        )
+
+    def field(name: str, kind: type) -> Any:
+        value = data.get(name)
+        if not isinstance(value, kind) or isinstance(value, bool):
+            raise VisionFilesError(f"{path}: field {name!r} is {value!r}, not a {kind.__name__}")
+        return value
+
+    scales = tuple(int(s) for s in field("scales", list))
+    manifest = VisionManifest(
+        folder=folder,
+        scales=scales,
+        image_size=field("image_size", int),
+        tokens=field("tokens", int),
+        vision_width=field("vision_width", int),
+        embedding_width=field("embedding_width", int),
+        pad_colour=tuple(int(c) for c in field("pad_colour", list)),  # type: ignore[arg-type]
+        mean=float(data.get("mean", 0.5)),
+        std=float(data.get("std", 0.5)),
+        trunk_layers=field("trunk_layers", int),
+        trunk=field("trunk", str),
+        projector=field("projector", str),
+        dtype=field("dtype", str),
+    )
+    if not scales or sorted(scales) != list(scales) or scales[0] != manifest.image_size:
+        raise VisionFilesError(
+            f"{path}: scales {list(scales)} must ascend from the trunk's {manifest.image_size} px"
+        )
+    for name in (manifest.trunk, manifest.projector):
+        if Path(name).name != name or not (folder / name).is_file():
+            raise VisionFilesError(f"{folder / name}: named in {MANIFEST} but missing")
+    return manifest
+
+
+def _load_projector(path: Path, manifest: VisionManifest) -> dict[str, np.ndarray]:
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            weights = {name: npz[name].astype(np.float32) for name in npz.files}
+    except (OSError, ValueError, KeyError) as exc:
+        raise VisionFilesError(f"{path}: cannot be read as projector weights ({exc})") from exc
+    feature = manifest.vision_width * len(manifest.scales)
+    wanted = {
+        "0.weight": (None, feature),
+        "0.bias": (None,),
+        "2.weight": (manifest.embedding_width, None),
+        "2.bias": (manifest.embedding_width,),
+    }
+    for name, shape in wanted.items():
+        got = weights.get(name)
+        if got is None:
+            raise VisionFilesError(f"{path}: projector tensor {name!r} is missing")
+        if len(got.shape) != len(shape) or any(
+            w is not None and w != g for w, g in zip(shape, got.shape, strict=False)
+        ):
+            raise VisionFilesError(
+                f"{path}: projector tensor {name!r} has shape {got.shape}, the manifest "
+                f"needs ({', '.join('*' if w is None else str(w) for w in shape)})"
+            )
+    return weights
+
+
+class S2VisionEncoder:
+    """Image -> [tokens, embedding_width] float32 rows. Thread-safe; the ONNX session is
+    created on first use (CUDA when ``onnxruntime-gpu`` provides it, else CPU)."""
+
+    def __init__(self, folder: Path, threads: int | None = None) -> None:
+        self.manifest = read_manifest(Path(folder))
+        self.projector = _load_projector(self.manifest.folder / self.manifest.projector,
+                                         self.manifest)  # fmt: skip
+        self._threads = threads
+        self._session: Any = None
+        self._lock = threading.Lock()
+        self.encoded = 0  # images encoded so far (the cache's callers count on it)
+
+    def _trunk(self, crops: np.ndarray) -> np.ndarray:
+        session = self._open()
+        feed = crops.astype(np.float16 if self.manifest.dtype == "float16" else np.float32)
+        (rows,) = session.run(None, {session.get_inputs()[0].name: feed})
+        return rows.astype(np.float32)
+
+    def _open(self) -> Any:
+        if self._session is None:
+            import onnxruntime as ort
+
+            path = self.manifest.folder / self.manifest.trunk
+            options = ort.SessionOptions()
+            if self._threads:
+                options.intra_op_num_threads = self._threads
+            available = ort.get_available_providers()
+            providers = [p for p in ("CUDAExecutionProvider", "CPUExecutionProvider")
+                         if p in available]  # fmt: skip
+            try:
+                self._session = ort.InferenceSession(str(path), options, providers=providers)
+            except Exception as exc:  # onnxruntime raises its own Fail/InvalidGraph types
+                raise VisionFilesError(f"{path}: ONNX Runtime cannot load it ({exc})") from exc
+        return self._session
+
+    def encode(self, image: Image.Image) -> np.ndarray:
+        """Bunny's image rows for ``image`` (any size/mode): pad, resize, S², project."""
+        m = self.manifest
+        pixels = _s2.normalise(image, max(m.scales), m.pad_colour, m.mean, m.std)
+        with self._lock:
+            features = _s2.s2_features(pixels, m.scales, self._trunk)
+            self.encoded += 1
+        if features.shape != (m.tokens, m.vision_width * len(m.scales)):
+            raise VisionFilesError(
+                f"{m.folder / m.trunk}: gave features {features.shape}, the manifest says "
+                f"{m.tokens} rows of {m.vision_width} x {len(m.scales)}"
+            )
+        p = self.projector
+        return _s2.project(features, (p["0.weight"], p["0.bias"]), (p["2.weight"], p["2.bias"]))
