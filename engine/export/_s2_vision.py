@@ -57,7 +57,7 @@ def export_s2_vision(
     """Write ``out/trunk.onnx`` (+ data), ``out/projector.npz`` and ``out/manifest.json``."""
     import torch
 
-    from jradi_desktop.architectures import _bunny_torch
+    from jradi_desktop.architectures._bunny_torch import vision_trunk
 
     if outtype not in OUTTYPES:
         raise ExportError(f"vision outtype {outtype!r}; valid: {', '.join(OUTTYPES)}")
@@ -65,8 +65,7 @@ def export_s2_vision(
     vision, projector = _image_path_tensors(folder)
     try:
         settings = vision_settings(config, {k: tuple(v.shape) for k, v in vision.items()})
-        trunk = _bunny_torch._siglip_trunk(settings)
-        _bunny_torch._load_checked(trunk, vision, "vision tower ", optional=("post_layernorm.",))
+        trunk = vision_trunk(settings, vision, dtype=torch.float32)
     except BunnyConfigError as exc:
         raise ExportError(f"{folder}: {exc}") from exc
     width = embedding_width or int(projector["2.weight"].shape[0])

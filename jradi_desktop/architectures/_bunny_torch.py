@@ -128,14 +128,12 @@ class BunnyModel:
         llama.dtype = dtype  # what the weights become, not the stored torch_dtype
         with _building(dtype, device):
             self.language = LlamaForCausalLM(llama)
-            self.vision = _siglip_trunk(self.settings)
         where = f"{folder}: " if folder is not None else ""
         _load_checked(self.language, parts["language"], "", tensors, where)
         self.language.eval()
-        # post_layernorm is unused (hidden_states[-1] of the trunk precedes it) and may be absent
-        optional = ("post_layernorm.",)
-        _load_checked(self.vision, vision, VISION_PREFIX, tensors, where, optional=optional)
-        self.vision.eval()
+        self.vision = vision_trunk(
+            self.settings, vision, dtype=dtype, device=device, stored=tensors, where=where
+        )
         self.projector = _projector(parts["projector"], self.settings.feature_width, tensors, where)
         self.projector.to(device=device, dtype=dtype)
 
@@ -221,6 +219,25 @@ def _settings(
             f"{where}{exc} (the vision width {vision[patch].shape[0]} is dimension 0 of "
             f"{key}{source})"
         ) from exc
+
+
+def vision_trunk(
+    settings: BunnyVision,
+    vision: dict[str, torch.Tensor],
+    *,
+    dtype: torch.dtype,
+    device: str | torch.device = "cpu",
+    stored: Mapping[str, Any] | None = None,
+    where: str = "",
+) -> torch.nn.Module:
+    """The SigLIP trunk up to the layer Bunny reads, loaded from ``vision`` (canonical
+    names), checked tensor by tensor; in eval mode."""
+    with _building(dtype, device):
+        trunk = _siglip_trunk(settings)
+    # post_layernorm is unused (hidden_states[-1] of the trunk precedes it) and may be absent
+    optional = ("post_layernorm.",)
+    _load_checked(trunk, vision, VISION_PREFIX, stored, where, optional=optional)
+    return trunk.eval()
 
 
 def _siglip_trunk(settings: BunnyVision) -> torch.nn.Module:
