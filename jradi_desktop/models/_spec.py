@@ -25,13 +25,16 @@ def default_model_name(path: str | Path) -> str:
 
 
 def find_mmproj(model: str | Path) -> Path | None:
-    """The vision encoder beside a GGUF model: the first ``mmproj*.gguf`` in its folder.
+    """The vision encoder beside a GGUF model: an S² vision folder ``vision/`` (Bunny-v1.1,
+    with its ``manifest.json``), else the first ``mmproj*.gguf`` (LLaVA/CLIP).
 
-    The exporter writes ``model.gguf`` + ``mmproj.gguf`` side by side; ``jradi report
-    --model X.gguf``, ``jradi models add`` and the model manager all look here, and an
-    explicit ``--mmproj`` always wins.
+    The exporter writes ``model.gguf`` + ``vision/`` or ``mmproj.gguf`` side by side;
+    ``jradi report --model X.gguf``, ``jradi models add`` and the model manager all look here,
+    and an explicit ``--mmproj`` always wins.
     """
     model = Path(model)
+    if (model.parent / "vision" / "manifest.json").is_file():
+        return model.parent / "vision"
     found = sorted(p for p in model.parent.glob("mmproj*.gguf") if p.name != model.name)
     return found[0] if found else None
 
@@ -41,7 +44,8 @@ class ModelSpec:
     """One model the app can load.
 
     ``path`` is the GGUF file (kind ``gguf``) or the Hugging Face folder (kind ``hf``);
-    ``mmproj`` is the GGUF vision encoder + projector, needed for reports from a GGUF model.
+    ``mmproj`` is the vision encoder + projector, needed for reports from a GGUF model: an
+    ``mmproj`` GGUF (LLaVA/CLIP) or an exported S² vision folder (Bunny-v1.1).
     """
 
     name: str

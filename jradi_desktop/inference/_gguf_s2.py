@@ -1,0 +1,152 @@
+"""Bunny's images into a llama.cpp context: rows from the S² encoder, decoded as embeddings.
+
+llama.cpp has no S² (bunny-v1.1.md §5), so the prompt is evaluated here: the chat rendered
+with Bunny's template, split at ``<image>``; chunk 0 tokenised with BOS, later chunks without;
+each image's rows decoded as float embeddings at the next positions, in sub-batches of at most
+``n_batch`` (a larger batch aborts the process). ``Llama.generate`` then finds the whole prompt
+evaluated and samples from its logits. Placeholder ids stand for the image rows in the
+``Llama``'s token record, and the prompt is always evaluated from the start, so no cached
+prefix is ever taken for another image.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import hashlib
+from collections import OrderedDict
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from jradi_desktop.inference._backend import Message
+from jradi_desktop.inference._errors import ModelLoadError
+from jradi_desktop.inference._images import to_pil
+from jradi_desktop.inference._templates import BUNNY_CHAT_TEMPLATE
+
+if TYPE_CHECKING:
+    from PIL import Image
+
+    from jradi_desktop.architectures._s2_runtime import S2VisionEncoder
+
+IMAGE = "<image>"
+_ROW_ID = 0  # the token id recorded for an image row (never decoded as a token)
+_CACHE_IMAGES = 4
+
+
+def is_s2_folder(path: Path | None) -> bool:
+    """``path`` is an exported S² vision folder (``manifest.json`` inside)."""
+    return path is not None and path.is_dir() and (path / "manifest.json").is_file()
+
+
+class S2Prompt:
+    """Evaluates Bunny prompts with images into ``llm``; image rows cached by content."""
+
+    def __init__(
+        self, llm: Any, folder: Path, threads: int | None, template: str | None = None
+    ) -> None:
+        """``template``: the chat template (Jinja, HF message format); Bunny's by default."""
+        import llama_cpp
+
+        from jradi_desktop.architectures._s2_runtime import S2VisionEncoder, VisionFilesError
+
+        try:
+            self.encoder: S2VisionEncoder = S2VisionEncoder(folder, threads=threads)
+        except VisionFilesError as exc:
+            raise _load_error(folder, str(exc)) from exc
+        width = llama_cpp.llama_model_n_embd(llm._model.model)
+        if self.encoder.manifest.embedding_width != width:
+            raise _load_error(
+                folder,
+                f"{folder / 'manifest.json'}: image rows are "
+                f"{self.encoder.manifest.embedding_width} wide, the model's embeddings {width}",
+            )
+        self._llm = llm
+        self._width = width
+        self._template = template or BUNNY_CHAT_TEMPLATE
+        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
+
+    def rows(self, image: Image.Image) -> np.ndarray:
+        """The image's rows, encoded once per content (regenerating a report, or a second
+        question on the same image, does not encode again)."""
+        key = hashlib.sha256(image.tobytes() + repr((image.mode, image.size)).encode()).hexdigest()
+        if key in self._cache:
+            self._cache.move_to_end(key)
+            return self._cache[key]
+        rows = np.ascontiguousarray(self.encoder.encode(image), dtype=np.float32)
+        self._cache[key] = rows
+        while len(self._cache) > _CACHE_IMAGES:
+            self._cache.popitem(last=False)
+        return rows
+
+    def evaluate(self, messages: Sequence[Message], images: Sequence[Any]) -> list[int]:
+        """Evaluate the prompt for ``messages`` and ``images``; its token record."""
+        llm = self._llm
+        chunks = self.render(messages).split(IMAGE)
+        if len(chunks) - 1 != len(images):
+            raise ValueError(f"{len(chunks) - 1} image placeholders for {len(images)} images")
+        rows = [self.rows(to_pil(image)) for image in images]  # before touching the context
+        total = sum(r.shape[0] for r in rows)
+        pieces = [llm.tokenize(c.encode("utf-8"), add_bos=i == 0, special=True)
+                  for i, c in enumerate(chunks)]  # fmt: skip
+        n_prompt = total + sum(len(p) for p in pieces)
+        if n_prompt >= llm.n_ctx():
+            raise ValueError(f"the prompt needs {n_prompt} positions, over n_ctx {llm.n_ctx()}")
+        llm.reset()
+        llm.eval(pieces[0])
+        for image_rows, text in zip(rows, pieces[1:], strict=True):
+            self._decode_rows(image_rows)
+            if text:
+                llm.eval(text)
+        return llm.input_ids[: llm.n_tokens].tolist()
+
+    def render(self, messages: Sequence[Message]) -> str:
+        from jinja2 import Environment
+
+        llm = self._llm
+        eos_id = llm.token_eos()
+        eos = llm._model.token_get_text(eos_id) if eos_id != -1 else ""
+        bos_id = llm.token_bos()
+        bos = llm._model.token_get_text(bos_id) if bos_id != -1 else ""
+        template = Environment(autoescape=False).from_string(self._template)
+        text = template.render(
+            messages=list(messages), add_generation_prompt=True, eos_token=eos, bos_token=bos
+        )
+        return text.removeprefix(bos) if bos else text  # BOS comes from the tokenizer
+
+    def _decode_rows(self, rows: np.ndarray) -> None:
+        """Decode ``rows`` as embeddings at the next positions (bunny-v1.1.md §5)."""
+        import llama_cpp
+
+        llm = self._llm
+        llm._ctx.kv_cache_seq_rm(-1, llm.n_tokens, -1)
+        step = llm.n_batch
+        for start in range(0, rows.shape[0], step):
+            part = np.ascontiguousarray(rows[start : start + step])
+            n = part.shape[0]
+            batch = llama_cpp.llama_batch_init(n, self._width, 1)
+            try:
+                batch.n_tokens = n
+                ctypes.memmove(batch.embd, part.ctypes.data, part.nbytes)
+                for i in range(n):
+                    batch.pos[i] = llm.n_tokens + i
+                    batch.n_seq_id[i] = 1
+                    batch.seq_id[i][0] = 0
+                    batch.logits[i] = 0
+                code = llama_cpp.llama_decode(llm._ctx.ctx, batch)
+            finally:
+                llama_cpp.llama_batch_free(batch)
+            if code != 0:
+                raise RuntimeError(f"llama_decode returned {code} for {n} image rows")
+            llm.input_ids[llm.n_tokens : llm.n_tokens + n] = _ROW_ID
+            llm.n_tokens += n
+
+
+def _load_error(folder: Path, reason: str) -> ModelLoadError:
+    err = ModelLoadError(
+        f"画像エンコーダー「{folder}」を読み込めません：{reason}",
+        f'Cannot load the vision encoder "{folder}": {reason}',
+    )
+    err.path = str(folder)
+    return err
