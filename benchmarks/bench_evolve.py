@@ -1,20 +1,23 @@
 """Per-trial cost of the evolution: the engine against a naive loop like the published code.
 
-    .venv/bin/python benchmarks/bench_evolve.py [--trials 4] [--max-new-tokens 32]
-        [--pairs 8] [--batch-size 8] [--hidden 64 --layers 2] [--threads N] [--device cpu|cuda]
-        [--decoder auto|transformers]
+    .venv/bin/python benchmarks/bench_evolve.py [--vlm llava|bunny] [--trials 4]
+        [--max-new-tokens 32] [--pairs 8] [--batch-size 8] [--hidden 64 --layers 2]
+        [--threads N] [--device cpu|cuda] [--decoder auto|transformers]
 
-Both score the same parameter sets on the same demo models (built in a temp dir; ``--hidden``
-and ``--layers`` make a larger language tower) and the same demo dev set (``--pairs``, 8):
+Both score the same parameter sets on the same demo models (built in a temp dir, the VLM in
+the ``--vlm`` layout: LLaVA, or a tiny Bunny-v1.1; ``--hidden`` and ``--layers`` make a larger
+language tower) and the same demo dev set (``--pairs``, 8):
 
 (a) engine: ``ReportFitness.evaluate``: base and task vectors resident, the merge written in
-    place into the live VLM, dev images, prompt and image features prepared once, generation
-    in batches by the static-cache greedy decoder (the shared system prompt computed once
-    per batch; ``--decoder transformers`` uses ``generate`` instead);
-(b) naive, what the JRadiEvo code does every trial: ``from_pretrained`` of the base, the three
-    LLMs and the VLM, ``merge_state_dicts``, a fresh VLM from disk with the merged tower
-    loaded into it, then the dev samples generated one at a time (each image preprocessed
-    again).
+    place into the live VLM, dev images, prompt and image rows (vision tower + projector; for
+    a Bunny the S² rows) prepared once, generation in batches by the static-cache greedy
+    decoder (the shared system prompt computed once per batch; ``--decoder transformers``
+    uses ``generate`` instead);
+(b) naive, what the JRadiEvo code does every trial: the base, the three LLMs and the VLM read
+    from disk, ``merge_state_dicts``, a fresh VLM from disk with the merged tower loaded into
+    it, then the dev samples generated one at a time (each image preprocessed and encoded
+    again: a LLaVA's ``generate`` with pixel values; a Bunny's S² rows, then ``generate`` of
+    its Llama on ``inputs_embeds``, the path ``jradi report`` takes).
 
 Prints the median seconds per trial of each, the ratio (goal >= 10x), both mean ROUGE-L
 scores, and the engine's in-place merge time per trial against one read pass over the
@@ -43,9 +46,17 @@ PARAMS = [
 
 
 def naive_trial(
-    demo: Path, pairs: list, vector: list[float], max_new_tokens: int, device: str, dtype: str
-):
+    demo: Path,
+    pairs: list,
+    vector: list[float],
+    max_new_tokens: int,
+    device: str,
+    dtype: str,
+    vlm: str = "llava",
+) -> float:
     """One trial the way the published code runs it: everything from disk, one sample at a time."""
+    if vlm == "bunny":
+        return naive_bunny_trial(demo, pairs, vector, max_new_tokens, device, dtype)
     import torch
     from transformers import AutoModelForImageTextToText, AutoProcessor, LlamaForCausalLM
 
@@ -82,6 +93,58 @@ def naive_trial(
     return sum(scores) / len(scores)
 
 
+def naive_bunny_trial(
+    demo: Path, pairs: list, vector: list[float], max_new_tokens: int, device: str, dtype: str
+) -> float:
+    """``naive_trial`` for a Bunny VLM: read through ``load_bunny`` (no custom code)."""
+    import torch
+    from transformers import LlamaForCausalLM, PreTrainedTokenizerFast
+
+    from engine.demo_data import DEMO_MODELS
+    from engine.merge import JRadiEvoParams, merge_state_dicts
+    from engine.metrics import rouge_l, tokenize_ja
+    from jradi_desktop.architectures._bunny_torch import load_bunny, prompt_ids
+    from jradi_desktop.inference import BUNNY_CHAT_TEMPLATE, build_report_messages
+
+    base = LlamaForCausalLM.from_pretrained(demo / "base").state_dict()
+    models = []
+    for name in DEMO_MODELS:
+        if name == "vlm":
+            models.append(load_bunny(demo / name).language.state_dict())
+        else:
+            models.append(LlamaForCausalLM.from_pretrained(demo / name).state_dict())
+    merged = merge_state_dicts(base, models, JRadiEvoParams.from_vector(vector), dtype=dtype)
+    bunny = load_bunny(demo / "vlm", device=device)
+    state = bunny.language.state_dict()
+    with torch.no_grad():
+        for name, tensor in merged.items():
+            state[name].copy_(tensor)
+    tokenizer = PreTrainedTokenizerFast.from_pretrained(demo / "vlm")
+    text = tokenizer.apply_chat_template(
+        build_report_messages(),
+        chat_template=BUNNY_CHAT_TEMPLATE,
+        add_generation_prompt=True,
+        tokenize=False,
+    )
+    ids = prompt_ids(text, lambda chunk: tokenizer(chunk).input_ids, tokenizer.bos_token_id)
+    scores = []
+    for pair in pairs:
+        with torch.inference_mode():
+            rows = bunny.image_rows(bunny.pixels(pair.model_image((512, 512))))
+            embeds = bunny.embed(ids, rows)
+            mask = torch.ones(embeds.shape[:2], dtype=torch.long, device=embeds.device)
+            out = bunny.language.generate(
+                inputs_embeds=embeds,
+                attention_mask=mask,
+                max_new_tokens=max_new_tokens,
+                do_sample=False,
+                pad_token_id=tokenizer.pad_token_id,
+            )
+        text = tokenizer.decode(out[0], skip_special_tokens=True)
+        scores.append(rouge_l(tokenize_ja(pair.findings), tokenize_ja(text.strip())))
+    return sum(scores) / len(scores)
+
+
 def read_pass_seconds(context, repeats: int = 5) -> float:
     """Median time to read every resident tensor of the context once (a sum over each)."""
     import torch
@@ -100,6 +163,7 @@ def read_pass_seconds(context, repeats: int = 5) -> float:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--vlm", default="llava", choices=["llava", "bunny"], help="VLM layout")
     parser.add_argument("--trials", type=int, default=4, help="parameter sets timed (max 4)")
     parser.add_argument("--max-new-tokens", type=int, default=32)
     parser.add_argument("--hidden", type=int, default=64, help="language tower width")
@@ -132,7 +196,7 @@ def main() -> int:
             intermediate_size=4 * args.hidden,
             num_layers=args.layers,
         )
-        for _ in iter_build_demo_models(demo, seed=0, shape=shape):
+        for _ in iter_build_demo_models(demo, seed=0, shape=shape, vlm=args.vlm):
             pass
         pairs = load_report_pairs(write_demo_dev_set(Path(tmp) / "dev", n=args.pairs)).pairs
         vectors = PARAMS[: max(1, min(args.trials, len(PARAMS)))]
@@ -160,7 +224,7 @@ def main() -> int:
             merge_times.append(result.merge_seconds)
             engine_scores.append(result.score)
 
-        naive = (args.max_new_tokens, args.device, args.dtype)
+        naive = (args.max_new_tokens, args.device, args.dtype, args.vlm)
         naive_trial(demo, pairs, vectors[0], *naive)  # warm-up
         naive_times, naive_scores = [], []
         for vector in vectors:
@@ -173,6 +237,10 @@ def main() -> int:
     engine_s, naive_s = statistics.median(engine_times), statistics.median(naive_times)
     merge_s = statistics.median(merge_times)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, device {args.device}")
+    print(
+        f"VLM: {fitness.family} (demo --vlm {args.vlm}); images through the vision path: "
+        f"{fitness.images_encoded} (engine setup + {len(vectors) + 1} trials)"
+    )
     print(
         f"language tower: {params / 1e6:.2f} M parameters (hidden {args.hidden}, "
         f"{args.layers} layers); {args.pairs} dev pairs, engine batch {args.batch_size}; "

@@ -53,9 +53,10 @@ def _run_events(events: Iterable[Event], mode: str | None) -> dict:
 def _cmd_demo_models(args: argparse.Namespace) -> int:
     from engine.demo import iter_build_demo_models
 
-    _run_events(
-        iter_build_demo_models(args.out_dir, seed=args.seed, trained=args.trained), args.events
+    events = iter_build_demo_models(
+        args.out_dir, seed=args.seed, trained=args.trained, vlm=args.vlm
     )
+    _run_events(events, args.events)
     return 0
 
 
@@ -186,6 +187,8 @@ def _cmd_score_qa(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from engine.demo import DEFAULT_VLM, VLM_LAYOUTS
+
     parser = argparse.ArgumentParser(
         prog="jradi-engine",
         description="Build JRadi's models offline: demo models, GGUF export, merging, "
@@ -205,6 +208,15 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="train briefly on the built-in corpus so the demo writes readable reports (~1 min)",
     )
+    p.add_argument(
+        "--vlm",
+        choices=VLM_LAYOUTS,
+        default=DEFAULT_VLM,
+        help="the vlm's layout: llava (CLIP + LLaVA projector; the default for now: the app's "
+        "GGUF path runs it) or bunny (a tiny Bunny-v1.1: SigLIP at S² scales, mlp2x_gelu, F16 "
+        "shards, as JRadiEvo's real VLM). The default becomes bunny with issue #14 (GGUF export "
+        "of a Bunny folder)",
+    )
     p.set_defaults(run=_cmd_demo_models)
 
     p = sub.add_parser("demo-data", help="write a synthetic dev set (phantoms + Japanese reports)")
@@ -216,7 +228,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(run=_cmd_demo_data)
 
-    p = with_events(sub.add_parser("export-gguf", help="HF folder -> model.gguf (+ mmproj.gguf)"))
+    what = "HF folder -> model.gguf (+ mmproj.gguf for LLaVA, vision/ for Bunny)"
+    p = with_events(sub.add_parser("export-gguf", help=what))
     p.add_argument("model_dir", type=Path)
     p.add_argument("out_dir", type=Path)
     p.add_argument("--outtype", choices=["f32", "f16"], default="f16")

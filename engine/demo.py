@@ -7,9 +7,12 @@
 - ``med-a/``, ``med-b/``, ``ja/``: the base plus each its own sparse deterministic
   perturbation, so each carries a distinct task vector (stand-ins for MMed-Llama-3,
   OpenBioLLM and Swallow);
-- ``vlm/``: a LLaVA-style model (CLIP vision tower, 2-layer GELU MLP projector) whose
-  language tower is the base plus its own perturbation (the stand-in for Bunny), with a
-  processor that ``AutoProcessor`` loads and Bunny's Vicuna-style chat template.
+- ``vlm/``: the vision-language model whose language tower is the base plus its own
+  perturbation, in one of two layouts (``vlm=``): ``llava`` (the default until the clinician's
+  GGUF path runs Bunny, issue #14), a LLaVA-style model (CLIP vision tower, 2-layer GELU MLP
+  projector) with a processor that ``AutoProcessor`` loads and Bunny's Vicuna-style chat
+  template; or ``bunny``, a tiny Bunny-v1.1 (SigLIP at S² scales, ``mlp2x_gelu`` projector,
+  F16 shards + index: ``engine._demo_bunny``), the layout of JRadiEvo's real VLM.
 
 Every weight is drawn from a generator seeded by (seed, model, tensor name), never from the
 global RNG, so the same seed gives byte-identical files whatever transformers' init order.
@@ -27,6 +30,7 @@ from typing import TYPE_CHECKING
 
 from engine._demo_corpus import DEMO_CORPUS
 from engine.events import Event
+from jradi_desktop.architectures import get as get_architecture
 
 if TYPE_CHECKING:
     import torch
@@ -76,6 +80,10 @@ VICUNA_CHAT_TEMPLATE = (
 LANGUAGE_ROLES = ("base", "med-a", "med-b", "ja")
 ALL_ROLES = (*LANGUAGE_ROLES, "vlm")
 DEMO_MARKER = "jradi_demo.json"
+# The demo VLM's layouts. The default flips to bunny with issue #14 (the GGUF export of a Bunny
+# folder, which the app's first-start demo install, the README and the self-test use).
+VLM_LAYOUTS = ("llava", "bunny")
+DEFAULT_VLM = "llava"
 
 
 @dataclass(frozen=True)
@@ -97,6 +105,10 @@ class DemoShape:
     vision_heads: int = 2
     image_size: int = 32
     patch_size: int = 8
+    # The Bunny layout's SigLIP: patch 14 as so400m; a 56 px trunk (4 x 4 patches) at three
+    # scales, so 16 image rows per image as the LLaVA's.
+    s2_patch_size: int = 14
+    s2_scales: tuple[int, ...] = (56, 112, 168)
     # Task vectors: each specialist changes this fraction of every tensor by N(0, scale).
     perturb_density: float = 0.5
     perturb_scale: float = 0.02
@@ -264,12 +276,12 @@ def _build_vlm(
         tie_word_embeddings=False,
     )
     model = LlavaForConditionalGeneration(config)
+    arch = get_architecture("llava_clip")
     weights = {}
     for name, tensor in model.state_dict().items():
-        if name.startswith("model.language_model."):
-            weights[name] = language_weights["model." + name.removeprefix("model.language_model.")]
-        elif name == "lm_head.weight":
-            weights[name] = language_weights[name]
+        language = arch.language_name(name)
+        if language is not None:
+            weights[name] = language_weights[language]
         else:
             weights[name] = _init_tensor(
                 tensor.shape, name, shape.init_std, _generator(seed, "vision", name)
@@ -292,13 +304,20 @@ def _build_vlm(
 
 
 def iter_build_demo_models(
-    out_dir: str | Path, seed: int = 0, shape: DemoShape | None = None, trained: bool = False
+    out_dir: str | Path,
+    seed: int = 0,
+    shape: DemoShape | None = None,
+    trained: bool = False,
+    vlm: str = DEFAULT_VLM,
 ) -> Iterator[Event]:
     """Write the five demo model folders under ``out_dir``, yielding one event per step.
 
     ``trained``: fit the base to the built-in corpus and the VLM to the report prompt first
-    (about a minute on 2 cores), so the demo writes readable Japanese reports.
+    (about a minute on 2 cores), so the demo writes readable Japanese reports. ``vlm``: the
+    VLM's layout, one of ``VLM_LAYOUTS``.
     """
+    if vlm not in VLM_LAYOUTS:
+        raise ValueError(f"vlm layout {vlm!r} is not known; choose one of {list(VLM_LAYOUTS)}")
     import torch
     from transformers.utils import logging as hf_logging
 
@@ -322,7 +341,10 @@ def iter_build_demo_models(
         yield Event("demo-models", "progress", role, step, total)
         folder = out / role
         folder.mkdir(parents=True, exist_ok=True)
-        if role == "vlm":
+        if role == "vlm" and vlm == "bunny":
+            tower = base if trained else _perturbed(base, shape, seed, role)
+            _write_bunny_vlm(folder, shape, seed, config, tower, tokenizer, trained)
+        elif role == "vlm":
             # Trained: the VLM is the trained base fine-tuned on reports (its task vector is
             # that fine-tune); untrained: the base plus its own perturbation.
             tower = base if trained else _perturbed(base, shape, seed, role)
@@ -344,15 +366,46 @@ def iter_build_demo_models(
         f"demo models written to {out}",
         total,
         total,
-        {"out_dir": str(out), "roles": list(ALL_ROLES), "seed": seed},
+        {"out_dir": str(out), "roles": list(ALL_ROLES), "seed": seed, "vlm": vlm},
     )
 
 
-def build_demo_models(out_dir: str | Path, seed: int = 0, trained: bool = False) -> Path:
+def build_demo_models(
+    out_dir: str | Path, seed: int = 0, trained: bool = False, vlm: str = DEFAULT_VLM
+) -> Path:
     """Build the demo models and return ``out_dir``."""
-    for _ in iter_build_demo_models(out_dir, seed, trained=trained):
+    for _ in iter_build_demo_models(out_dir, seed, trained=trained, vlm=vlm):
         pass
     return Path(out_dir)
+
+
+def _write_bunny_vlm(
+    folder: Path,
+    shape: DemoShape,
+    seed: int,
+    config: object,
+    tower: dict[str, torch.Tensor],
+    tokenizer: object,
+    trained: bool,
+) -> None:
+    """The VLM as a tiny Bunny-v1.1; trained: fine-tuned on reports as the LLaVA is."""
+    import torch
+
+    from engine._demo_bunny import bunny_config, image_path_tensors, write_bunny_folder
+
+    def init(dims: tuple[int, ...], part: str, name: str) -> torch.Tensor:
+        generator = _generator(seed, "bunny-" + part, name)
+        return _init_tensor(torch.Size(dims), name, shape.init_std, generator)
+
+    tensors = {("language", name): t for name, t in tower.items()}
+    tensors |= image_path_tensors(shape, init)
+    bunny = bunny_config(shape, config)
+    if trained:
+        from engine._demo_training import train_bunny
+
+        with _single_thread_training():
+            tensors |= train_bunny(bunny, tensors, tokenizer, seed)
+    write_bunny_folder(folder, bunny, tensors, tokenizer)
 
 
 @contextmanager

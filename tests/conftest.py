@@ -27,6 +27,14 @@ def demo_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def bunny_demo_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The demo models with the VLM in Bunny-v1.1's layout (``--vlm bunny``), built once."""
+    from engine.demo import build_demo_models
+
+    return build_demo_models(tmp_path_factory.mktemp("bunny-demo-models"), seed=0, vlm="bunny")
+
+
+@pytest.fixture(scope="session")
 def demo_gguf(demo_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """f32 GGUF exports of the demo base LM and VLM (model.gguf, mmproj.gguf)."""
     from engine.export import export_gguf

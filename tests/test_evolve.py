@@ -209,7 +209,7 @@ def test_objective_is_deterministic(demo_dir, dev_csv):
 
 @pytest.mark.slow
 def test_the_fast_decoder_is_used_only_when_it_agrees_with_generate(demo_dir, dev_csv, monkeypatch):
-    from engine.evolve import ReportFitness
+    from engine.evolve import ReportFitness, _vlm
     from engine.evolve._greedy import GreedyDecoder
     from engine.merge import MergeContext
 
@@ -220,7 +220,7 @@ def test_the_fast_decoder_is_used_only_when_it_agrees_with_generate(demo_dir, de
         return ReportFitness(context, demo_dir / "vlm", pairs, max_new_tokens=6, batch_size=4)
 
     # A shared prefix that reaches into the images decodes wrongly: decode without sharing.
-    monkeypatch.setattr(GreedyDecoder, "shared_prefix", lambda self, ids, mask: ids.shape[1] - 4)
+    monkeypatch.setattr(_vlm, "shared_prefix", lambda ids, mask, image: ids.shape[1] - 4)
     shared_off = fitness()
     assert shared_off.fast is not None and shared_off.prefixes == [0]
     monkeypatch.undo()
@@ -361,6 +361,142 @@ def test_ctrl_c_fails_the_current_trial_and_a_second_worker_is_refused(demo_dir,
     trials = study_trials(ws)
     assert states(trials) == {"COMPLETE": [0, 1], "FAIL": [2]}
     assert trials[2].user_attrs["failed_reason"] == "cancelled"
+
+
+# --- a Bunny VLM (the demo's --vlm bunny) ---------------------------------------------------
+
+PARAMS_A = [0.3, 0.2, 0.4, 0.4, 0.3, 0.9, 0.5, 0.5, 0.7, 1.0]
+PARAMS_B = [0.6, 0.8, 0.1, 0.5, 0.2, 0.2, 0.9, 0.4, 0.1, 1.7]
+
+
+@pytest.mark.slow
+def test_bunny_image_rows_are_computed_once_and_reused_by_every_trial(bunny_demo_dir, dev_csv):
+    import torch
+
+    from engine.evolve import ReportFitness
+    from engine.merge import JRadiEvoParams, MergeContext
+
+    demo = bunny_demo_dir
+    context = MergeContext.from_folders(demo / "base", [demo / m for m in MODELS])
+    pairs = load_report_pairs(dev_csv).pairs
+    fitness = ReportFitness(context, demo / "vlm", pairs, max_new_tokens=12, batch_size=3)
+    assert fitness.family == "bunny_s2"
+    assert fitness.decoder_note.startswith("the static-cache greedy decoder")
+    assert fitness.images_encoded == len(pairs) == 8  # each dev image once, before any trial
+    bunny = fitness.dev.bunny
+    assert fitness.model is bunny.language  # the merge target: the Bunny's Llama
+    image_path = {f"{name}.{k}": v.clone() for name, part in
+                  (("vision", bunny.vision), ("projector", bunny.projector))
+                  for k, v in part.state_dict().items()}  # fmt: skip
+    calls: list[str] = []
+    hooks = [
+        part.register_forward_hook(lambda module, args, out, name=name: calls.append(name))
+        for name, part in (("vision", bunny.vision), ("projector", bunny.projector))
+    ]
+    a, b = JRadiEvoParams.from_vector(PARAMS_A), JRadiEvoParams.from_vector(PARAMS_B)
+    first = fitness.evaluate(a)
+    merged = context.merged_state_dict(a)  # what the trial merged into the live Llama
+    live = bunny.language.state_dict()
+    assert all(torch.equal(live[name], merged[name]) for name in merged)
+    other = fitness.evaluate(b)
+    again = fitness.evaluate(a)
+    for hook in hooks:
+        hook.remove()
+    assert calls == [] and fitness.images_encoded == 8  # three trials, no vision pass
+    assert (again.score, again.predictions) == (first.score, first.predictions)
+    assert other.predictions != first.predictions  # the merge really changed the live tower
+    assert len(first.scores) == 8 and 0.0 <= first.score <= 1.0
+    now = {f"{name}.{k}": v for name, part in
+           (("vision", bunny.vision), ("projector", bunny.projector))
+           for k, v in part.state_dict().items()}  # fmt: skip
+    assert all(torch.equal(now[k], v) for k, v in image_path.items())  # never merged
+
+    # transformers' generate on inputs_embeds (the same cached rows) writes the same reports
+    plain = ReportFitness(
+        context, demo / "vlm", pairs, max_new_tokens=12, batch_size=3, decoder="transformers"
+    )
+    assert plain.evaluate(b).predictions == other.predictions
+    assert plain.images_encoded == 8
+
+
+@pytest.mark.slow
+def test_killed_bunny_run_resumes_to_exactly_12_trials_computing_image_rows_once_per_run(
+    bunny_demo_dir, tmp_path, capsys
+):
+    import torch
+    from safetensors.torch import load_file
+
+    from engine.cli import main
+    from engine.evolve import param_names
+    from engine.merge import JRadiEvoParams, MergeContext
+    from jradi_desktop.architectures._bunny_torch import read_tensors
+
+    demo = bunny_demo_dir
+    assert main(["demo-data", str(tmp_path / "dev"), "--models", str(demo)]) == 0
+    capsys.readouterr()
+    recipe = tmp_path / "dev" / "evolve.yaml"  # the demo's recipe: 8 pairs, CPU-sized
+    ws = tmp_path / "ws"
+    run = ["evolve", str(recipe), "--workspace", str(ws), "--n-trials", "12", "--events", "jsonl"]
+    child = subprocess.Popen(
+        [sys.executable, "-m", "engine.cli", *run], stdout=subprocess.PIPE, text=True,
+        encoding="utf-8",
+    )  # fmt: skip
+    assert child.stdout is not None
+    killed_run = []
+    for line in child.stdout:
+        data = json.loads(line)["data"]
+        killed_run.append(data)
+        if data.get("event") == "trial-started" and data["trial"] == 5:
+            os.kill(child.pid, signal.SIGKILL)
+            break
+    assert child.wait(timeout=60) == -signal.SIGKILL
+    before = states(study_trials(ws))
+    done, killed = before["COMPLETE"], before.get("RUNNING", [])
+    assert 5 <= len(done) < 12 and done == list(range(len(done))) and len(killed) <= 1
+
+    assert main(run) == 0
+    events = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    trials = study_trials(ws)
+    first = len(done) + len(killed)
+    resumed = list(range(first, first + 12 - len(done)))
+    assert states(trials) == {"COMPLETE": done + resumed} | ({"FAIL": killed} if killed else {})
+    result = events[-1]["data"]
+    assert result["complete"] == 12 and result["ran"] == resumed
+
+    # Image rows: the 8 dev images once per run (loading), never again in any trial.
+    for run_data in (killed_run, [e["data"] for e in events]):
+        [rows] = [d for d in run_data if d.get("event") == "image-rows"]
+        assert rows == {"event": "image-rows", "family": "bunny_s2", "images_encoded": 8}
+        finished = [d for d in run_data if d.get("event") == "trial-finished"]
+        assert finished and {d["images_encoded"] for d in finished} == {8}
+    assert result["images_encoded"] == 8
+    summary = json.loads((ws / "summary" / "best.json").read_text(encoding="utf-8"))
+    assert summary["images_encoded"] == 8 and summary["best_trial"] == result["best_trial"]
+
+    # The best model: a Bunny-layout folder, image path bit for bit the VLM's, no GGUF yet.
+    best = ws / "best" / "model"
+    config = json.loads((best / "config.json").read_text(encoding="utf-8"))
+    assert config["model_type"] == "bunny-llama"
+    assert not (ws / "best" / "gguf" / "model.gguf").exists()
+    assert any(e["data"].get("event") == "no-gguf" for e in events)
+    source, exported = read_tensors(demo / "vlm"), read_tensors(best)
+    assert exported.keys() == source.keys()
+    language = set(load_file(demo / "base" / "model.safetensors"))
+    for key in set(source) - language:  # vision tower and projector
+        assert torch.equal(exported[key], source[key]), key
+    context = MergeContext.from_folders(demo / "base", [demo / m for m in MODELS], dtype="float16")
+    params = JRadiEvoParams.from_vector([result["best_params"][k] for k in param_names(4)])
+    expected = context.merged_state_dict(params)
+    for name in language:
+        assert torch.equal(exported[name], expected[name].to(exported[name].dtype)), name
+
+    # the exported Bunny drafts a report through the clinician's CLI (HF backend)
+    from jradi_desktop.cli import main as jradi
+
+    sample = str(Path(__file__).parents[1] / "resources" / "samples" / "chest_phantom.dcm")
+    args = ["report", sample, "--model", str(best), "--json", "--max-new-tokens", "8"]
+    assert jradi(args) == 0
+    assert json.loads(capsys.readouterr().out.splitlines()[-1])["image"] == sample
 
 
 # --- PostgreSQL: several workers, one study ---------------------------------------------

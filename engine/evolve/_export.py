@@ -1,8 +1,9 @@
 """The best trial as files: the merged VLM (HF folder) and its GGUF pair, written atomically.
 
-``WORKSPACE/best/`` holds ``model/`` (a copy of the VLM with the merged language tower, and
-``jradi_recipe.yaml``: the merge recipe with the best numbers, so ``jradi-engine merge``
-rebuilds the same weights), ``gguf/`` (``model.gguf`` + ``mmproj.gguf``) and ``best.json``.
+``WORKSPACE/best/`` holds ``model/`` (a copy of the VLM with the merged language tower, in the
+VLM's own layout, LLaVA or Bunny, and ``jradi_recipe.yaml``: the merge recipe with the best
+numbers, so ``jradi-engine merge`` rebuilds the same weights), ``gguf/`` (``model.gguf`` +
+``mmproj.gguf``; not for a Bunny VLM until its GGUF export exists) and ``best.json``.
 It is built in a hidden staging folder (``.best.partial-PID-…``) and renamed into place; an
 export of the same trial that is already there is kept.
 
@@ -45,6 +46,20 @@ def best_recipe(recipe: EvolveRecipe, params: JRadiEvoParams) -> Recipe:
         device=recipe.device,
         seed=recipe.seed,
     )
+
+
+def _no_gguf_reason(vlm_dir: Path) -> str | None:
+    """Why the best model gets no GGUF pair (None: it does). A Bunny's image path (SigLIP at
+    S² scales) has no llama.cpp mmproj; its GGUF export is issue #14."""
+    from engine.evolve._vlm import vlm_family
+
+    family = vlm_family(vlm_dir)
+    if family.name == "bunny_s2":
+        return (
+            f"the VLM is a {family.description}, whose image path llama.cpp's mmproj cannot "
+            "run (S² scales); the HF folder is written (GGUF export of a Bunny: issue #14)"
+        )
+    return None
 
 
 def _exported(out: Path) -> dict[str, Any] | None:
@@ -142,8 +157,14 @@ def _export(
     umask = os.umask(0)
     os.umask(umask)
     stage.chmod(0o777 & ~umask)  # mkdtemp's 0700 would make the exported model private
+    gguf = settings.gguf
+    refusal = _no_gguf_reason(recipe.vlm.path) if gguf else None  # type: ignore[union-attr]
+    if refusal is not None:
+        gguf = False
+        yield Event(JOB, "log", f"exporting trial {trial}: no GGUF: {refusal}",
+                    data={"event": "no-gguf", "reason": refusal})  # fmt: skip
     try:
-        total = 3 if settings.gguf else 2
+        total = 3 if gguf else 2
         yield Event(JOB, "progress", f"exporting trial {trial}: merging", 1, total)
         tower = context.merged_state_dict(params)
         splice_language_tower(recipe.vlm.path, tower, stage / "model")  # type: ignore[union-attr]
@@ -151,7 +172,7 @@ def _export(
         (stage / "model" / RECIPE_FILE).write_text(
             best_recipe(recipe, params).to_yaml(), encoding="utf-8"
         )
-        if settings.gguf:
+        if gguf:
             yield Event(JOB, "progress", f"exporting trial {trial}: GGUF", 2, total)
             export_gguf(stage / "model", stage / "gguf", settings.outtype, settings.quantize)
         info = {"trial": trial, "score": score, "params": params.to_vector()}

@@ -1,14 +1,16 @@
 """The fitness of one trial: merge in place, generate the dev reports in batches, ROUGE-L.
 
 Everything that does not depend on the trial's numbers is done once: the base and the task
-vectors are resident in a ``MergeContext``; the VLM is loaded once and its language tower is
+vectors are resident in a ``MergeContext``; the VLM is loaded once (``_vlm``: transformers'
+LLaVA, or a Bunny as ``BunnyModel``, by the registry's family) and its language tower is
 overwritten in place by each merge; the dev images (``to_model_rgb`` at 512 x 512, then the
-VLM's own processor) and the tokenised JRadiEvo prompt are kept as ready batches on the
-device, with their image features (vision tower + projector: the merge never changes them);
-the references are tokenised once. Per trial: ``merge_into`` → greedy decoding per batch
-(left padding; ``_greedy``'s static-cache decoder, or transformers' ``generate`` for towers it
-does not support) → mean ROUGE-L F1 of each generated text against the reference findings
-(MeCab, unidic-lite). Not thread-safe: one evaluation at a time.
+family's own preprocessing) and the tokenised JRadiEvo prompt are kept as ready batches on the
+device, with their projected image rows (vision tower + projector: the merge never changes
+them; for a Bunny computed before the first trial, ``images_encoded`` counts them); the
+references are tokenised once. Per trial: ``merge_into`` → greedy decoding per batch
+(``_greedy``'s static-cache decoder on the prompt rows, or transformers' ``generate`` for
+towers it does not support) → mean ROUGE-L F1 of each generated text against the reference
+findings (MeCab, unidic-lite). Not thread-safe: one evaluation at a time.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from engine.data import ReportPair
 from engine.evolve._greedy import GreedyDecoder, unsupported_reason
+from engine.evolve._vlm import DevBatch, DevSet, open_dev_set
 from engine.merge import JRadiEvoParams, MergeContext
 from engine.metrics import rouge_l, tokenize_ja
 
@@ -91,133 +94,106 @@ class ReportFitness:
         agrees with ``generate`` on the first batch) or ``transformers`` (always ``generate``).
         """
         import torch
-        from transformers import AutoModelForImageTextToText, AutoProcessor, GenerationConfig
+        from transformers import GenerationConfig
         from transformers.utils import logging as hf_logging
 
-        from jradi_desktop.inference import build_report_messages
-
+        if decoder not in ("auto", "transformers"):
+            raise ValueError(f"decoder {decoder!r} is not known; use 'auto' or 'transformers'.")
         hf_logging.disable_progress_bar()
         self.context = context
         self.pairs = list(pairs)
         self.device = torch.device(device)
         dtype = resolve_model_dtype(model_dtype, device)
-        model = AutoModelForImageTextToText.from_pretrained(
-            vlm_dir, dtype=dtype, use_safetensors=True
+        self.dev: DevSet = open_dev_set(
+            vlm_dir,
+            self.pairs,
+            device=self.device,
+            dtype=dtype,
+            batch_size=batch_size,
+            image_size=image_size,
         )
-        self.model = model.to(self.device).eval().requires_grad_(False)
-        self.processor = AutoProcessor.from_pretrained(vlm_dir)
-        tokenizer = self.processor.tokenizer
-        tokenizer.padding_side = "left"
-        if tokenizer.pad_token is None:
-            tokenizer.pad_token = tokenizer.eos_token
+        self.model = self.dev.merge_target
+        self.family = self.dev.family
+        self.batches = self.dev.batches
         self.generation = GenerationConfig(
             max_new_tokens=max_new_tokens,
             do_sample=False,
             num_beams=1,
             repetition_penalty=1.0,
-            pad_token_id=tokenizer.pad_token_id,
-            bos_token_id=self.model.generation_config.bos_token_id,
-            eos_token_id=self.model.generation_config.eos_token_id,
+            pad_token_id=self.dev.pad_token_id,
+            bos_token_id=self.dev.bos_token_id,
+            eos_token_id=self.dev.eos_token_ids,
         )
-        prompt = self.processor.apply_chat_template(
-            build_report_messages(), add_generation_prompt=True
-        )
-        self.batches: list[dict[str, torch.Tensor]] = []
-        for start in range(0, len(self.pairs), batch_size):
-            chunk = self.pairs[start : start + batch_size]
-            images = [pair.model_image(image_size) for pair in chunk]
-            inputs = self.processor(
-                images=images, text=[prompt] * len(chunk), padding=True, return_tensors="pt"
-            )
-            batch = {k: v.to(self.device) for k, v in inputs.items()}
-            batch["pixel_values"] = batch["pixel_values"].to(dtype)
-            self.batches.append(batch)
         self.references = [tokenize_ja(pair.findings) for pair in self.pairs]
         self.fast: GreedyDecoder | None = None
-        self.features: list[torch.Tensor] = []
         self.prefixes: list[int] = []
-        self.decoder_note = self._choose_decoder(decoder, dtype)
+        self.decoder_note = self._choose_decoder(decoder)
 
-    def _choose_decoder(self, choice: str, dtype: torch.dtype) -> str:
+    @property
+    def images_encoded(self) -> int:
+        """Dev images run through the vision tower and projector since loading (a Bunny: the
+        number of dev images, whatever the number of trials)."""
+        return self.dev.images_encoded
+
+    def _choose_decoder(self, choice: str) -> str:
         """Set up the fast decoder if it may be used; say which decoder runs and why."""
-        if choice not in ("auto", "transformers"):
-            raise ValueError(f"decoder {choice!r} is not known; use 'auto' or 'transformers'.")
         reason = "chosen in the recipe" if choice == "transformers" else None
-        reason = reason or unsupported_reason(self.model)
+        reason = reason or unsupported_reason(self.dev.decoder_model)
         if reason is None:
-            fast = GreedyDecoder(self.model)
-            features = [fast.image_features(b["pixel_values"], dtype) for b in self.batches]
-            shared = [fast.shared_prefix(b["input_ids"], b["attention_mask"]) for b in self.batches]
+            fast = GreedyDecoder(self.dev.decoder_model)
+            shared = [batch.shared_prefix for batch in self.batches]
             reference = self._reference_tokens(min(self.generation.max_new_tokens, 8))
             # The shared system prompt is run for one row; should that round differently
             # (another kernel for a batch of one), decode without sharing it.
             for prefixes in (shared, [0] * len(shared)):
-                ours = self._fast_tokens(fast, self.batches[0], features[0], reference.shape[1],
+                ours = self._fast_tokens(fast, self.batches[0], reference.shape[1],
                                          shared_prefix=prefixes[0])  # fmt: skip
                 if ours.shape == reference.shape and bool((ours == reference).all()):
-                    self.fast, self.features, self.prefixes = fast, features, prefixes
+                    self.fast, self.prefixes = fast, prefixes
                     return "the static-cache greedy decoder (same tokens as generate on batch 1)"
             reason = "its tokens differed from generate's on the first dev batch"
         return f"transformers' generate ({reason})"
 
     def _reference_tokens(self, n: int) -> torch.Tensor:
         """``generate``'s first ``n`` new tokens for the first dev batch."""
-        import torch
-
-        batch = self.batches[0]
         config = copy.copy(self.generation)
         config.max_new_tokens = n
-        with torch.inference_mode():
-            out = self.model.generate(**batch, generation_config=config)
-        return out[:, batch["input_ids"].shape[1] :]
+        return self.dev.generate(self.batches[0], config)
 
     def _fast_tokens(
         self,
         fast: GreedyDecoder,
-        batch: dict[str, torch.Tensor],
-        features: torch.Tensor,
+        batch: DevBatch,
         max_new_tokens: int,
         cancel: threading.Event | None = None,
         shared_prefix: int = 0,
     ) -> torch.Tensor:
         import torch
 
-        eos = self.generation.eos_token_id
         with torch.inference_mode():
             return fast.generate(
-                fast.embed(batch["input_ids"], features),
-                batch["attention_mask"],
+                self.dev.embeds(batch),
+                batch.attention_mask,
                 max_new_tokens,
-                [eos] if isinstance(eos, int) else list(eos or []),
+                self.dev.eos_token_ids,
                 self.generation.pad_token_id,
                 should_stop=None if cancel is None else cancel.is_set,
                 shared_prefix=shared_prefix,
             )
 
     def iter_batches(self, cancel: threading.Event | None = None) -> Iterator[list[str]]:
-        """The live model's reports, one list per cached batch (greedy, left-padded)."""
-        import torch
-
+        """The live model's reports, one list per cached batch (greedy)."""
         stop = [_cancel_criterion(cancel)] if cancel is not None else None
         for index, batch in enumerate(self.batches):
             if self.fast is not None:
                 new = self._fast_tokens(
-                    self.fast,
-                    batch,
-                    self.features[index],
-                    self.generation.max_new_tokens,
-                    cancel,
-                    self.prefixes[index],
+                    self.fast, batch, self.generation.max_new_tokens, cancel, self.prefixes[index]
                 )
             else:
-                with torch.inference_mode():
-                    out = self.model.generate(
-                        **batch, generation_config=self.generation, stopping_criteria=stop
-                    )
-                new = out[:, batch["input_ids"].shape[1] :]
+                new = self.dev.generate(batch, self.generation, stop)
             if cancel is not None and cancel.is_set():
                 raise Cancelled("cancelled while generating")
-            yield [t.strip() for t in self.processor.batch_decode(new, skip_special_tokens=True)]
+            yield self.dev.decode(new)
 
     def generate(self, cancel: threading.Event | None = None) -> list[str]:
         """The live model's reports for every dev image, in order."""

@@ -1,16 +1,18 @@
-"""Batched greedy decoding of a LLaVA's Llama tower with a static KV cache.
+"""Batched greedy decoding of a Llama language tower with a static KV cache.
 
 Why not ``generate``: for every new token transformers runs about forty module calls per
 layer, builds attention masks and grows a cache of concatenated tensors. On the small batches
 of an evolution trial that bookkeeping costs more than the arithmetic (on the demo models 60%
 of a trial). This decoder is the same computation with about twenty tensor operations per
-layer per token, reading the live model's own parameters (so every in-place merge is seen), its
-own rotary embedding (any rope type) and its own image path. The image features (vision tower
-+ projector) are computed once per dev batch by the caller: the merge never touches them.
+layer per token, reading the live model's own parameters (so every in-place merge is seen) and
+its own rotary embedding (any rope type). It takes prompt rows already embedded
+(``inputs_embeds``): the caller splices the image rows in, computed once per run since the merge
+never touches the image path (``engine.evolve._vlm``).
 
-Supported: LLaVA-style models whose language tower is a Llama (SiLU MLP, biases optional).
-``unsupported_reason`` names what is not; ``ReportFitness`` then falls back to ``generate``,
-and before using this decoder it checks that both give the same tokens on the first batch.
+Supported: a Llama causal LM (e.g. a Bunny's ``language``), or a LLaVA-style model whose
+language tower is a Llama (SiLU MLP, biases optional). ``unsupported_reason`` names what is
+not; ``ReportFitness`` then falls back to ``generate``, and before using this decoder it checks
+that both give the same tokens on the first batch.
 """
 
 from __future__ import annotations
@@ -22,13 +24,25 @@ if TYPE_CHECKING:
     import torch
 
 
+def language_parts(model: Any) -> tuple[Any, Any, Any] | str:
+    """``(tower, lm_head, text config)`` of a LLaVA-style model or a causal LM; else why not."""
+    inner = getattr(model, "model", None)
+    config = getattr(model, "config", None)
+    if inner is None or config is None or not hasattr(model, "lm_head"):
+        return f"{type(model).__name__} is neither a LLaVA-style model nor a causal LM"
+    tower = getattr(inner, "language_model", None)
+    text = getattr(config, "text_config", None)
+    if tower is None or text is None:  # a causal LM is its own language tower
+        tower, text = inner, config
+    return tower, model.lm_head, text
+
+
 def unsupported_reason(model: Any) -> str | None:
     """Why ``GreedyDecoder`` cannot run ``model`` (None: it can)."""
-    inner = getattr(model, "model", None)
-    tower = getattr(inner, "language_model", None)
-    text = getattr(getattr(model, "config", None), "text_config", None)
-    if inner is None or tower is None or text is None or not hasattr(model, "lm_head"):
-        return f"{type(model).__name__} is not a LLaVA-style model"
+    parts = language_parts(model)
+    if isinstance(parts, str):
+        return parts
+    tower, _, text = parts
     if getattr(text, "model_type", None) != "llama":
         return f"its language tower is {getattr(text, 'model_type', '?')!r}, not 'llama'"
     if getattr(text, "hidden_act", None) != "silu":
@@ -38,9 +52,25 @@ def unsupported_reason(model: Any) -> str | None:
     for name in ("embed_tokens", "layers", "norm", "rotary_emb"):
         if not hasattr(tower, name):
             return f"its language tower has no {name!r}"
-    if not hasattr(inner, "get_image_features"):
-        return "it has no get_image_features"
     return None
+
+
+def shared_prefix(
+    input_ids: torch.Tensor, attention_mask: torch.Tensor, image_token_id: int | None
+) -> int:
+    """How many leading tokens every row shares before its image (0: none, or padded).
+
+    Their keys and values are computed once for the batch (the system prompt of the report
+    prompt is the same for every dev image). ``image_token_id`` marks image positions, which
+    are never shared.
+    """
+    if input_ids.shape[0] < 2 or not bool(attention_mask.bool().all()):
+        return 0
+    same = (input_ids == input_ids[:1]).all(0)
+    if image_token_id is not None:
+        same &= input_ids[0] != image_token_id
+    differs = (~same).nonzero()
+    return int(differs[0, 0]) if differs.numel() else input_ids.shape[1] - 1
 
 
 def _rms_norm(x: torch.Tensor, weight: torch.Tensor, eps: float) -> torch.Tensor:
@@ -61,60 +91,19 @@ def _rotate_half(x: torch.Tensor) -> torch.Tensor:
 
 
 class GreedyDecoder:
-    """Greedy decoding for ``model`` (check ``unsupported_reason`` first)."""
+    """Greedy decoding by ``model``'s language tower (check ``unsupported_reason`` first):
+    a Llama causal LM, or the tower of a LLaVA-style model."""
 
     def __init__(self, model: Any) -> None:
         reason = unsupported_reason(model)
         if reason is not None:
             raise ValueError(f"the fast decoder cannot run this model: {reason}")
         self.model = model
-        self.tower = model.model.language_model
-        text = model.config.text_config
+        self.tower, self.lm_head, text = language_parts(model)
         self.heads = text.num_attention_heads
         self.kv_heads = text.num_key_value_heads
         self.head_dim = getattr(text, "head_dim", None) or text.hidden_size // self.heads
         self.eps = text.rms_norm_eps
-        self.image_token_id = getattr(model.config, "image_token_id", None)
-        if self.image_token_id is None:
-            self.image_token_id = model.config.image_token_index
-
-    def image_features(self, pixel_values: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
-        """Projected image features of a batch, one row per image token (model's own path)."""
-        import torch
-
-        config = self.model.config
-        out = self.model.model.get_image_features(
-            pixel_values=pixel_values,
-            vision_feature_layer=config.vision_feature_layer,
-            vision_feature_select_strategy=config.vision_feature_select_strategy,
-        )
-        features = out.pooler_output if hasattr(out, "pooler_output") else out
-        if isinstance(features, list | tuple):
-            features = torch.cat(list(features), dim=0)
-        return features.reshape(-1, features.shape[-1]).to(dtype)
-
-    def embed(self, input_ids: torch.Tensor, features: torch.Tensor) -> torch.Tensor:
-        """Token embeddings of the live model with the image features in the image slots."""
-        embeds = self.tower.embed_tokens(input_ids)
-        slots = input_ids == self.image_token_id
-        if int(slots.sum()) != features.shape[0]:
-            raise ValueError(
-                f"{int(slots.sum())} image tokens in the prompt but {features.shape[0]} image "
-                "features; the processor and the model disagree."
-            )
-        return embeds.masked_scatter(slots.unsqueeze(-1), features.to(embeds.dtype))
-
-    def shared_prefix(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> int:
-        """How many leading tokens every row shares before its image (0: none, or padded).
-
-        Their keys and values are computed once for the batch (the system prompt of the
-        report prompt is the same for every dev image).
-        """
-        if input_ids.shape[0] < 2 or not bool(attention_mask.bool().all()):
-            return 0
-        same = (input_ids == input_ids[:1]).all(0) & (input_ids[0] != self.image_token_id)
-        differs = (~same).nonzero()
-        return int(differs[0, 0]) if differs.numel() else input_ids.shape[1] - 1
 
     def generate(
         self,
@@ -130,8 +119,8 @@ class GreedyDecoder:
 
         ``embeds`` is ``[batch, prompt, hidden]`` (left padding marked 0 in
         ``attention_mask``). Stops early when every row has produced an end token, or when
-        ``should_stop()`` turns true (checked once per token). ``shared_prefix``: from
-        ``shared_prefix()`` for the same batch.
+        ``should_stop()`` turns true (checked once per token). ``shared_prefix``: leading
+        rows every row shares (``shared_prefix()`` of the batch), computed once.
         """
         import torch
 
@@ -234,5 +223,4 @@ class GreedyDecoder:
             up = linear(h, mlp.up_proj.weight, mlp.up_proj.bias)
             x = x + linear(silu(gate) * up, mlp.down_proj.weight, mlp.down_proj.bias)
         last = _rms_norm(x[:, -1], self.tower.norm.weight, self.eps)
-        head = self.model.lm_head
-        return linear(last, head.weight, head.bias)
+        return linear(last, self.lm_head.weight, self.lm_head.bias)

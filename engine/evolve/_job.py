@@ -30,6 +30,7 @@ from engine.evolve._storage import (
     safe_url,
 )
 from engine.evolve._summary import SUMMARY_DIR, write_atomic, write_summary
+from engine.evolve._vlm import vlm_family
 from engine.merge import MergeContext, check_folders, resolve_device
 
 
@@ -83,6 +84,13 @@ def _load(recipe: EvolveRecipe, pairs: list, device: str) -> Iterator[Event | Re
         decoder=settings.decoder,
     )
     yield Event(JOB, "log", f"decoding with {fitness.decoder_note}")
+    encoded = fitness.images_encoded
+    message = (
+        f"image rows of the {fitness.family} VLM: {encoded} dev image(s) through the vision "
+        "tower and projector so far; every trial reuses them (the merge never changes them)"
+    )
+    data = {"event": "image-rows", "family": fitness.family, "images_encoded": encoded}
+    yield Event(JOB, "log", message, data=data)
     yield fitness
 
 
@@ -131,6 +139,7 @@ def iter_evolve(
     if removed:
         yield leftovers_event(removed)
     check_folders(recipe)
+    vlm_family(recipe.vlm.path)  # type: ignore[union-attr]  (a VLM the evolution runs)
     device = resolve_device(recipe.device)
     from engine.data import load_report_pairs
 
@@ -199,7 +208,9 @@ def iter_evolve(
             for event in exporting:
                 files.update(event.data)
                 yield event
-        extra = {"n_trials": n, "storage": safe_url(st.url), **files}
+        # images through the vision path in this run: a Bunny's dev images once, any trials
+        encoded = runner.fitness.images_encoded if runner else 0
+        extra = {"n_trials": n, "storage": safe_url(st.url), "images_encoded": encoded, **files}
         summary = write_summary(study, space.names, ws / SUMMARY_DIR, extra)
     result = {
         "workspace": str(ws),
@@ -211,6 +222,7 @@ def iter_evolve(
         "best_params": {k: best.params[k] for k in space.names},
         "ran": runner.ran if runner else [],
         "failed_stale": stale,
+        "images_encoded": encoded,
         "summary": summary,
         **files,
     }

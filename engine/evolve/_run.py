@@ -174,6 +174,7 @@ class TrialRunner:
             "seconds": trial.user_attrs.get("seconds"),
             "elapsed_s": time.monotonic() - self.started,
             "remaining_s": None if mean is None else mean * left,
+            "images_encoded": self.fitness.images_encoded,  # constant for a Bunny: rows reused
         }
         score = f"ROUGE-L {trial.value:.4f}" if trial.value is not None else trial.state.name
         best_text = f" (best {best.value:.4f}, trial {best.number})" if best else ""

@@ -23,7 +23,9 @@
       pruning: {fraction: 0.5, keep_top: 50, startup_trials: 20}  # optional
 
 All checks, the merge recipe's and the evolve section's, end in one ``ValueError`` listing
-every problem (``load_evolve_recipe`` turns it into an ``EvolveError`` naming the file).
+every problem (``load_evolve_recipe`` turns it into an ``EvolveError`` naming the file). The
+VLM's family (Bunny or LLaVA) is not a setting: the run asks the architecture registry for it
+(``engine.evolve._vlm.vlm_family``) from the folder's ``config.json``.
 """
 
 from __future__ import annotations
