@@ -1,9 +1,9 @@
 """The checks every engine job makes of a Hugging Face model folder before reading it.
 
 Shared by the GGUF exporter and the merge so both refuse the same things with the same words:
-not a folder, no or broken ``config.json``, pickle-only weights, an architecture other than a
-Llama LM or a LLaVA with a Llama language tower. ``config.json`` is read by the app's one
-checked loader (``jradi_desktop.models.read_hf_config``): errors name the file and the field.
+not a folder, no or broken ``config.json``, pickle-only weights, a family the architecture
+registry (``jradi_desktop.architectures``) does not run. ``config.json`` is read by the app's
+one checked loader (``jradi_desktop.models.read_hf_config``): errors name the file and the field.
 """
 
 from __future__ import annotations
@@ -11,6 +11,13 @@ from __future__ import annotations
 from pathlib import Path
 
 from engine.errors import EngineError
+from jradi_desktop.architectures import (
+    Architecture,
+    ArchitectureError,
+    architectures,
+    detect,
+    supported,
+)
 from jradi_desktop.models import HFConfig, hf_shape_problems, read_hf_config, safetensors_shapes
 from jradi_desktop.models import safetensors_files as _indexed_files
 
@@ -40,41 +47,51 @@ def _checked_llama(text: HFConfig) -> HFConfig:
     return text
 
 
-def read_llama_config(folder: Path, error: type[EngineError], refusal: str) -> tuple[HFConfig, str]:
-    """``config.json`` (checked: a JSON object, typed fields) and the kind, ``"llama"`` or
-    ``"llava"`` (with a Llama tower).
+def read_model_config(
+    folder: Path, error: type[EngineError], refusal: str
+) -> tuple[HFConfig, Architecture]:
+    """``config.json`` (checked: a JSON object, typed Llama fields) and its family, from the
+    architecture registry.
 
-    ``refusal`` completes the message for any other architecture, e.g. "is not supported.
-    Supported: …". A checkpoint that brings its own code (``auto_map``) is refused as such:
-    that code is never run.
+    ``refusal`` says what the job cannot do with any other folder ("cannot be merged"); the
+    message ends with the supported families. A checkpoint that brings its own code
+    (``auto_map``) for a family the registry does not know is refused as such: that code is
+    never run (a known family, e.g. Bunny, is read without it).
     """
     if not folder.is_dir():
         raise error(f"{folder}: not a folder. Give a Hugging Face model folder.")
     config = read_hf_config(folder, error)
     model_type = config.text("model_type", None)
-    if model_type == "llama":
-        return _checked_llama(config), "llama"
-    text = config.section("text_config", None)
-    if model_type == "llava" and text is not None and text.text("model_type", None) == "llama":
-        _checked_llama(text)
-        config.section("vision_config")
-        return config, "llava"
-    architectures = config.get("architectures")
-    architectures = architectures if isinstance(architectures, list) else []
-    arch = ", ".join(map(str, architectures)) or model_type
+    try:
+        family = detect(config)
+    except ArchitectureError as exc:
+        if any(a.matches(config) for a in architectures()):  # known, but not runnable
+            raise error(f"{folder}: {exc}; it {refusal}.") from exc
+        raise error(f"{folder}: {_unknown(config, model_type)} {refusal}. "
+                    f"Supported: {supported()}.") from exc  # fmt: skip
+    _checked_llama(config.text_config())
+    return config, family
+
+
+def _unknown(config: HFConfig, model_type: str | None) -> str:
+    """Why no family matches, up to the job's refusal ("... so it")."""
+    names = config.get("architectures")
+    names = [str(n) for n in names] if isinstance(names, list) else []
+    declared = ", ".join(names) or model_type
     auto_map = config.get("auto_map")
     if auto_map:
         classes = ", ".join(sorted(map(str, auto_map))) if isinstance(auto_map, dict) else auto_map
-        raise error(
-            f"{folder}: model_type {model_type!r} needs the checkpoint's own Python code "
-            f"(config.json auto_map: {classes}), which JRadi never runs, so it {refusal}"
+        return (
+            f"model_type {model_type!r} needs the checkpoint's own Python code "
+            f"(config.json auto_map: {classes}), which JRadi never runs, so it"
         )
-    if {"LlamaForCausalLM", "LlavaForConditionalGeneration"} & set(map(str, architectures)):
-        raise error(
-            f"{folder}: config.json names {arch!r}, but its model_type is {model_type!r}, not "
-            f"'llama' (or 'llava' with a 'llama' text_config); this model type {refusal}"
-        )
-    raise error(f"{folder}: architecture {arch!r} {refusal}")
+    for family in architectures():
+        if set(family.classes) & set(names):
+            return (
+                f"config.json names {declared!r}, but its model_type is {model_type!r}, not "
+                f"{family.model_type!r}; this model type"
+            )
+    return f"architecture {declared!r}"
 
 
 def check_weights_match_config(

@@ -103,3 +103,31 @@ def test_the_registry_imports_no_torch() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_a_state_dict_without_its_config_is_placed_by_its_vision_keys() -> None:
+    from jradi_desktop.architectures import from_keys
+
+    live_llava = ["model.language_model.layers.0.mlp.up_proj.weight", "lm_head.weight",
+                  "model.vision_tower.vision_model.embeddings.patch_embedding.weight",
+                  "model.multi_modal_projector.linear_1.weight"]  # fmt: skip
+    stored_bunny = ["model.layers.0.mlp.up_proj.weight", "lm_head.weight",
+                    "model.vision_tower.vision_tower.vision_model.embeddings.patch_embedding.weight",
+                    "model.mm_projector.0.weight"]  # fmt: skip
+    live_bunny_llama = ["model.embed_tokens.weight", "model.layers.0.mlp.up_proj.weight"]
+    assert from_keys(live_llava).name == "llava_clip"
+    assert from_keys(stored_bunny).name == "bunny_s2"
+    assert from_keys(live_bunny_llama).name == "llama"
+    parts = get("bunny_s2").parts(stored_bunny)
+    assert parts["projector"] == {"0.weight": "model.mm_projector.0.weight"}
+    assert parts["language"]["lm_head.weight"] == "lm_head.weight"
+
+
+def test_each_family_names_its_config_model_type_and_classes() -> None:
+    for arch, config in ((get("bunny_s2"), BUNNY), (get("llava_clip"), LLAVA),
+                         (get("llama"), LLAMA)):  # fmt: skip
+        assert arch.matches({"model_type": arch.model_type})
+        assert arch.model_type == config["model_type"]
+    assert get("bunny_s2").classes == ("BunnyLlamaForCausalLM",)
+    with pytest.raises(ArchitectureError, match="needs a text_config object"):
+        detect({"model_type": "llava"})

@@ -352,7 +352,9 @@ def test_vlm_tower_round_trip_gives_identical_weights(demo_dir, tmp_path):
     assert (again / "processor_config.json").read_bytes() == (
         demo_dir / "vlm" / "processor_config.json"
     ).read_bytes()
-    with pytest.raises(MergeError, match="not a LLaVA VLM"):
+    with pytest.raises(
+        MergeError, match=r"'llama' is a language .*, not a VLM; .* folder: Bunny-v1\.1"
+    ):
         extract_language_tower(demo_dir / "base", tmp_path / "nope")
 
 
@@ -479,7 +481,7 @@ def test_custom_code_checkpoint_is_refused_as_such(tmp_path):
     assert message.startswith(
         f"{folder}: model_type 'my_llama' needs the checkpoint's own Python code "
         "(config.json auto_map: AutoModelForCausalLM), which JRadi never runs, so it cannot be "
-        "merged. Supported: Llama causal LMs (LlamaForCausalLM)"
+        "merged. Supported: Bunny-v1.1 / v1.0"
     )
     assert "'LlamaForCausalLM' cannot be merged" not in message
     plain = _config_only(tmp_path / "plain", {"model_type": "my_llama",
@@ -492,4 +494,14 @@ def test_custom_code_checkpoint_is_refused_as_such(tmp_path):
 def test_merge_names_a_config_field_of_the_wrong_type(tmp_path):
     folder = _config_only(tmp_path / "m", {"model_type": "llama", "hidden_size": "64"})
     with pytest.raises(MergeError, match=r'm/config\.json: field hidden_size is "64"; it must be'):
+        open_model_folder(folder)
+
+
+def test_a_known_family_that_cannot_run_says_why(tmp_path):
+    folder = _config_only(
+        tmp_path / "mistral-llava",
+        {"model_type": "llava", "text_config": {"model_type": "mistral", "hidden_size": 8}},
+    )
+    with pytest.raises(MergeError, match=r"mistral-llava: its language tower is 'mistral'; "
+                       r"supported: a Llama; it cannot be merged\.$"):  # fmt: skip
         open_model_folder(folder)

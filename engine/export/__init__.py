@@ -1,6 +1,6 @@
 """HF model folder -> GGUF (language model + mmproj) for llama.cpp, with quantisation."""
 
-from engine.export._checkpoint import SUPPORTED, Checkpoint, open_checkpoint
+from engine.export._checkpoint import Checkpoint, open_checkpoint
 from engine.export._export import ExportResult, export_gguf, iter_export_gguf
 from engine.export._llama import OUTTYPES, permute_rotary, write_llama_gguf
 from engine.export._mmproj import write_mmproj_gguf
@@ -9,7 +9,6 @@ from engine.export._quantize import QUANT_TYPES, quantize_gguf
 __all__ = [
     "OUTTYPES",
     "QUANT_TYPES",
-    "SUPPORTED",
     "Checkpoint",
     "ExportResult",
     "export_gguf",

@@ -1,10 +1,20 @@
-"""The export job: checks, language model, mmproj, quantisation, manifest."""
+"""The export job: checks, language model, vision encoder, quantisation, manifest.
+
+The language tower becomes ``model.gguf`` whatever the family (a VLM's vision tower and
+projector are not in it). The image path depends on the family, as the registry names it:
+
+- ``llava_clip``: ``mmproj.gguf``, llama.cpp's own CLIP encoder + projector;
+- ``bunny_s2``: ``vision/``, the SigLIP trunk as ONNX + ``projector.npz`` + a manifest
+  (llama.cpp has no S²; the GGUF backend runs it in ONNX Runtime and decodes the rows as
+  embeddings);
+- ``llama``: nothing.
+"""
 
 from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -22,17 +32,67 @@ MANIFEST = "export.json"
 @dataclass(frozen=True)
 class ExportResult:
     model: Path
-    mmproj: Path | None
+    mmproj: Path | None  # mmproj.gguf (LLaVA/CLIP) or the vision/ folder (Bunny)
     outtype: str
     quantization: str | None
 
 
+def _check_clip(ckpt: Checkpoint) -> None:
+    mmproj_params(ckpt)
+
+
+def _write_clip(ckpt: Checkpoint, out: Path, outtype: str) -> Path:
+    """LLaVA/CLIP: ``mmproj.gguf``."""
+    path, partial = out / "mmproj.gguf", out / "mmproj.partial.gguf"
+    write_mmproj_gguf(ckpt, partial, outtype)
+    os.replace(partial, path)
+    return path
+
+
+def _check_s2(ckpt: Checkpoint) -> None:
+    """Bunny's vision encoder is exported with torch.onnx (dynamo): onnx and onnxscript."""
+    import importlib.util
+
+    missing = [m for m in ("onnx", "onnxscript") if importlib.util.find_spec(m) is None]
+    if missing:
+        raise ExportError(
+            f"{ckpt.folder}: exporting Bunny's vision encoder to ONNX needs {', '.join(missing)}, "
+            "which is not installed; install the engine extra: pip install -e '.[engine]'."
+        )
+
+
+def _write_s2(ckpt: Checkpoint, out: Path, outtype: str) -> Path:
+    """Bunny: ``vision/`` (trunk ONNX, projector.npz, manifest), written beside and renamed."""
+    import shutil
+
+    from engine.export._s2_vision import export_s2_vision
+
+    path, partial = out / "vision", out / "vision.partial"
+    shutil.rmtree(partial, ignore_errors=True)
+    export_s2_vision(ckpt.folder, partial, outtype=outtype)
+    if path.exists():
+        shutil.rmtree(path)
+    os.replace(partial, path)
+    return path
+
+
+# family -> (check before anything is written, writer of the image path, what it writes)
+_VISION: dict[str, tuple[Callable[[Checkpoint], None], Callable[..., Path], str]] = {
+    "llava_clip": (_check_clip, _write_clip, "mmproj"),
+    "bunny_s2": (_check_s2, _write_s2, "ONNX trunk + projector for the S² path"),
+}
+
+
 def check_checkpoint(ckpt: Checkpoint) -> None:
-    """Every config value the GGUF files need, typed, and the config against the tensors'
-    shapes (safetensors headers): a mismatch would write a GGUF that llama.cpp cannot load."""
+    """Every config value the files need, typed, and the config against the tensors' shapes
+    (safetensors headers; for Bunny also its vision settings and projector): a mismatch would
+    write files that cannot load."""
     llama_params(ckpt)
-    if ckpt.kind == "llava":
-        mmproj_params(ckpt)
+    arch = ckpt.architecture
+    if arch.has_vision and arch.name not in _VISION:  # pragma: no cover (a new family)
+        raise ExportError(f"{ckpt.folder}: no vision encoder export for {arch.description}.")
+    if arch.has_vision:
+        _VISION[arch.name][0](ckpt)
     check_weights_match_config(ckpt.config, ckpt.files(), ExportError)
 
 
@@ -42,7 +102,8 @@ def iter_export_gguf(
     outtype: str = "f16",
     quantize: str | None = None,
 ) -> Iterator[Event]:
-    """Export ``model_dir`` to ``out_dir/model.gguf`` (+ ``mmproj.gguf`` for a VLM)."""
+    """Export ``model_dir`` to ``out_dir/model.gguf`` (+ ``mmproj.gguf`` or ``vision/`` for a
+    VLM, see the module's docstring)."""
     if outtype not in OUTTYPES:
         raise ExportError(f"outtype {outtype!r} is not supported; choose one of {list(OUTTYPES)}.")
     if quantize is not None and quantize not in QUANT_TYPES:
@@ -53,7 +114,8 @@ def iter_export_gguf(
     check_checkpoint(ckpt)  # nothing is written for a folder that cannot give a loadable GGUF
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    steps = 1 + (ckpt.kind == "llava") + (quantize is not None)
+    vision = ckpt.architecture.has_vision
+    steps = 1 + vision + (quantize is not None)
     step = 1
     model_path = out / "model.gguf"
     # Written under a temporary name and renamed, so a killed export leaves no half file.
@@ -69,13 +131,11 @@ def iter_export_gguf(
         partial = quantized
     os.replace(partial, model_path)
     mmproj_path = None
-    if ckpt.kind == "llava":
+    if vision:
         step += 1
-        yield Event("export-gguf", "progress", "vision encoder + projector (mmproj)", step, steps)
-        mmproj_path = out / "mmproj.gguf"
-        partial = out / "mmproj.partial.gguf"
-        write_mmproj_gguf(ckpt, partial, "f32" if outtype == "f32" else "f16")
-        os.replace(partial, mmproj_path)
+        _, write, what = _VISION[ckpt.architecture.name]
+        yield Event("export-gguf", "progress", f"vision encoder + projector ({what})", step, steps)
+        mmproj_path = write(ckpt, out, "f32" if outtype == "f32" else "f16")
     result = ExportResult(model_path, mmproj_path, outtype, quantize)
     manifest = {k: str(v) if isinstance(v, Path) else v for k, v in asdict(result).items()}
     manifest["source"] = str(Path(model_dir).resolve())

@@ -1,4 +1,8 @@
-"""A Llama language model (or a LLaVA's language tower) written as a llama.cpp GGUF file."""
+"""A Llama language model (or a VLM's language tower) written as a llama.cpp GGUF file.
+
+The tensors are the checkpoint's ``language`` part (the registry's Llama names), so a VLM's
+vision tower and projector are never read here; the GGUF is a plain ``llama`` model.
+"""
 
 from __future__ import annotations
 
@@ -40,8 +44,7 @@ def _check_rope(cfg: HFConfig, folder: Path) -> float:
 
 
 def _language_tensors(ckpt: Checkpoint) -> list[str]:
-    names = [n for n in ckpt.names() if n.startswith("model.") or n == "lm_head.weight"]
-    return [n for n in names if not n.endswith("rotary_emb.inv_freq")]
+    return [n for n in ckpt.names("language") if not n.endswith("rotary_emb.inv_freq")]
 
 
 @dataclass(frozen=True)

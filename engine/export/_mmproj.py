@@ -18,11 +18,12 @@ import numpy as np
 
 from engine.errors import ExportError
 from engine.export._checkpoint import Checkpoint
+from jradi_desktop.architectures import Part
 from jradi_desktop.models import HFConfig, read_hf_config
 
 CLIP_MEAN = [0.48145466, 0.4578275, 0.40821073]
 CLIP_STD = [0.26862954, 0.26130258, 0.27577711]
-_VISION = "vision_tower.vision_model."
+_PROJECTOR = {"linear_1": "0", "linear_2": "2"}  # LLaVA's projector layers -> mm.N
 
 
 def _channels(data: HFConfig, key: str) -> list[float]:
@@ -95,7 +96,18 @@ class MmprojParams:
 
 def mmproj_params(ckpt: Checkpoint) -> MmprojParams:
     """Every config value the mmproj needs, typed (``ExportError`` names the file and field)."""
+    if ckpt.architecture.name != "llava_clip":
+        raise ExportError(
+            f"{ckpt.folder}: an mmproj is written for LLaVA-style VLMs with a CLIP tower only; "
+            f"this folder is a {ckpt.architecture.description}."
+        )
     vcfg = ckpt.vision_config
+    vision_type = vcfg.text("model_type", None)
+    if vision_type not in ("clip_vision_model", "clip"):
+        raise ExportError(
+            f"{ckpt.folder}: the vision tower is {vision_type!r}; the mmproj exporter supports "
+            "CLIP vision towers (vision_config.model_type 'clip_vision_model')."
+        )
     activation = ckpt.config.text("projector_hidden_act", "gelu")
     if activation != "gelu":
         raise ExportError(
@@ -148,20 +160,26 @@ def write_mmproj_gguf(ckpt: Checkpoint, out_path: Path, outtype: str = "f16") ->
     writer.add_vision_use_gelu(p.gelu)
 
     name_map = gguf.get_tensor_name_map(gguf.MODEL_ARCH.MMPROJ, n_layers)
-    for hf_name in ckpt.names():
-        if hf_name.startswith("multi_modal_projector."):
-            index = {"linear_1": "0", "linear_2": "2"}[hf_name.split(".")[1]]
-            gguf_name = f"mm.{index}.{hf_name.rsplit('.', 1)[1]}"
-        elif hf_name.startswith(_VISION):
-            rest = hf_name.removeprefix(_VISION)
-            if rest.startswith("post_layernorm") or rest.endswith("position_ids"):
-                continue
-            gguf_name = name_map.get_name(hf_name, try_suffixes=(".weight", ".bias"))
-            if gguf_name is None:
-                raise ExportError(f"{ckpt.folder}: no mmproj name for tensor {hf_name!r}.")
-        else:
+    plan: list[tuple[Part, str, str]] = []
+    for name in ckpt.names("projector"):
+        layer, _, suffix = name.rpartition(".")
+        if layer not in _PROJECTOR:
+            raise ExportError(
+                f"{ckpt.folder}: projector tensor {ckpt.stored_key(name, 'projector')!r} is not "
+                f"one of LLaVA's two linear layers ({', '.join(_PROJECTOR)})."
+            )
+        plan.append(("projector", name, f"mm.{_PROJECTOR[layer]}.{suffix}"))
+    for name in ckpt.names("vision"):
+        if name.startswith("post_layernorm") or name.endswith("position_ids"):
             continue
-        data = ckpt.tensor(hf_name).numpy()
+        # gguf's table knows the tower under the names transformers' LLaVA stores
+        stored = ckpt.architecture.stored_key("vision", name)
+        gguf_name = name_map.get_name(stored, try_suffixes=(".weight", ".bias"))
+        if gguf_name is None:
+            raise ExportError(f"{ckpt.folder}: no mmproj name for tensor {stored!r}.")
+        plan.append(("vision", name, gguf_name))
+    for part, name, gguf_name in plan:
+        data = ckpt.tensor(name, part).numpy()
         dtype = np.float16 if outtype == "f16" and data.ndim >= 2 else np.float32
         writer.add_tensor(gguf_name, np.ascontiguousarray(data.astype(dtype)))
     writer.write_header_to_file()

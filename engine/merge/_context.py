@@ -141,7 +141,7 @@ class MergeContext:
         model_dirs: Sequence[str | Path],
         **options: Any,
     ) -> MergeContext:
-        """Read the base and each model's language tower (Llama or LLaVA) tensor by tensor.
+        """Read the base and each model's language tower (a Llama or a VLM's) tensor by tensor.
 
         ``options`` are the constructor's keyword arguments.
         """

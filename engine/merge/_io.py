@@ -1,52 +1,27 @@
 """Model folders read lazily, by tensor, with the language tower in one naming scheme.
 
-A Llama checkpoint names its tensors ``model.*`` and ``lm_head.weight``. A LLaVA checkpoint
-saved by transformers 5 uses ``language_model.model.*`` / ``language_model.lm_head.weight``
-(other writers use the in-memory ``model.language_model.*`` / ``lm_head.weight``); its image
-path is ``vision_tower.*`` and ``multi_modal_projector.*``. Here every language tensor gets
-its Llama name (the *canonical* name), and each tensor remembers its file and stored key so
-the splice can write a VLM back in the scheme it came in.
+Each family stores its language tower under its own keys (a LLaVA saved by transformers 5
+under one prefix, by other writers under another; a Bunny under the Llama's own names beside
+its vision tower and projector). The architecture registry maps every key to its part and
+canonical name; here every language tensor gets its Llama name (the *canonical* name), and
+each tensor remembers its file and stored key so the splice can write a VLM back in the scheme
+it came in.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from engine._hf_folder import read_llama_config, weight_files
+from engine._hf_folder import read_model_config, weight_files
 from engine.merge._errors import MergeError
+from jradi_desktop.architectures import Architecture, from_keys, supported
+from jradi_desktop.models import HFConfig
 
 if TYPE_CHECKING:
     import torch
-
-SUPPORTED = (
-    "Llama causal LMs (LlamaForCausalLM) and LLaVA-style VLMs with a Llama language tower "
-    "(LlavaForConditionalGeneration), as safetensors"
-)
-
-_LANGUAGE_PREFIXES = (
-    ("language_model.model.", "model."),
-    ("model.language_model.", "model."),
-    ("language_model.lm_head.", "lm_head."),
-    ("lm_head.", "lm_head."),
-)
-
-
-def canonical_language_name(key: str, kind: str) -> str | None:
-    """The Llama name of a stored or in-memory key, or None when it is not language-tower."""
-    if kind == "llama":
-        return key if key.startswith(("model.", "lm_head.")) else None
-    for old, new in _LANGUAGE_PREFIXES:
-        if key.startswith(old):
-            return new + key.removeprefix(old)
-    return None
-
-
-def module_kind(keys: Iterable[str]) -> str:
-    """``llava`` when the keys hold a vision tower, else ``llama``."""
-    return "llava" if any("vision_tower." in k for k in keys) else "llama"
 
 
 @dataclass
@@ -54,15 +29,16 @@ class ModelFolder:
     """A Hugging Face model folder: its config and a lazy index of its safetensors tensors."""
 
     folder: Path
-    config: dict[str, Any]
-    kind: str  # "llama" or "llava"
+    config: HFConfig  # config.json, checked: typed accessors raise MergeError
+    architecture: Architecture  # the registry's family of config.json
     files: list[Path]
     stored: dict[str, tuple[Path, str]] = field(default_factory=dict, repr=False)
     language: dict[str, str] = field(default_factory=dict, repr=False)  # canonical -> stored
 
     @property
     def text_config(self) -> dict[str, Any]:
-        return self.config["text_config"] if self.kind == "llava" else self.config
+        """The language tower's config, as a ``LlamaConfig`` takes it."""
+        return self.architecture.text_config(self.config)
 
     def tensor(self, key: str) -> torch.Tensor:
         """One stored tensor by its stored key, in its stored dtype, on the CPU."""
@@ -96,13 +72,12 @@ class ModelFolder:
 
 
 def open_model_folder(folder: str | Path) -> ModelFolder:
-    """Open a Llama or LLaVA folder for merging; refuse anything else with the reason."""
+    """Open a folder of a family the registry runs (a Llama or a VLM with a Llama tower) for
+    merging; refuse anything else with the reason."""
     from safetensors import safe_open
 
     folder = Path(folder)
-    config, kind = read_llama_config(
-        folder, MergeError, f"cannot be merged. Supported: {SUPPORTED}."
-    )
+    config, architecture = read_model_config(folder, MergeError, "cannot be merged")
     files = weight_files(folder, MergeError)
     stored: dict[str, tuple[Path, str]] = {}
     language: dict[str, str] = {}
@@ -110,20 +85,29 @@ def open_model_folder(folder: str | Path) -> ModelFolder:
         with safe_open(str(path), framework="pt") as f:
             for raw in f.keys():  # noqa: SIM118 (safe_open is not a dict)
                 stored[raw] = (path, raw)
-                name = canonical_language_name(raw, kind)
+                name = architecture.language_name(raw)
                 if name is not None:
                     language[name] = raw
     if not language:
-        raise MergeError(f"{folder}: no language-model tensors found. Supported: {SUPPORTED}.")
-    return ModelFolder(folder, config, kind, files, stored, language)
+        raise MergeError(
+            f"{folder}: no language-model tensors found for a {architecture.description}. "
+            f"Supported: {supported()}."
+        )
+    return ModelFolder(folder, config, architecture, files, stored, language)
 
 
-def language_targets(state: Mapping[str, torch.Tensor]) -> dict[str, str]:
-    """Map canonical names to the keys of a live model's (or a dict's) language tensors."""
-    kind = module_kind(state)
+def language_targets(
+    state: Mapping[str, torch.Tensor], architecture: Architecture | None = None
+) -> dict[str, str]:
+    """Map canonical names to the keys of a live model's (or a dict's) language tensors.
+
+    ``architecture`` defaults to the registry's guess from the keys (``from_keys``): a live
+    LLaVA's in-memory names, or a Llama's own (a live Bunny's ``LlamaForCausalLM``).
+    """
+    architecture = architecture or from_keys(state)
     out = {}
     for key in state:
-        name = canonical_language_name(key, kind)
+        name = architecture.language_name(key)
         if name is not None:
             out[name] = key
     return out

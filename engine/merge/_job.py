@@ -2,8 +2,9 @@
 
 The output is written into a hidden staging folder beside ``out_dir`` and renamed at the end,
 so a failed or cancelled merge leaves nothing half-written, and an existing non-empty folder
-is never overwritten. A VLM recipe gives a copy of the VLM with the merged language tower
-(loadable with ``AutoModelForImageTextToText``); otherwise a copy of the base's folder with
+is never overwritten. A VLM recipe gives a copy of the VLM with the merged language tower, in
+the VLM's own layout (a LLaVA loads with ``AutoModelForImageTextToText``, a Bunny with
+``load_bunny``); otherwise a copy of the base's folder with
 merged weights (a Llama), in the source's dtypes. The recipe, with absolute paths, is saved
 beside the weights as ``jradi_recipe.yaml``.
 """
@@ -18,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from engine import devices
+from engine._hf_folder import check_weights_match_config
 from engine.events import Event
 from engine.merge._context import MergeContext
 from engine.merge._errors import MergeError
@@ -25,6 +27,7 @@ from engine.merge._io import open_model_folder
 from engine.merge._mergekit import mergekit_configuration, run_mergekit
 from engine.merge._recipe import RECIPE_FILE, Recipe, load_recipe
 from engine.merge._vlm import extract_language_tower, splice_language_tower, write_language_copy
+from jradi_desktop.architectures import architectures
 
 JOB = "merge"
 _SAFETENSORS_DTYPES = {"F32": "float32", "F16": "float16", "BF16": "bfloat16"}
@@ -36,20 +39,26 @@ def resolve_device(device: str) -> str:
 
 
 def check_folders(recipe: Recipe) -> None:
-    """Every folder opens, the VLM is a LLaVA and the others are Llamas: one report."""
+    """Every folder opens, its config agrees with its tensors' shapes (headers only), the VLM
+    has an image path and the others are Llamas: one report."""
     problems = []
     entries = [("base", recipe.base, "llm"), *(("model", m.path, m.role) for m in recipe.models)]
     for label, path, role in entries:
         try:
             folder = open_model_folder(path)
+            check_weights_match_config(folder.config, folder.files, MergeError)
         except MergeError as exc:
             problems.append(f"{label}: {exc}")
             continue
-        if role == "vlm" and folder.kind != "llava":
-            problems.append(f"{label} {path}: role vlm, but it is a plain Llama, not a LLaVA VLM")
-        elif role == "llm" and folder.kind != "llama":
+        arch = folder.architecture
+        if role == "vlm" and not arch.has_vision:
+            problems.append(
+                f"{label} {path}: role vlm, but it is a plain Llama, not a VLM "
+                f"({'; '.join(a.description for a in architectures() if a.has_vision)})"
+            )
+        elif role == "llm" and arch.has_vision:
             what = "the base must be a Llama" if label == "base" else "give it role: vlm"
-            problems.append(f"{label} {path}: a LLaVA VLM; {what}")
+            problems.append(f"{label} {path}: a VLM ({arch.description}); {what}")
     if problems:
         raise MergeError("the recipe's folders have problems:\n- " + "\n- ".join(problems))
 

@@ -1,12 +1,14 @@
-"""A LLaVA's language tower out as a plain Llama folder, and a merged tower back in.
+"""A VLM's language tower out as a plain Llama folder, and a merged tower back in.
 
-mergekit (and anything else that merges Llama checkpoints) cannot line up a LLaVA's
-``language_model.model.*`` tensors with a plain Llama's ``model.*``. ``extract_language_tower``
-writes the tower as a Llama folder (config, safetensors, tokenizer); ``splice_language_tower``
-writes a copy of the VLM whose language tensors come from a merged tower, everything else
-(vision tower, projector, processor, chat template) untouched, each tensor under the same key,
-in the same file and dtype as in the source VLM, so ``from_pretrained`` reads it like the
-source.
+mergekit (and anything else that merges Llama checkpoints) cannot line up a VLM's language
+tensors with a plain Llama's ``model.*``: a LLaVA stores them under a prefix, and a Bunny keeps
+its vision tower and projector beside them. ``extract_language_tower`` writes the tower as a
+Llama folder (config, safetensors, tokenizer); ``splice_language_tower`` writes a copy of the
+VLM whose language tensors come from a merged tower, everything else (vision tower, projector,
+config, processor, chat template, shard index) untouched, each tensor under the same key, in the
+same file and dtype as in the source VLM, so the copy loads like the source (a LLaVA with
+``from_pretrained``, a Bunny with ``load_bunny``). Which keys are language-tower is the
+architecture registry's answer.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from typing import TYPE_CHECKING
 
 from engine.merge._errors import MergeError
 from engine.merge._io import ModelFolder, open_model_folder
+from jradi_desktop.architectures import architectures
 
 if TYPE_CHECKING:
     import torch
@@ -38,10 +41,12 @@ TOKENIZER_FILES = (
 
 def _open_vlm(vlm_dir: str | Path) -> ModelFolder:
     vlm = open_model_folder(vlm_dir)
-    if vlm.kind != "llava":
+    if not vlm.architecture.has_vision:
+        vlms = "; ".join(a.description for a in architectures() if a.has_vision)
         raise MergeError(
-            f"{vlm.folder}: a {vlm.config.get('model_type')!r} model, not a LLaVA VLM; the "
-            "language tower can only be taken out of (and put back into) a LLaVA folder."
+            f"{vlm.folder}: model_type {vlm.config.get('model_type')!r} is a language model "
+            "without an image path, not a VLM; the language tower can only be taken out of "
+            f"(and put back into) a VLM folder: {vlms}."
         )
     return vlm
 
@@ -115,7 +120,7 @@ def write_language_copy(
     tower: str | Path | Mapping[str, torch.Tensor],
     out_dir: str | Path,
 ) -> Path:
-    """Like ``splice_language_tower`` for any Llama or LLaVA folder (e.g. the merge's base)."""
+    """Like ``splice_language_tower`` for any folder the merge opens (e.g. the base)."""
     return _write_copy(open_model_folder(source_dir), tower, Path(out_dir))
 
 

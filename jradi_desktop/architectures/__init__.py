@@ -7,7 +7,13 @@ Torch-free at import: ``detect(config)`` and ``get(name)`` return a declaration
 """
 
 from jradi_desktop.architectures._base import Architecture, ArchitectureError, Part
-from jradi_desktop.architectures._registry import architectures, detect, get, supported
+from jradi_desktop.architectures._registry import (
+    architectures,
+    detect,
+    from_keys,
+    get,
+    supported,
+)
 
 __all__ = [
     "Architecture",
@@ -15,6 +21,7 @@ __all__ = [
     "Part",
     "architectures",
     "detect",
+    "from_keys",
     "get",
     "supported",
 ]

@@ -11,7 +11,7 @@ instead of matching key strings (mergekit's architecture declarations are the mo
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any, ClassVar, Literal
 
 Part = Literal["language", "vision", "projector"]
@@ -33,6 +33,8 @@ class Architecture(ABC):
     description: ClassVar[str]  # for messages: "Bunny-v1.1 (SigLIP S² + mlp2x_gelu + Llama)"
     has_vision: ClassVar[bool] = True
     template: ClassVar[str | None] = None  # chat template name; None: the folder's own
+    model_type: ClassVar[str]  # config.json's model_type for this family
+    classes: ClassVar[tuple[str, ...]] = ()  # config.json architectures that name it
 
     @classmethod
     @abstractmethod
@@ -60,6 +62,15 @@ class Architecture(ABC):
             raise ArchitectureError(
                 f"its language tower is {text.get('model_type')!r}; supported: a Llama"
             )
+
+    def parts(self, keys: Iterable[str]) -> dict[Part, dict[str, str]]:
+        """``keys`` by part: canonical name -> key (keys of no part are left out)."""
+        out: dict[Part, dict[str, str]] = {"language": {}, "vision": {}, "projector": {}}
+        for key in keys:
+            split = self.split_key(key)
+            if split is not None:
+                out[split[0]][split[1]] = key
+        return out
 
     def language_name(self, key: str) -> str | None:
         """The Llama name of a language-tower key, None for any other key."""

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import functools
 import importlib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from jradi_desktop.architectures._base import Architecture, ArchitectureError
@@ -48,6 +48,22 @@ def detect(config: Mapping[str, Any]) -> Architecture:
     raise ArchitectureError(
         f"architecture {declared!r} is not supported{code}. Supported: {supported()}"
     )
+
+
+def from_keys(keys: Iterable[str]) -> Architecture:
+    """The family of a state dict without its ``config.json`` (a live model's, say): the first,
+    in detection order, that places one of ``keys`` in its vision part; a Llama when none does.
+
+    A VLM used through its language tower alone (a live Bunny's ``LlamaForCausalLM``) is a
+    Llama here: its keys are the Llama's own.
+    """
+    keys = list(keys)
+    for arch in architectures():
+        if arch.has_vision and any(
+            (split := arch.split_key(key)) is not None and split[0] == "vision" for key in keys
+        ):
+            return arch
+    return get("llama")
 
 
 def get(name: str) -> Architecture:

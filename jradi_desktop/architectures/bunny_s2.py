@@ -50,10 +50,12 @@ class BunnyS2(Architecture):
         "BunnyLlamaForCausalLM, read without its custom code)"
     )
     template: ClassVar[str | None] = "bunny"
+    model_type: ClassVar[str] = "bunny-llama"
+    classes: ClassVar[tuple[str, ...]] = ("BunnyLlamaForCausalLM",)
 
     @classmethod
     def matches(cls, config: Mapping[str, Any]) -> bool:
-        if config.get("model_type") == "bunny-llama":
+        if config.get("model_type") == cls.model_type:
             return True
         return any(str(a).startswith("BunnyLlama") for a in config.get("architectures") or ())
 

@@ -12,10 +12,12 @@ class Llama(Architecture):
     name: ClassVar[str] = "llama"
     description: ClassVar[str] = "Llama causal LMs (LlamaForCausalLM)"
     has_vision: ClassVar[bool] = False
+    model_type: ClassVar[str] = "llama"
+    classes: ClassVar[tuple[str, ...]] = ("LlamaForCausalLM",)
 
     @classmethod
     def matches(cls, config: Mapping[str, Any]) -> bool:
-        return config.get("model_type") == "llama"
+        return config.get("model_type") == cls.model_type
 
     def split_key(self, key: str) -> tuple[Part, str] | None:
         return ("language", key) if key.startswith(("model.", "lm_head.")) else None

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from jradi_desktop.architectures._base import Architecture, Part
+from jradi_desktop.architectures._base import Architecture, ArchitectureError, Part
 
 _LANGUAGE = (
     ("language_model.model.", "model."),
@@ -34,10 +34,12 @@ class LlavaClip(Architecture):
         "LLaVA-style VLMs with a CLIP vision tower and a Llama (LlavaForConditionalGeneration)"
     )
     template: ClassVar[str | None] = None
+    model_type: ClassVar[str] = "llava"
+    classes: ClassVar[tuple[str, ...]] = ("LlavaForConditionalGeneration",)
 
     @classmethod
     def matches(cls, config: Mapping[str, Any]) -> bool:
-        return config.get("model_type") == "llava"
+        return config.get("model_type") == cls.model_type
 
     def split_key(self, key: str) -> tuple[Part, str] | None:
         for old, new in _LANGUAGE:
@@ -60,3 +62,10 @@ class LlavaClip(Architecture):
 
     def text_config(self, config: Mapping[str, Any]) -> dict[str, Any]:
         return dict(config.get("text_config") or {})
+
+    def check(self, config: Mapping[str, Any]) -> None:
+        if not isinstance(config.get("text_config"), Mapping):
+            raise ArchitectureError(
+                "a LLaVA config.json needs a text_config object (the language tower's settings)"
+            )
+        super().check(config)

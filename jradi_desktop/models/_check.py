@@ -4,7 +4,8 @@ Reads GGUF headers with the ``gguf`` package (memory-mapped, no weights read) an
 ``config.json`` and safetensors headers, so adding a model in the app is instant even for an
 8B file. Both kinds are checked against their own weights: a header or config that disagrees
 with the tensors' shapes (another model's config, a truncated export) is refused here, not at
-the first report.
+the first report. An HF folder's family (and so which tensor is which) is the architecture
+registry's.
 """
 
 from __future__ import annotations
@@ -14,8 +15,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from jradi_desktop.architectures import Architecture, ArchitectureError, detect
 from jradi_desktop.errors import JRadiError
-from jradi_desktop.models._hf_config import ConfigError, read_hf_config
+from jradi_desktop.models._hf_config import ConfigError, HFConfig, read_hf_config
 from jradi_desktop.models._shapes import (
     Problem,
     hf_shape_problems,
@@ -185,7 +187,34 @@ def _check_gguf(spec: ModelSpec, check: ModelCheck, problems: list[Problem]) -> 
         _check_mmproj(spec.mmproj, check, problems)
 
 
+def _check_s2_vision(folder: Path, check: ModelCheck, problems: list[Problem]) -> None:
+    """An exported S² vision folder (Bunny): its manifest reads, its files are there, and its
+    rows are as wide as the model's embeddings."""
+    from jradi_desktop.architectures._s2_runtime import read_manifest
+
+    try:
+        manifest = read_manifest(folder)
+    except ArchitectureError as exc:  # VisionFilesError: names the file
+        problems.append((f"画像エンコーダーのファイルが使えません: {exc}", str(exc)))
+        return
+    if check.embedding_length and manifest.embedding_width != check.embedding_length:
+        problems.append(
+            (
+                f"{folder / 'manifest.json'}: 画像の行の幅 {manifest.embedding_width} がモデルの"
+                f"埋め込み次元 {check.embedding_length} と一致しません。同じモデルから書き出した"
+                "vision フォルダーを選んでください。",
+                f"{folder / 'manifest.json'}: image rows {manifest.embedding_width} wide do not "
+                f"match the model's embedding size {check.embedding_length}; choose the vision "
+                "folder exported from this model.",
+            )
+        )
+    check.weights_bytes += sum(p.stat().st_size for p in folder.iterdir() if p.is_file())
+
+
 def _check_mmproj(mmproj: Path, check: ModelCheck, problems: list[Problem]) -> None:
+    if mmproj.is_dir():
+        _check_s2_vision(mmproj, check, problems)
+        return
     if not mmproj.is_file():
         problems.append(
             (
@@ -230,13 +259,25 @@ def _check_mmproj(mmproj: Path, check: ModelCheck, problems: list[Problem]) -> N
     check.weights_bytes += mmproj.stat().st_size
 
 
+def _family(config: HFConfig) -> Architecture | None:
+    """The registry's family of ``config.json``; None for one it does not run (transformers'
+    Auto classes may)."""
+    try:
+        return detect(config)
+    except ArchitectureError:
+        return None
+
+
 def _check_hf(spec: ModelSpec, check: ModelCheck, problems: list[Problem]) -> None:
     folder = Path(spec.path)
     config = None
+    family = None
     try:
         config = read_hf_config(folder)
         text = config.text_config()
-        check.architecture = config.text("model_type", "")
+        model_type = config.text("model_type", "")
+        family = _family(config)
+        check.architecture = family.name if family is not None else model_type
         check.embedding_length = text.size("hidden_size")
         check.layers = text.size("num_hidden_layers")
         heads = text.size("num_attention_heads", 1)
@@ -263,7 +304,8 @@ def _check_hf(spec: ModelSpec, check: ModelCheck, problems: list[Problem]) -> No
     except ConfigError as exc:
         problems.append((exc.message_ja, exc.message_en))
         return
-    if config is not None and config.get("auto_map") and not spec.allow_remote_code:
+    known = family is not None  # a family the registry runs is read without its custom code
+    if config is not None and config.get("auto_map") and not known and not spec.allow_remote_code:
         check.warnings.append(
             "This model ships its own code (auto_map); it loads only with allow_remote_code."
         )

@@ -1,11 +1,16 @@
 """Does a Hugging Face folder's ``config.json`` agree with its weights? (headers only)
 
 Shapes come from the safetensors headers (8-byte length + JSON), so nothing is loaded and
-torch is not needed. The rules cover the Llama layout (``embed_tokens``, ``layers.N.self_attn``,
-``mlp``; also Mistral, Qwen2, Gemma) and LLaVA's CLIP tower and projector; tensors in other
-layouts are not judged. Both ``jradi models add`` and ``jradi-engine export-gguf`` ask here,
-so a folder whose config says 128 wide while its tensors are 64 wide is refused before a GGUF
-that cannot load is written or registered.
+torch is not needed. Which tensor is which comes from the architecture registry: every key is
+mapped to its part (language, vision, projector) and canonical name, and the rules are written
+against canonical names. The language tower is judged as a Llama (``embed_tokens``,
+``layers.N.self_attn``, ``mlp``; a family the registry does not know, e.g. Mistral or Qwen2,
+is read with the Llama's names); LLaVA's CLIP tower and projector against ``vision_config``;
+Bunny's SigLIP tower against the settings its own tensors and ``config.json`` give
+(``bunny_s2.vision_settings``) and its projector against ``mm_hidden_size`` and the Llama's
+width. Both ``jradi models add`` and ``jradi-engine export-gguf`` (and the merge) ask here, so a
+folder whose config says 128 wide while its tensors are 64 wide is refused before a GGUF that
+cannot load is written or registered.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ import re
 import struct
 from pathlib import Path
 
+from jradi_desktop.architectures import Architecture, ArchitectureError, Part, detect, get
 from jradi_desktop.models._hf_config import ConfigError, HFConfig, build_error
 
 Shapes = dict[str, tuple[Path, list[int]]]
@@ -91,51 +97,86 @@ def safetensors_shapes(files: list[Path], error: type[Exception] = ConfigError) 
 
 
 class _Rules:
-    """Collects (ja, en) problems: the first tensor each config rule contradicts, and a count."""
+    """Collects (ja, en) problems: the first tensor each rule contradicts, and a count.
 
-    def __init__(self, config: HFConfig, shapes: Shapes) -> None:
+    ``parts`` holds the stored key of every tensor by part and canonical name; rules name
+    tensors canonically and messages name the stored key and its file.
+    """
+
+    def __init__(self, config: HFConfig, shapes: Shapes, architecture: Architecture) -> None:
         self.config = config
         self.shapes = shapes
+        self.architecture = architecture
+        self.parts = architecture.parts(shapes)
         self.problems: list[Problem] = []
-        self.mismatches: dict[str, list[tuple[str, list[int], str]]] = {}  # why -> tensors
+        # (why, from the config?) -> tensors
+        self.mismatches: dict[tuple[str, bool], list[tuple[str, list[int], str]]] = {}
 
-    def shape(self, name: str, expected: list[int | None], why: str) -> None:
-        """``expected`` per dimension; None is not checked. ``why`` names the config fields."""
-        if name not in self.shapes:
+    def stored(self, part: Part, name: str) -> str | None:
+        return self.parts[part].get(name)
+
+    def shape(
+        self, part: Part, name: str, expected: list[int | None], why: str, config: bool = True
+    ) -> None:
+        """``expected`` per dimension; None is not checked. ``why`` names the config fields
+        (``config``) or the tensors the expectation comes from."""
+        key = self.stored(part, name)
+        if key is None:
             return
-        actual = self.shapes[name][1]
+        actual = self.shapes[key][1]
         wrong = len(actual) != len(expected) or any(
             e is not None and a != e for a, e in zip(actual, expected, strict=False)
         )
         if wrong:
             shown = "[" + ", ".join("*" if e is None else str(e) for e in expected) + "]"
-            self.mismatches.setdefault(why, []).append((name, actual, shown))
+            self.mismatches.setdefault((why, config), []).append((key, actual, shown))
 
     def shape_problems(self) -> list[Problem]:
         out = []
-        for why, tensors in self.mismatches.items():
+        for (why, config), tensors in self.mismatches.items():
             name, actual, shown = tensors[0]
             path = self.shapes[name][0]
             more_ja = f"（ほか {len(tensors) - 1} 個のテンソルも同様）" if len(tensors) > 1 else ""
             more_en = f" (and {len(tensors) - 1} more tensors)" if len(tensors) > 1 else ""
-            out.append(
-                (
-                    f"{path}: テンソル {name} の形は {actual} ですが、{self.config.path} の {why} "
-                    f"からは {shown} のはずです{more_ja}。config.json と重みが別のモデルのもの"
-                    "です。そのモデルに付属の config.json を使ってください。",
-                    f"{path}: tensor {name} has shape {actual}, but {why} in "
-                    f"{self.config.path} call for {shown}{more_en}; the config and the weights "
-                    "belong to different models. Use the config.json that came with the weights.",
+            if config:
+                out.append(
+                    (
+                        f"{path}: テンソル {name} の形は {actual} ですが、{self.config.path} の "
+                        f"{why} からは {shown} のはずです{more_ja}。config.json と重みが別の"
+                        "モデルのものです。そのモデルに付属の config.json を使ってください。",
+                        f"{path}: tensor {name} has shape {actual}, but {why} in "
+                        f"{self.config.path} call for {shown}{more_en}; the config and the "
+                        "weights belong to different models. Use the config.json that came "
+                        "with the weights.",
+                    )
                 )
-            )
+            else:
+                out.append(
+                    (
+                        f"{path}: テンソル {name} の形は {actual} ですが、{why} からは {shown} の"
+                        f"はずです{more_ja}。重みファイルが壊れているか、別のモデルの重みが"
+                        "混ざっています。モデルを入手し直してください。",
+                        f"{path}: tensor {name} has shape {actual}, but {why} call for "
+                        f"{shown}{more_en}; the weights are damaged or mix two models. "
+                        "Download or copy the model again.",
+                    )
+                )
         return out
 
-    def count(self, pattern: str, expected: int, field: str, what: str) -> None:
-        """The blocks ``pattern`` numbers (group 1) are exactly 0..expected-1."""
-        found = {int(m.group(1)) for n in self.shapes if (m := re.match(pattern, n))}
-        if not found or found == set(range(expected)):
+    def blocks(self, part: Part, prefix: str) -> dict[int, str]:
+        """Block number -> a stored key, for the canonical names ``prefix<N>.*``."""
+        found: dict[int, str] = {}
+        pattern = re.escape(prefix) + r"(\d+)\."
+        for name, key in self.parts[part].items():
+            if m := re.match(pattern, name):
+                found.setdefault(int(m.group(1)), key)
+        return found
+
+    def count(self, found: dict[int, str], expected: int, field: str, what: str) -> None:
+        """The numbered blocks ``found`` are exactly 0..expected-1."""
+        if not found or set(found) == set(range(expected)):
             return
-        path = self.shapes[next(n for n in self.shapes if re.match(pattern, n))][0]
+        path = self.shapes[found[min(found)]][0]
         have = f"{len(found)} ({min(found)}–{max(found)})"
         what_ja = {"language model": "言語モデル", "vision encoder": "画像エンコーダー"}[what]
         self.problems.append(
@@ -149,12 +190,22 @@ class _Rules:
             )
         )
 
+    def missing(self, key: str, what_ja: str, what_en: str) -> None:
+        """A tensor the family needs is in none of the weight files."""
+        folder = self.config.path.parent
+        self.problems.append(
+            (
+                f"{folder}: {what_ja}のテンソル {key} がどの重みファイルにもありません。"
+                "重みが欠けています。モデルを入手し直してください。",
+                f"{folder}: tensor {key} of {what_en} is in none of the weight files; the "
+                "weights are incomplete. Download or copy the model again.",
+            )
+        )
+
 
 def _language(rules: _Rules, text: HFConfig) -> None:
-    embed = [n for n in rules.shapes if n.endswith("embed_tokens.weight") and "vision" not in n]
-    if not embed:
+    if rules.stored("language", "model.embed_tokens.weight") is None:
         return
-    prefix = embed[0].removesuffix("embed_tokens.weight")
     field, at = f"{text.prefix}hidden_size", text.prefix
     hidden = text.size("hidden_size")
     layers = text.size("num_hidden_layers")
@@ -163,12 +214,13 @@ def _language(rules: _Rules, text: HFConfig) -> None:
     head_dim = text.size("head_dim", None) or (hidden // heads if heads else None)
     inter = text.size("intermediate_size", None)
     vocab = text.size("vocab_size", None)
-    rows = rules.shapes[embed[0]][1][0] if rules.shapes[embed[0]][1] else None
-    rules.shape(embed[0], [vocab, hidden], f"{at}vocab_size, {field}")
-    for name in rules.shapes:
-        if name.endswith("lm_head.weight") and "vision" not in name:
-            rules.shape(name, [rows, hidden], field)
-    rules.shape(f"{prefix}norm.weight", [hidden], field)
+    embed = rules.shapes[rules.parts["language"]["model.embed_tokens.weight"]][1]
+    rows = embed[0] if embed else None
+    rules.shape(
+        "language", "model.embed_tokens.weight", [vocab, hidden], f"{at}vocab_size, {field}"
+    )
+    rules.shape("language", "lm_head.weight", [rows, hidden], field)
+    rules.shape("language", "model.norm.weight", [hidden], field)
     q = heads * head_dim if heads and head_dim else None
     k = kv * head_dim if kv and head_dim else None
     attn = f"{field}, {at}num_attention_heads, {at}num_key_value_heads, {at}head_dim"
@@ -184,19 +236,17 @@ def _language(rules: _Rules, text: HFConfig) -> None:
         "input_layernorm.weight": ([hidden], field),
         "post_attention_layernorm.weight": ([hidden], field),
     }
-    pattern = re.escape(prefix) + r"layers\.(\d+)\.(.+)$"
-    rules.count(pattern, layers, f"{at}num_hidden_layers", "language model")
-    for name in rules.shapes:
-        if (m := re.match(pattern, name)) and m.group(2) in per_layer:
-            rules.shape(name, *per_layer[m.group(2)])
+    blocks = rules.blocks("language", "model.layers.")
+    rules.count(blocks, layers, f"{at}num_hidden_layers", "language model")
+    for name in rules.parts["language"]:
+        if (m := re.match(r"model\.layers\.\d+\.(.+)$", name)) and m.group(1) in per_layer:
+            rules.shape("language", name, *per_layer[m.group(1)])
 
 
-_VISION = r"(?:model\.)?vision_tower\.(?:vision_model\.)?"
-
-
-def _vision(rules: _Rules, config: HFConfig, text_hidden: int | None) -> None:
-    if config.get("model_type") != "llava" or not any(re.match(_VISION, n) for n in rules.shapes):
-        return  # other VLM families keep other settings (Bunny's vision_config is optional)
+def _clip_vision(rules: _Rules, config: HFConfig, text_hidden: int | None) -> None:
+    """LLaVA: the CLIP tower and the projector against ``vision_config``."""
+    if not rules.parts["vision"]:
+        return
     vision = config.section("vision_config")
     width = vision.size("hidden_size")
     field = f"{vision.prefix}hidden_size"
@@ -208,17 +258,96 @@ def _vision(rules: _Rules, config: HFConfig, text_hidden: int | None) -> None:
     mlp = f"{field}, {vision.prefix}intermediate_size"
     per_layer["mlp.fc1.weight"] = ([inter, width], mlp)
     per_layer["mlp.fc2.weight"] = ([width, inter], mlp)
-    pattern = _VISION + r"encoder\.layers\.(\d+)\.(.+)$"
     layers = vision.size("num_hidden_layers")
-    rules.count(pattern, layers, f"{vision.prefix}num_hidden_layers", "vision encoder")
-    for name in rules.shapes:
-        if (m := re.match(pattern, name)) and m.group(2) in per_layer:
-            rules.shape(name, *per_layer[m.group(2)])
-        elif re.match(_VISION + r"embeddings\.patch_embedding\.weight$", name):
-            rules.shape(name, [width, None, patch, patch], f"{field}, {vision.prefix}patch_size")
-        elif m := re.match(r"(?:model\.)?multi_modal_projector\.linear_([12])\.weight$", name):
-            wide = width if m.group(1) == "1" else text_hidden
-            rules.shape(name, [text_hidden, wide], f"{field}, text_config.hidden_size")
+    blocks = rules.blocks("vision", "encoder.layers.")
+    rules.count(blocks, layers, f"{vision.prefix}num_hidden_layers", "vision encoder")
+    for name in rules.parts["vision"]:
+        if (m := re.match(r"encoder\.layers\.\d+\.(.+)$", name)) and m.group(1) in per_layer:
+            rules.shape("vision", name, *per_layer[m.group(1)])
+    patch_why = f"{field}, {vision.prefix}patch_size"
+    rules.shape(
+        "vision", "embeddings.patch_embedding.weight", [width, None, patch, patch], patch_why
+    )
+    why = f"{field}, text_config.hidden_size"
+    rules.shape("projector", "linear_1.weight", [text_hidden, width], why)
+    rules.shape("projector", "linear_2.weight", [text_hidden, text_hidden], why)
+
+
+def _bunny_vision(rules: _Rules, config: HFConfig, text_hidden: int | None) -> None:
+    """Bunny: the SigLIP tower against the settings its tensors and ``config.json`` give, the
+    projector (``mlp2x_gelu``) against ``mm_hidden_size`` and the Llama's width."""
+    from jradi_desktop.architectures.bunny_s2 import vision_settings
+
+    arch = rules.architecture
+    absent = [n for n in _BUNNY_SETTINGS if rules.stored("vision", n) is None]
+    for name in absent:  # what vision_settings reads the widths from
+        key = arch.stored_key("vision", name)
+        rules.missing(key, "Bunny の画像エンコーダー", "Bunny's vision tower")
+    if absent:
+        return
+    vision = {name: rules.shapes[key][1] for name, key in rules.parts["vision"].items()}
+    patch_key = rules.parts["vision"]["embeddings.patch_embedding.weight"]
+    try:
+        s = vision_settings(config, vision)
+    except ArchitectureError as exc:  # mm_hidden_size, s2_scales, layers: names the field
+        source = f"the vision width from {patch_key} in {rules.shapes[patch_key][0]}"
+        rules.problems.append(
+            (f"{config.path}: {exc}（{source}）。config.json と重みが別のモデルのものです。"
+             "そのモデルに付属の config.json を使ってください。",
+             f"{config.path}: {exc} ({source}); the config and the weights belong to different "
+             "models. Use the config.json that came with the weights.")
+        )  # fmt: skip
+        return
+    fc1 = rules.parts["vision"]["encoder.layers.0.mlp.fc1.weight"]
+    width = f"the vision width {s.width} of {patch_key}"
+    inter = f"{width} and the intermediate size {s.intermediate} of {fc1}"
+    square = [s.width, s.width]
+    per_layer: dict[str, tuple[list[int | None], str]] = {
+        f"self_attn.{p}_proj.weight": (square, width) for p in ("q", "k", "v", "out")
+    }
+    for name in ("layer_norm1", "layer_norm2"):
+        per_layer[f"{name}.weight"] = per_layer[f"{name}.bias"] = ([s.width], width)
+    for p in ("q", "k", "v", "out"):
+        per_layer[f"self_attn.{p}_proj.bias"] = ([s.width], width)
+    per_layer["mlp.fc1.weight"] = ([s.intermediate, s.width], inter)
+    per_layer["mlp.fc1.bias"] = ([s.intermediate], inter)
+    per_layer["mlp.fc2.weight"] = ([s.width, s.intermediate], inter)
+    per_layer["mlp.fc2.bias"] = ([s.width], width)
+    blocks = rules.blocks("vision", "encoder.layers.")
+    rules.count(blocks, max(blocks) + 1, "the vision tower's stored layers", "vision encoder")
+    for name in rules.parts["vision"]:
+        if (m := re.match(r"encoder\.layers\.\d+\.(.+)$", name)) and m.group(1) in per_layer:
+            rules.shape("vision", name, *per_layer[m.group(1)], config=False)
+    rules.shape("vision", "embeddings.patch_embedding.bias", [s.width], width, config=False)
+    positions = [s.grid * s.grid, s.width]
+    rules.shape("vision", "embeddings.position_embedding.weight", positions, width, config=False)
+    for name in ("post_layernorm.weight", "post_layernorm.bias"):
+        rules.shape("vision", name, [s.width], width, config=False)
+    feature = f"mm_hidden_size ({len(s.scales)} scale(s) x vision width {s.width}), hidden_size"
+    rules.shape("projector", "0.weight", [text_hidden, s.feature_width], feature)
+    rules.shape("projector", "0.bias", [text_hidden], "hidden_size")
+    rules.shape("projector", "2.weight", [text_hidden, text_hidden], "hidden_size")
+    rules.shape("projector", "2.bias", [text_hidden], "hidden_size")
+    for name in ("0.weight", "0.bias", "2.weight", "2.bias"):
+        if rules.stored("projector", name) is None:
+            key = arch.stored_key("projector", name)
+            rules.missing(key, "mlp2x_gelu の射影層", "the mlp2x_gelu projector")
+
+
+_BUNNY_SETTINGS = (
+    "embeddings.patch_embedding.weight",
+    "embeddings.position_embedding.weight",
+    "encoder.layers.0.mlp.fc1.weight",
+)
+_VISION_RULES = {"llava_clip": _clip_vision, "bunny_s2": _bunny_vision}
+
+
+def _architecture(config: HFConfig) -> Architecture:
+    """The registry's family; a family it does not run is judged by the Llama's names."""
+    try:
+        return detect(config)
+    except ArchitectureError:
+        return get("llama")
 
 
 def hf_shape_problems(config: HFConfig, shapes: Shapes) -> list[Problem]:
@@ -227,10 +356,13 @@ def hf_shape_problems(config: HFConfig, shapes: Shapes) -> list[Problem]:
     One line per contradicted rule (its first tensor, and how many more), at most a few;
     config fields of the wrong type raise ``config.error`` (see ``HFConfig``).
     """
-    rules = _Rules(config, shapes)
+    architecture = _architecture(config)
+    rules = _Rules(config, shapes, architecture)
     text = config.text_config()
     _language(rules, text)
-    _vision(rules, config, text.size("hidden_size", None))
+    vision_rules = _VISION_RULES.get(architecture.name)
+    if vision_rules is not None:
+        vision_rules(rules, config, text.size("hidden_size", None))
     problems = rules.problems + rules.shape_problems()
     if len(problems) > _MAX_SHOWN:
         more = len(problems) - _MAX_SHOWN
