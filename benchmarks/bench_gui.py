@@ -57,7 +57,7 @@ def stalls() -> None:
     app = QApplication.instance() or QApplication([])
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
-        models = build_demo_models(tmp / "demo")
+        models = build_demo_models(tmp / "demo", vlm="llava")  # as measured before #14
         exported = export_gguf(models / "vlm", tmp / "gguf", "f16")
         window = MainWindow(
             History(Database(tmp / "h.sqlite3")), ModelRegistry(tmp / "m.json"),

@@ -53,7 +53,7 @@ def build_demo(folder: Path) -> dict[str, Path]:
     from engine.demo import build_demo_models
     from engine.export import export_gguf
 
-    demo = build_demo_models(folder / "demo", seed=0)
+    demo = build_demo_models(folder / "demo", seed=0, vlm="llava")  # the mmproj path
     base = export_gguf(demo / "base", folder / "gguf" / "base", "f32")
     vlm = export_gguf(demo / "vlm", folder / "gguf" / "vlm", "f32")
     return {"base": base.model, "vlm": vlm.model, "mmproj": vlm.mmproj}

@@ -212,10 +212,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--vlm",
         choices=VLM_LAYOUTS,
         default=DEFAULT_VLM,
-        help="the vlm's layout: llava (CLIP + LLaVA projector; the default for now: the app's "
-        "GGUF path runs it) or bunny (a tiny Bunny-v1.1: SigLIP at S² scales, mlp2x_gelu, F16 "
-        "shards, as JRadiEvo's real VLM). The default becomes bunny with issue #14 (GGUF export "
-        "of a Bunny folder)",
+        help="the vlm's layout: bunny (the default: a tiny Bunny-v1.1, SigLIP at S² scales, "
+        "mlp2x_gelu, F16 shards, as JRadiEvo's real VLM; export-gguf writes model.gguf + vision/) "
+        "or llava (CLIP + LLaVA projector; export-gguf writes model.gguf + mmproj.gguf)",
     )
     p.set_defaults(run=_cmd_demo_models)
 

@@ -80,10 +80,11 @@ VICUNA_CHAT_TEMPLATE = (
 LANGUAGE_ROLES = ("base", "med-a", "med-b", "ja")
 ALL_ROLES = (*LANGUAGE_ROLES, "vlm")
 DEMO_MARKER = "jradi_demo.json"
-# The demo VLM's layouts. The default flips to bunny with issue #14 (the GGUF export of a Bunny
-# folder, which the app's first-start demo install, the README and the self-test use).
+# The demo VLM's layouts. bunny is the default since issue #14 (the GGUF path runs it: the
+# shipped demo model, resources/demo-model/, is its trained export); llava stays for the
+# LLaVA/CLIP mmproj path and its tests.
 VLM_LAYOUTS = ("llava", "bunny")
-DEFAULT_VLM = "llava"
+DEFAULT_VLM = "bunny"
 
 
 @dataclass(frozen=True)

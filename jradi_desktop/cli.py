@@ -53,35 +53,60 @@ def _cmd_info(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_demo(args: argparse.Namespace, registry: object) -> tuple[object, object]:
+    """``models add --demo``: the shipped demo under ``demo`` (or ``--name``), replacing it."""
+    from jradi_desktop.models import DEMO_CLI_NAME, ModelCheckError, bundled_demo
+
+    spec = bundled_demo(args.name or DEMO_CLI_NAME)
+    if spec is None:
+        raise ModelCheckError(
+            "同梱のデモモデル（resources/demo-model/model.gguf + vision/）が見つかりません。"
+            "tools/make_demo_model.py で作成してください。",
+            "the bundled demo model (resources/demo-model/model.gguf + vision/) is missing; "
+            "write it with tools/make_demo_model.py",
+        )
+    spec.template, spec.context = args.template, args.context
+    return spec, registry.add(spec, make_default=args.default, replace=True)
+
+
+def _add_path(args: argparse.Namespace, registry: object) -> tuple[object, object]:
+    from jradi_desktop.models import ModelSpec, default_model_name, find_mmproj
+
+    path = Path(args.path).expanduser().resolve()
+    kind = "hf" if path.is_dir() else "gguf"
+    if args.mmproj:
+        mmproj = Path(args.mmproj).expanduser().resolve()
+    else:  # the exporter writes mmproj.gguf or vision/ beside model.gguf, as `report` finds it
+        mmproj = find_mmproj(path) if kind == "gguf" else None
+    spec = ModelSpec(
+        name=args.name or default_model_name(path),
+        kind=kind,
+        path=path,
+        mmproj=mmproj,
+        template=args.template,
+        context=args.context,
+    )
+    return spec, registry.add(spec, make_default=args.default, replace=args.replace)
+
+
 def _cmd_models(args: argparse.Namespace) -> int:
-    from jradi_desktop.models import ModelRegistry, ModelSpec, default_model_name, find_mmproj
+    from jradi_desktop.models import ModelRegistry, shown_name
 
     registry = ModelRegistry()
     if args.action == "list":
         for name in registry.names():
             spec = registry.get(name)
             mark = "*" if name == registry.default else " "
-            print(f"{mark} {name}\t{spec.kind}\t{spec.path}\t{spec.mmproj or ''}")
+            print(f"{mark} {shown_name(spec)}\t{spec.kind}\t{spec.path}\t{spec.mmproj or ''}")
     elif args.action == "add":
-        path = Path(args.path).expanduser().resolve()
-        kind = "hf" if path.is_dir() else "gguf"
-        if args.mmproj:
-            mmproj = Path(args.mmproj).expanduser().resolve()
-        else:  # the exporter writes mmproj.gguf beside model.gguf, as `report --model` finds it
-            mmproj = find_mmproj(path) if kind == "gguf" else None
-        spec = ModelSpec(
-            name=args.name or default_model_name(path),
-            kind=kind,
-            path=path,
-            mmproj=mmproj,
-            template=args.template,
-            context=args.context,
-        )
-        check = registry.add(spec, make_default=args.default, replace=args.replace)
-        if mmproj is not None and not args.mmproj:
-            print(f"mmproj: {mmproj}")
+        if args.demo == (args.path is not None):
+            print("jradi models add: give a model PATH or --demo (one of them)", file=sys.stderr)
+            return 2
+        spec, check = (_add_demo if args.demo else _add_path)(args, registry)
+        if spec.mmproj is not None and not args.mmproj:  # found beside model.gguf
+            print(f"{'vision' if spec.mmproj.is_dir() else 'mmproj'}: {spec.mmproj}")
         print(
-            f"{spec.name}: {check.architecture}, {check.layers} layers, "
+            f"{shown_name(spec)}: {check.architecture}, {check.layers} layers, "
             f"memory ≈ {check.memory_text(spec.context)} at context {spec.context}"
         )
     elif args.action == "remove":
@@ -93,9 +118,12 @@ def _cmd_models(args: argparse.Namespace) -> int:
 
 def _worker_for(args: argparse.Namespace) -> tuple[object, str]:
     from jradi_desktop.inference import InferenceWorker
-    from jradi_desktop.models import resolve_model
+    from jradi_desktop.models import is_demo, resolve_model, shown_name
 
     spec = resolve_model(args.model, getattr(args, "mmproj", None))
+    if is_demo(spec):  # stderr: --json lines on stdout stay as they are
+        print(f"【注意】{shown_name(spec)}: ランダム重みのデモモデルです / a random-weights demo "
+              "model, not for clinical use", file=sys.stderr, flush=True)  # fmt: skip
     if args.threads:
         spec.threads = args.threads
     if args.n_gpu_layers is not None:
@@ -249,8 +277,16 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("models", help="the registered models")
     actions = p.add_subparsers(dest="action", required=True)
     actions.add_parser("list")
-    add = actions.add_parser("add", help="register a GGUF file (+ mmproj) or a HF folder")
-    add.add_argument("path")
+    add = actions.add_parser(
+        "add", help="register a GGUF file (+ mmproj or vision/), a HF folder, or --demo"
+    )
+    add.add_argument("path", nargs="?", help="model.gguf or a Hugging Face folder")
+    add.add_argument(
+        "--demo",
+        action="store_true",
+        help="register the bundled demo model (a tiny Bunny, 臨床使用不可) as 'demo', "
+        "replacing an entry of that name",
+    )
     add.add_argument("--name", help="default: the GGUF's file stem or the folder's name")
     add.add_argument("--mmproj", help="the vision encoder GGUF (default: mmproj*.gguf beside it)")
     add.add_argument("--template", default="auto")

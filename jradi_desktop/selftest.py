@@ -29,6 +29,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from jradi_desktop._resources import resource_path
+
 if TYPE_CHECKING:
     import numpy as np
 
@@ -62,16 +64,9 @@ class _State:
     steps: list[Step] = field(default_factory=list)
 
 
-def resource_root() -> Path:
-    """Where bundled resources live: the PyInstaller bundle, or the source tree."""
-    if getattr(sys, "frozen", False) and hasattr(sys, "_MEIPASS"):
-        return Path(sys._MEIPASS)
-    return Path(__file__).resolve().parents[1]
-
-
 def sample_dicom() -> Path:
     """The bundled synthetic chest radiograph (no patient data)."""
-    return resource_root() / "resources" / "samples" / SAMPLE_NAME
+    return resource_path("samples", SAMPLE_NAME)
 
 
 # -- steps ------------------------------------------------------------------------------------
@@ -221,8 +216,8 @@ def _step_report(state: _State) -> str:
     spec = bundled_demo()
     if spec is None:
         raise SelfTestError(
-            "demo model not found (demo-model/model.gguf + mmproj.gguf beside the executable, "
-            "or JRADI_DEMO_MODEL_DIR)"
+            "demo model not found (resources/demo-model/ or demo-model/ beside the executable: "
+            "model.gguf + vision/ or mmproj.gguf; or JRADI_DEMO_MODEL_DIR)"
         )
     first: list[float] = []
     with InferenceWorker(spec) as worker:

@@ -4,8 +4,8 @@
 #   packaging/build.sh clinician     # GGUF backend only (no torch): what clinicians install
 #   packaging/build.sh full          # + torch, transformers and the engine (tuning wizard)
 #
-# Steps: the demo model (jradi-engine demo-models --trained, export-gguf --outtype f16), the
-# PyInstaller folder (packaging/jradi.spec), checks on its contents, the frozen app's
+# Steps: the demo model (the one shipped in resources/demo-model/: a trained demo Bunny,
+# model.gguf + vision/; tools/make_demo_model.py regenerates it), the PyInstaller folder (packaging/jradi.spec), checks on its contents, the frozen app's
 # --self-test (full: also a two-trial evolution with the frozen jradi-engine), a .tar.gz of
 # the folder and a .deb (dpkg-deb) installing under /opt.
 #
@@ -16,8 +16,8 @@
 #   build-FLAVOUR.json                           sizes and seconds of each step
 #
 # Environment: PYTHON (default .venv/bin/python: the dev venv, with pyinstaller and, for the
-# demo model, the engine extra), JRADI_DEMO_MODEL_DIR (a folder with model.gguf + mmproj.gguf:
-# skips building the demo model), JRADI_DEB_COMPRESSION (xz, the default, gzip, zstd, none),
+# full flavour, the engine extra), JRADI_DEMO_MODEL_DIR (another demo model folder: model.gguf
+# + vision/, or a LLaVA model.gguf + mmproj.gguf), JRADI_DEB_COMPRESSION (xz, the default, gzip, zstd, none),
 # JRADI_SKIP_SELF_TEST=1.
 set -euo pipefail
 
@@ -65,18 +65,16 @@ declare -A TIMES
 
 # -- 1. the demo model -------------------------------------------------------------------------
 T=$(now)
-if [[ -n ${JRADI_DEMO_MODEL_DIR:-} ]]; then
-    DEMO=$JRADI_DEMO_MODEL_DIR
-    log "demo model: using $DEMO"
+DEMO=${JRADI_DEMO_MODEL_DIR:-$ROOT/resources/demo-model}
+log "demo model: $DEMO"
+[[ -f $DEMO/model.gguf ]] || fail "no model.gguf in $DEMO (tools/make_demo_model.py writes it)"
+if [[ -f $DEMO/vision/manifest.json ]]; then
+    DEMO_VISION=demo-model/vision/manifest.json
+elif [[ -f $DEMO/mmproj.gguf ]]; then
+    DEMO_VISION=demo-model/mmproj.gguf
 else
-    log "demo model: jradi-engine demo-models --trained + export-gguf --outtype f16"
-    [[ -x $BIN/jradi-engine ]] || fail "jradi-engine is missing: $PY -m pip install -e '.[engine,dev]'"
-    DEMO=$WORK/demo-gguf
-    rm -rf "$WORK/demo-hf" "$DEMO"
-    "$BIN/jradi-engine" demo-models "$WORK/demo-hf" --trained
-    "$BIN/jradi-engine" export-gguf "$WORK/demo-hf/vlm" "$DEMO" --outtype f16
+    fail "no vision encoder in $DEMO (vision/ or mmproj.gguf)"
 fi
-[[ -f $DEMO/model.gguf && -f $DEMO/mmproj.gguf ]] || fail "no model.gguf + mmproj.gguf in $DEMO"
 TIMES[demo_model]=$(since "$T")
 
 # -- 2. PyInstaller -------------------------------------------------------------------------------
@@ -104,7 +102,7 @@ for path in \
     "$QT/imageformats/libqjpeg.so" "$QT/platforminputcontexts/libibusplatforminputcontextplugin.so" \
     jradi_desktop/ui/translations/jradi_en.qm resources/samples/chest_phantom.dcm \
     resources/fonts/ipaexg.ttf resources/fonts/IPA_Font_License_Agreement_v1.0.txt \
-    demo-model/model.gguf demo-model/mmproj.gguf; do
+    demo-model/model.gguf "$DEMO_VISION" onnxruntime/capi; do
     [[ -e $INTERNAL/$path ]] || fail "missing in the folder: $path"
 done
 for dist in pylibjpeg_libjpeg pylibjpeg_openjpeg pylibjpeg_rle; do

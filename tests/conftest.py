@@ -20,10 +20,10 @@ import jradi_desktop  # noqa: E402, F401  (sets the HF offline switches)
 
 @pytest.fixture(scope="session")
 def demo_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The five demo model folders, built once per test session."""
+    """The five demo model folders with a LLaVA VLM (the mmproj path), built once per session."""
     from engine.demo import build_demo_models
 
-    return build_demo_models(tmp_path_factory.mktemp("demo-models"), seed=0)
+    return build_demo_models(tmp_path_factory.mktemp("demo-models"), seed=0, vlm="llava")
 
 
 @pytest.fixture(scope="session")
@@ -47,10 +47,13 @@ def demo_gguf(demo_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[
 
 @pytest.fixture(scope="session")
 def trained_gguf(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """The demo VLM trained briefly to write readable reports, exported to f16 GGUF."""
+    """The LLaVA demo VLM trained briefly to write readable reports, exported to f16 GGUF
+    (model.gguf + mmproj.gguf)."""
     from engine.demo import build_demo_models
     from engine.export import export_gguf
 
-    models = build_demo_models(tmp_path_factory.mktemp("trained-demo"), seed=0, trained=True)
+    models = build_demo_models(
+        tmp_path_factory.mktemp("trained-demo"), seed=0, trained=True, vlm="llava"
+    )
     vlm = export_gguf(models / "vlm", tmp_path_factory.mktemp("trained-gguf"), "f16")
     return {"dir": models, "vlm": vlm.model, "mmproj": vlm.mmproj}

@@ -20,8 +20,15 @@ def _hashes(folder):
 def test_cli_with_the_same_seed_gives_identical_files(demo_dir, tmp_path):
     from engine.cli import main
 
-    assert main(["demo-models", str(tmp_path / "again"), "--seed", "0"]) == 0
+    assert main(["demo-models", str(tmp_path / "again"), "--seed", "0", "--vlm", "llava"]) == 0
     assert _hashes(tmp_path / "again") == _hashes(demo_dir)
+
+
+def test_the_cli_writes_the_bunny_flavour_by_default():
+    from engine.cli import build_parser
+
+    args = build_parser().parse_args(["demo-models", "out"])
+    assert args.vlm == "bunny"
 
 
 def test_other_seed_gives_other_weights(demo_dir, tmp_path):

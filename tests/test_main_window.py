@@ -241,6 +241,27 @@ def test_first_start_registers_the_bundled_demo_model(window, trained_gguf, monk
     assert window.report_stack.currentWidget() is window.report
 
 
+def test_first_start_registers_the_demo_bunny_shipped_in_resources(window, monkeypatch):
+    from jradi_desktop.ui.demo_install import DEMO_NAME
+
+    monkeypatch.delenv("JRADI_DEMO_MODEL_DIR", raising=False)  # no engine, no child process
+    window.first_start.demoRequested.emit()
+    spec = window.controller.spec
+    assert window.registry.default == spec.name == DEMO_NAME and "臨床使用不可" in DEMO_NAME
+    assert spec.path.parent.name == "demo-model" and spec.mmproj.name == "vision"
+    assert window.report_stack.currentWidget() is window.report
+
+
+def test_a_missing_demo_model_says_so(window, monkeypatch, tmp_path):
+    from PySide6.QtWidgets import QMessageBox
+
+    shown = []
+    monkeypatch.setattr(QMessageBox, "warning", lambda *a, **k: shown.append(a[2]))
+    monkeypatch.setenv("JRADI_DEMO_MODEL_DIR", str(tmp_path))  # the only place looked at
+    window.first_start.demoRequested.emit()
+    assert shown and "デモモデル" in shown[0] and not window.registry.default
+
+
 def test_history_tab_searches_reports_and_reopens_one(qtbot, window):
     for text in ("所見：右下肺野に浸潤影。\n印象：肺炎疑い。", "所見：異常なし。"):
         window.history.add_report(image_path=CT, model_name="demo", model_path=None,

@@ -57,8 +57,15 @@ def test_spec_drops_unused_qt_modules():
 def test_spec_bundles_what_the_frozen_app_reads():
     text = SPEC.read_text(encoding="utf-8")
     for needle in ('"*.qm"', "chest_phantom.dcm", '"demo-model"', '"llama_cpp/lib"',
-                   '"pylibjpeg-libjpeg"', '"pylibjpeg-openjpeg"', '"pylibjpeg-rle"'):  # fmt: skip
+                   '"pylibjpeg-libjpeg"', '"pylibjpeg-openjpeg"', '"pylibjpeg-rle"',
+                   '"resources" / "demo-model"', '"demo-model/vision"',
+                   '"onnxruntime"'):  # fmt: skip
         assert needle in text
+    # onnxruntime (the demo Bunny's vision encoder) and what it needs are never excluded
+    excluded = _spec_list("ALWAYS_EXCLUDED") + _spec_list("HF_STACK")
+    for module in ("onnxruntime", "numpy", "google", "protobuf", "flatbuffers", "packaging"):
+        assert module not in excluded
+    assert "onnxruntime/capi" in BUILD.read_text(encoding="utf-8")  # checked in the folder
     for path in ("entry_desktop.py", "entry_engine.py", "hooks/hook-PySide6.QtGui.py"):
         assert (PACKAGING / path).is_file()
 
@@ -200,9 +207,18 @@ def test_self_test_passes_from_source(trained_gguf, tmp_path):
     assert "PASSED" in result.stdout
 
 
+@pytest.mark.slow
+def test_self_test_passes_from_source_with_the_shipped_demo_bunny(tmp_path):
+    result = _run_self_test({}, tmp_path)  # resources/demo-model/: model.gguf + vision/
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "[OK  ] report" in result.stdout and "PASSED" in result.stdout
+
+
 @pytest.mark.gui
 def test_self_test_names_the_failing_step(tmp_path):
-    result = _run_self_test({}, tmp_path)  # no demo model anywhere
+    empty = tmp_path / "no-demo"  # the override is the only place looked at
+    empty.mkdir()
+    result = _run_self_test({"JRADI_DEMO_MODEL_DIR": str(empty)}, tmp_path)
     assert result.returncode == 1
     assert "[FAIL] report" in result.stdout
     assert "FAILED at step 'report'" in result.stdout

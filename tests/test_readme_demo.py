@@ -56,6 +56,14 @@ def test_the_readme_names_the_four_demo_steps():
     assert "--model demo " in commands[3] and commands[3].endswith("--json")
 
 
+def test_the_readme_names_the_shipped_demo_first():
+    text = README.read_text(encoding="utf-8")
+    bullet = text[text.index("- **Models**") :]
+    bullet = " ".join(bullet[: bullet.index("`jradi-engine demo-models")].split())
+    assert "`jradi models add --demo`" in bullet
+    assert "`jradi report resources/samples/chest_phantom.dcm --model demo --json`" in bullet
+
+
 @pytest.mark.slow
 def test_the_readme_demo_steps_work_as_written_in_a_fresh_folder(tmp_path):
     from PIL import Image
@@ -75,7 +83,7 @@ def test_the_readme_demo_steps_work_as_written_in_a_fresh_folder(tmp_path):
         assert "Traceback" not in result.stderr, command
         outputs.append(result.stdout)
     assert (cwd / "demo" / "vlm" / "config.json").is_file()  # the trap: a folder named demo
-    assert "mmproj" in outputs[2]  # models add found mmproj.gguf beside model.gguf
+    assert "vision:" in outputs[2]  # models add found the Bunny's vision/ beside model.gguf
     [line] = [json.loads(line) for line in outputs[3].splitlines()]
     assert line["image"] == "scans/chest.png" and line["model"] == "demo"
     assert "error" not in line and line["text"].strip()

@@ -39,7 +39,7 @@ def main() -> int:
     SHOTS.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
-        models = build_demo_models(tmp / "demo", trained=True)
+        models = build_demo_models(tmp / "demo", trained=True, vlm="llava")
         exported = export_gguf(models / "vlm", tmp / "gguf", "f16")
         window = MainWindow(
             History(Database(tmp / "h.sqlite3")), ModelRegistry(tmp / "m.json"),

@@ -50,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
-        models = build_demo_models(tmp / "demo", trained=True)
+        models = build_demo_models(tmp / "demo", trained=True, vlm="llava")
         dev = write_demo_dev_set(tmp / "dev", n=6)
         os.environ["JRADI_DEMO_MODELS"] = str(models)
         window = MainWindow(

@@ -7,15 +7,16 @@ Japanese font everywhere (``pdf_export`` prefers it). Registering it takes ~6 ms
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 from PySide6.QtGui import QFontDatabase
 
+from jradi_desktop._resources import resource_path
+
 # Where bundled fonts are looked for: the source tree, and a PyInstaller bundle's root.
 FONT_DIRS: list[Path] = [Path(__file__).resolve().parents[2] / "resources" / "fonts"]
-if getattr(sys, "frozen", False) and hasattr(sys, "_MEIPASS"):
-    FONT_DIRS.insert(0, Path(sys._MEIPASS) / "resources" / "fonts")
+if resource_path("fonts") not in FONT_DIRS:  # a PyInstaller bundle's root comes first
+    FONT_DIRS.insert(0, resource_path("fonts"))
 FONT_SUFFIXES = (".ttf", ".otf", ".ttc")
 _registered: dict[Path, list[str]] = {}
 

@@ -12,7 +12,6 @@ from PySide6.QtWidgets import (
     QFileDialog,
     QMainWindow,
     QMessageBox,
-    QProgressDialog,
     QSplitter,
     QStackedWidget,
     QTabWidget,
@@ -28,7 +27,7 @@ from jradi_desktop.reports import ReportDocument
 from jradi_desktop.store import History, ReportRecord
 from jradi_desktop.ui.actions import build_menus, retranslate_actions
 from jradi_desktop.ui.chat_panel import ChatPanel
-from jradi_desktop.ui.demo_install import DemoInstaller, bundled_demo, engine_available
+from jradi_desktop.ui.demo_install import bundled_demo
 from jradi_desktop.ui.generation import GenerationController, error_text
 from jradi_desktop.ui.history_panel import HistoryPanel
 from jradi_desktop.ui.i18n import set_language
@@ -257,31 +256,15 @@ class MainWindow(QMainWindow):
             self.set_model(spec)
 
     def install_demo_model(self) -> None:
-        """Register the bundled demo model, or build it with the engine (with progress)."""
+        """Register the demo model shipped with the app and load it."""
         spec = bundled_demo()
-        if spec is not None:
-            self._register_demo(spec)
-            return
-        if not engine_available():
+        if spec is None:
             text = self.tr(
-                "この環境にはデモモデルを作成するエンジン（torch）がありません。配布版のインストーラーにはデモモデルが含まれています。"
+                "同梱のデモモデル（demo-model）が見つかりません。インストールをやり直してください。"
             )
-            QMessageBox.information(self, self.tr("デモモデル"), text)
+            QMessageBox.warning(self, self.tr("デモモデル"), text)
             return
-        folder = self.registry.path.parent / "demo-model"
-        installer = DemoInstaller(folder, self)
-        dialog = QProgressDialog(
-            self.tr("デモモデルを作成しています…"), self.tr("中止"), 0, 20, self
-        )
-        dialog.setWindowModality(Qt.WindowModality.WindowModal)
-        installer.progress.connect(lambda step, total, text: dialog.setValue(step))
-        installer.finished.connect(lambda spec: (dialog.close(), self._register_demo(spec)))
-        installer.failed.connect(lambda text: (dialog.close(), QMessageBox.warning(
-            self, self.tr("デモモデルを作成できません"), text)))  # fmt: skip
-        dialog.canceled.connect(installer.cancel)
-        self.demo_installer = installer
-        installer.start()
-        dialog.show()
+        self._register_demo(spec)
 
     def _register_demo(self, spec: ModelSpec) -> None:
         try:  # installing the demo again replaces its entry (the app's own name)

@@ -834,24 +834,12 @@ pleural effusion</translation>
         <translation>Images (*.dcm *.dicom *.png *.jpg *.jpeg);;All files (*)</translation>
     </message>
     <message>
-        <source>この環境にはデモモデルを作成するエンジン（torch）がありません。配布版のインストーラーにはデモモデルが含まれています。</source>
-        <translation>This installation has no engine (torch) to build the demo model. The packaged installer includes it.</translation>
+        <source>同梱のデモモデル（demo-model）が見つかりません。インストールをやり直してください。</source>
+        <translation>The demo model shipped with the app (demo-model) is missing. Please reinstall the app.</translation>
     </message>
     <message>
         <source>デモモデル</source>
         <translation>Demo model</translation>
-    </message>
-    <message>
-        <source>デモモデルを作成しています…</source>
-        <translation>Building the demo model…</translation>
-    </message>
-    <message>
-        <source>中止</source>
-        <translation>Cancel</translation>
-    </message>
-    <message>
-        <source>デモモデルを作成できません</source>
-        <translation>Cannot build the demo model</translation>
     </message>
     <message>
         <source>モデルを追加できません</source>
