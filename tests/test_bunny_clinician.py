@@ -1,0 +1,96 @@
+"""The demo Bunny on the clinician's path: exported to model.gguf + vision/, run by
+llama.cpp and ONNX Runtime without torch, as close to the HF folder as the formats allow."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("onnxscript")
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLE = ROOT / "resources" / "samples" / "chest_phantom.dcm"
+TOKENS = 24
+
+
+@pytest.fixture(scope="module")
+def demo_bunny(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    from engine.demo import build_demo_models
+    from engine.export import export_gguf
+
+    root = tmp_path_factory.mktemp("demo-bunny")
+    models = build_demo_models(root / "hf", seed=0, vlm="bunny")
+    f32 = export_gguf(models / "vlm", root / "f32", "f32")
+    return {"hf": models / "vlm", "gguf": f32.model, "vision": f32.mmproj, "root": root}
+
+
+def _report(model: Path, capsys: pytest.CaptureFixture[str]) -> dict:
+    from jradi_desktop.cli import main
+
+    args = ["report", str(SAMPLE), "--model", str(model), "--json", "--threads", "1",
+            "--max-new-tokens", str(TOKENS)]  # fmt: skip
+    assert main(args) == 0, capsys.readouterr().err
+    (line,) = capsys.readouterr().out.splitlines()
+    return json.loads(line)
+
+
+def test_demo_rows_from_onnx_match_torch(demo_bunny: dict[str, Path]) -> None:
+    from jradi_desktop.architectures import _s2
+    from jradi_desktop.architectures._bunny_torch import load_bunny
+    from jradi_desktop.architectures._s2_runtime import S2VisionEncoder
+
+    assert demo_bunny["vision"].name == "vision"
+    encoder = S2VisionEncoder(demo_bunny["vision"], threads=1)
+    image = Image.fromarray(np.random.default_rng(5).integers(0, 256, (90, 60, 3), np.uint8))
+    model = load_bunny(demo_bunny["hf"], dtype=torch.float32)
+    scales = encoder.manifest.scales
+    with torch.no_grad():
+        want = model.image_rows(torch.from_numpy(_s2.normalise(image, max(scales)))[None])[0]
+    assert np.abs(encoder.encode(image) - want.numpy()).max() <= 1e-4
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+def test_demo_gguf_f32_reports_like_the_hf_folder(
+    demo_bunny: dict[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    hf = _report(demo_bunny["hf"], capsys)
+    gguf = _report(demo_bunny["gguf"], capsys)  # vision/ beside model.gguf is found
+    assert hf["text"].strip() and gguf["text"] == hf["text"]
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+@pytest.mark.parametrize("quantize", ["Q8_0", "Q4_K_M"])
+def test_quantised_bunny_exports_load_and_generate(
+    demo_bunny: dict[str, Path], quantize: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from engine.export import export_gguf
+
+    result = export_gguf(demo_bunny["hf"], demo_bunny["root"] / quantize, "f16", quantize)
+    assert result.quantization == quantize and (result.model.parent / "vision").is_dir()
+    assert _report(result.model, capsys)["text"].strip()
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+def test_the_gguf_path_never_imports_torch(demo_bunny: dict[str, Path], tmp_path: Path) -> None:
+    """A torch that cannot be imported, for the CLI and its worker child alike."""
+    fake = tmp_path / "no-torch" / "torch"
+    fake.mkdir(parents=True)
+    (fake / "__init__.py").write_text("raise ImportError('torch must not be imported here')\n")
+    env = {**os.environ, "PYTHONPATH": str(fake.parent), "JRADI_DATA_DIR": str(tmp_path / "d")}
+    model = str(demo_bunny["gguf"])
+    args = [sys.executable, "-m", "jradi_desktop.cli", "report", str(SAMPLE), "--model", model,
+            "--json", "--max-new-tokens", "8", "--threads", "1"]  # fmt: skip
+    out = subprocess.run(args, capture_output=True, text=True, env=env, timeout=240)
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout.splitlines()[-1])["text"].strip()
