@@ -94,3 +94,34 @@ def test_the_gguf_path_never_imports_torch(demo_bunny: dict[str, Path], tmp_path
     out = subprocess.run(args, capture_output=True, text=True, env=env, timeout=240)
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout.splitlines()[-1])["text"].strip()
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(120)
+def test_a_killed_bunny_worker_is_reported_and_the_next_report_works(
+    demo_bunny: dict[str, Path],
+) -> None:
+    import signal
+
+    from jradi_desktop.imaging import open_image, to_model_rgb
+    from jradi_desktop.inference import (
+        GenerationParams,
+        InferenceWorker,
+        WorkerCrashedError,
+        build_report_messages,
+    )
+    from jradi_desktop.models import ModelSpec
+
+    spec = ModelSpec("demo", "gguf", demo_bunny["gguf"], demo_bunny["vision"], threads=1)
+    image = to_model_rgb(open_image(SAMPLE))
+    messages, params = build_report_messages(), GenerationParams(max_new_tokens=TOKENS)
+    with InferenceWorker(spec) as worker:
+        expected = "".join(worker.generate(messages, [image], params))
+        pid = worker.pid
+        stream = worker.generate(messages, [image], GenerationParams(max_new_tokens=200))
+        next(stream)  # decoding has begun (the image rows are in the context)
+        os.kill(pid, signal.SIGKILL)
+        with pytest.raises(WorkerCrashedError, match="SIGKILL"):
+            list(stream)
+        assert "".join(worker.generate(messages, [image], params)) == expected
+        assert worker.pid not in (None, pid)
