@@ -125,3 +125,41 @@ def test_a_killed_bunny_worker_is_reported_and_the_next_report_works(
             list(stream)
         assert "".join(worker.generate(messages, [image], params)) == expected
         assert worker.pid not in (None, pid)
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(120)
+def test_a_bunny_worker_killed_while_encoding_serves_the_report_from_a_fresh_child(
+    demo_bunny: dict[str, Path],
+) -> None:
+    """Killed before its first reply (here while it decodes and resizes a large image for the
+    S² encoder), the request goes once to a fresh child: the report still comes."""
+    import signal
+    import threading
+
+    import psutil
+
+    from jradi_desktop.inference import GenerationParams, InferenceWorker, build_report_messages
+    from jradi_desktop.models import ModelSpec
+
+    spec = ModelSpec("demo", "gguf", demo_bunny["gguf"], demo_bunny["vision"], threads=1)
+    rng = np.random.default_rng(9)
+    image = Image.fromarray(rng.integers(0, 256, (3000, 3000, 3), np.uint8))
+    messages, params = build_report_messages(), GenerationParams(max_new_tokens=8)
+    with InferenceWorker(spec) as worker:
+        worker.wait_ready()
+        pid = worker.pid
+        child = psutil.Process(pid)
+        busy_from = child.cpu_times().user
+        result: list[str] = []
+        thread = threading.Thread(
+            target=lambda: result.append("".join(worker.generate(messages, [image], params)))
+        )
+        thread.start()
+        while child.cpu_times().user < busy_from + 0.05:  # the child is working on the image
+            assert thread.is_alive(), "the report came before the child could be killed"
+        os.kill(pid, signal.SIGKILL)
+        thread.join(60)
+        assert worker.pid not in (None, pid)
+        fresh = "".join(worker.generate(messages, [image], params))
+        assert result == [fresh] and fresh.strip()
