@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from engine._hf_folder import weight_files
 from engine.errors import ExportError
 from jradi_desktop.architectures import detect
 from jradi_desktop.architectures._s2 import MEAN, PAD_COLOUR, STD
@@ -26,23 +27,13 @@ if TYPE_CHECKING:
 OUTTYPES = {"f16": "float16", "f32": "float32"}
 
 
-def _weight_files(folder: Path) -> list[Path]:
-    index = folder / "model.safetensors.index.json"
-    if index.is_file():
-        names = json.loads(index.read_text(encoding="utf-8"))["weight_map"].values()
-        return sorted({folder / name for name in names})
-    return sorted(folder.glob("*.safetensors"))
-
-
 def _image_path_tensors(folder: Path) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
     """(vision, projector) tensors by canonical name, read lazily from the shards."""
     from safetensors import safe_open
 
     arch = detect(json.loads((folder / "config.json").read_text(encoding="utf-8")))
     parts: dict[str, dict[str, torch.Tensor]] = {"vision": {}, "projector": {}}
-    for path in _weight_files(folder):
-        if not path.is_file():
-            raise ExportError(f"{path}: a shard named in the index is missing")
+    for path in weight_files(folder, ExportError):  # names a missing shard
         with safe_open(str(path), framework="pt") as f:
             for key in f.keys():  # noqa: SIM118 (safe_open is not a dict)
                 split = arch.split_key(key)
