@@ -60,14 +60,14 @@ def naive_trial(
     import torch
     from transformers import AutoModelForImageTextToText, AutoProcessor, LlamaForCausalLM
 
-    from engine.demo_data import DEMO_MODELS
     from engine.merge import JRadiEvoParams, language_targets, merge_state_dicts
     from engine.metrics import rouge_l, tokenize_ja
+    from jradi_desktop.contract import MERGED_ROLES
     from jradi_desktop.inference import build_report_messages
 
     base = LlamaForCausalLM.from_pretrained(demo / "base").state_dict()
     models = []
-    for name in DEMO_MODELS:
+    for name in MERGED_ROLES:
         if name == "vlm":
             state = AutoModelForImageTextToText.from_pretrained(demo / name).state_dict()
             models.append({c: state[k] for c, k in language_targets(state).items()})
@@ -84,7 +84,7 @@ def naive_trial(
     prompt = processor.apply_chat_template(build_report_messages(), add_generation_prompt=True)
     scores = []
     for pair in pairs:
-        inputs = processor(images=pair.model_image((512, 512)), text=prompt, return_tensors="pt")
+        inputs = processor(images=pair.model_image(), text=prompt, return_tensors="pt")
         inputs = inputs.to(device)
         with torch.inference_mode():
             out = vlm.generate(**inputs, max_new_tokens=max_new_tokens, do_sample=False)
@@ -100,15 +100,15 @@ def naive_bunny_trial(
     import torch
     from transformers import LlamaForCausalLM, PreTrainedTokenizerFast
 
-    from engine.demo_data import DEMO_MODELS
     from engine.merge import JRadiEvoParams, merge_state_dicts
     from engine.metrics import rouge_l, tokenize_ja
     from jradi_desktop.architectures._bunny_torch import load_bunny, prompt_ids
+    from jradi_desktop.contract import MERGED_ROLES
     from jradi_desktop.inference import BUNNY_CHAT_TEMPLATE, build_report_messages
 
     base = LlamaForCausalLM.from_pretrained(demo / "base").state_dict()
     models = []
-    for name in DEMO_MODELS:
+    for name in MERGED_ROLES:
         if name == "vlm":
             models.append(load_bunny(demo / name).language.state_dict())
         else:
@@ -130,7 +130,7 @@ def naive_bunny_trial(
     scores = []
     for pair in pairs:
         with torch.inference_mode():
-            rows = bunny.image_rows(bunny.pixels(pair.model_image((512, 512))))
+            rows = bunny.image_rows(bunny.pixels(pair.model_image()))
             embeds = bunny.embed(ids, rows)
             mask = torch.ones(embeds.shape[:2], dtype=torch.long, device=embeds.device)
             out = bunny.language.generate(
@@ -185,9 +185,10 @@ def main() -> int:
 
     from engine.data import load_report_pairs
     from engine.demo import DemoShape, iter_build_demo_models
-    from engine.demo_data import DEMO_MODELS, write_demo_dev_set
+    from engine.demo_data import write_demo_dev_set
     from engine.evolve import ReportFitness
     from engine.merge import JRadiEvoParams, MergeContext
+    from jradi_desktop.contract import MERGED_ROLES
 
     with tempfile.TemporaryDirectory(prefix="bench-evolve-") as tmp:
         demo = Path(tmp) / "models"
@@ -203,7 +204,7 @@ def main() -> int:
 
         start = time.perf_counter()
         context = MergeContext.from_folders(
-            demo / "base", [demo / m for m in DEMO_MODELS], device=args.device, dtype=args.dtype
+            demo / "base", [demo / m for m in MERGED_ROLES], device=args.device, dtype=args.dtype
         )
         fitness = ReportFitness(
             context,

@@ -68,17 +68,17 @@ def stalls() -> None:
         import pydicom.data
 
         window.show_image(open_image(pydicom.data.get_testdata_file("CT_small.dcm")))
-        window.report_params = GenerationParams(max_new_tokens=3000)
+        window.session.params = GenerationParams(max_new_tokens=3000)
         ticks: list[float] = []
         pieces = [0]
         timer = QTimer()
         timer.setInterval(5)
         timer.timeout.connect(lambda: ticks.append(time.perf_counter()))
-        window.controller.piece.connect(lambda *_: pieces.__setitem__(0, pieces[0] + 1))
         done = [False]
-        window.controller.finished.connect(lambda *_: done.__setitem__(0, True))
         timer.start()
-        window.generate_report("")
+        window.session.generate("")
+        window.session.job.piece.connect(lambda *_: pieces.__setitem__(0, pieces[0] + 1))
+        window.session.job.finished.connect(lambda *_: done.__setitem__(0, True))
         deadline = time.perf_counter() + 120
         while not done[0] and time.perf_counter() < deadline:
             app.processEvents()

@@ -33,7 +33,6 @@ WIDTH, FF, HEADS, PATCH, SIZE = 1152, 4304, 16, 14, 384
 SCALES = (384, 768, 1152)
 EMBED = 4096
 REAL_TRUNK_LAYERS = 26
-VISION = "model.vision_tower.vision_tower.vision_model."
 
 
 def write_vision_folder(folder: Path, layers: int) -> None:
@@ -42,17 +41,20 @@ def write_vision_folder(folder: Path, layers: int) -> None:
     from safetensors.torch import save_file
     from transformers import SiglipVisionConfig, SiglipVisionModel
 
+    from jradi_desktop.architectures import get
+
+    key = get("bunny_s2").stored_key  # (part, name) -> the key Bunny stores
     torch.manual_seed(0)
     config = SiglipVisionConfig(hidden_size=WIDTH, intermediate_size=FF,
                                 num_hidden_layers=layers + 1, num_attention_heads=HEADS,
                                 image_size=SIZE, patch_size=PATCH)  # fmt: skip
     tower = SiglipVisionModel(config)
-    tensors = {VISION + k: v.contiguous() for k, v in tower.state_dict().items()
+    tensors = {key("vision", k): v.contiguous() for k, v in tower.state_dict().items()
                if not k.endswith("position_ids")}  # fmt: skip
     feature = WIDTH * len(SCALES)
     for name, shape in {"0.weight": (EMBED, feature), "0.bias": (EMBED,),
                         "2.weight": (EMBED, EMBED), "2.bias": (EMBED,)}.items():  # fmt: skip
-        tensors["model.mm_projector." + name] = torch.randn(shape) * 0.02
+        tensors[key("projector", name)] = torch.randn(shape) * 0.02
     folder.mkdir(parents=True)
     save_file(tensors, folder / "model.safetensors", metadata={"format": "pt"})
     (folder / "config.json").write_text(json.dumps({

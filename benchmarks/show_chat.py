@@ -31,8 +31,9 @@ from jradi_desktop.models import ModelRegistry, ModelSpec
 from jradi_desktop.store import Database, History
 from jradi_desktop.ui.chat_panel import ChatPanel
 from jradi_desktop.ui.chat_text import format_question
+from jradi_desktop.ui.first_start import FirstStartPage
 from jradi_desktop.ui.generation import GenerationController
-from jradi_desktop.ui.model_manager import FirstStartPage, ModelManagerDialog
+from jradi_desktop.ui.model_manager import ModelManagerDialog
 
 ANSWER = (
     "市中肺炎の典型的な症状は次のとおりです。\n"
@@ -91,8 +92,8 @@ def main() -> int:
     panel.input.setPlainText("肺炎の症状は？")
     if gguf:
         done: list[object] = []
-        controller.finished.connect(lambda tag, outcome: done.append(outcome))
         panel.send()
+        panel.job.finished.connect(done.append)
         while not done:
             wait(20)
     else:  # canned: what the panel stores after a finished turn
@@ -119,8 +120,8 @@ def main() -> int:
     broken.show()
     broken.input.setPlainText("心不全の治療は？")
     failed: list[object] = []
-    failing.failed.connect(lambda tag, exc: failed.append(exc))
     broken.send()
+    broken.job.failed.connect(failed.append)
     while not failed:
         wait(20)
     wait(50)

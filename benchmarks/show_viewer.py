@@ -2,9 +2,9 @@
 
     xvfb-run -a .venv/bin/python benchmarks/show_viewer.py IMAGE|synthetic OUT.png [--repeats 60]
 
-Opens IMAGE (any file ``open_image`` reads; ``synthetic`` writes a 2048 x 2048 16-bit
-chest-like DICOM with a Japanese patient name) in a bare window with the viewer and a
-thumbnail strip of two images, moves the mouse over it and saves screenshots with
+Opens IMAGE (any file ``open_image`` reads; ``synthetic`` writes ``tools/make_sample.py``'s
+chest phantom at 2048 x 2048, 12-bit, with a Japanese patient name) in a bare window with the
+viewer and a thumbnail strip of two images, moves the mouse over it and saves screenshots with
 ``QWidget.grab()``: OUT (the image), OUT's stem + ``_anon.png`` (anonymised overlay) and
 ``_empty.png`` (the empty state). Then times, on a 2048 x 2048 image in a 1000 x 800 viewer,
 ``set_window`` until the repaint is done (``QWidget.repaint()`` paints synchronously), idle
@@ -22,10 +22,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
-from pydicom.dataset import Dataset, FileMetaDataset
-from pydicom.uid import ExplicitVRLittleEndian, generate_uid
-
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 # grab() renders the same either way; fall back when Qt's xcb plugin lacks system libraries
 # (libxcb-icccm4, libxcb-keysyms1, libxcb-cursor0 on Debian/Ubuntu).
@@ -37,50 +33,7 @@ from PySide6.QtWidgets import QApplication, QVBoxLayout, QWidget
 
 from jradi_desktop.imaging import Window, XrayImage, open_image
 from jradi_desktop.ui.viewer import ImageViewer, ThumbnailStrip
-
-
-def synthetic_chest(size: int = 2048, seed: int = 0) -> np.ndarray:
-    """A 12-bit PA-chest-like radiograph: body, two lungs with ribs, mediastinum, spine."""
-    rng = np.random.default_rng(seed)
-    y, x = np.mgrid[-1 : 1 : size * 1j, -1 : 1 : size * 1j].astype(np.float32)
-    img = np.full((size, size), 350.0, np.float32)  # air around the patient
-    body = (x / 0.92) ** 2 + ((y - 0.05) / 1.25) ** 2 < 1
-    img[body] = 2300.0
-    for side in (-1, 1):  # lungs, darker, with ribs as bright arcs
-        lung = ((x - side * 0.38) / 0.3) ** 2 + ((y + 0.05) / 0.62) ** 2 < 1
-        img[lung] = 1100.0
-        for k in range(9):
-            arc = y - (-0.6 + 0.14 * k + 0.25 * (x - side * 0.1) ** 2)
-            rib = lung & (np.abs(arc) < 0.018)
-            img[rib] += 650.0
-    heart = ((x - 0.08) / 0.26) ** 2 + ((y - 0.3) / 0.24) ** 2 < 1
-    img[heart | ((np.abs(x) < 0.1) & (y > -0.7) & body)] = 2500.0
-    img[(np.abs(x) < 0.045) & body] = 3300.0  # spine
-    img[((x / 0.6) ** 2 + ((y + 0.72) / 0.05) ** 2 < 1) & body] += 600.0  # clavicles
-    img += rng.normal(0.0, 25.0, img.shape).astype(np.float32)
-    return np.clip(img, 0, 4095).astype(np.uint16)
-
-
-def write_chest(path: Path, size: int = 2048) -> Path:
-    ds = Dataset()
-    ds.file_meta = FileMetaDataset()
-    ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
-    ds.SOPClassUID = "1.2.840.10008.5.1.4.1.1.1.1"
-    ds.SOPInstanceUID = generate_uid()
-    ds.StudyInstanceUID = generate_uid()
-    ds.SeriesInstanceUID = generate_uid()
-    ds.SpecificCharacterSet = ["ISO 2022 IR 6", "ISO 2022 IR 87"]
-    ds.PatientName = "Yamada^Tarou=山田^太郎=やまだ^たろう"
-    ds.PatientID = "00123456"
-    ds.StudyDate = "20240315"
-    ds.Modality = "CR"
-    ds.ViewPosition = "PA"
-    ds.ImagerPixelSpacing = [0.175, 0.175]
-    ds.WindowCenter = 1800
-    ds.WindowWidth = 3000
-    ds.set_pixel_data(synthetic_chest(size), "MONOCHROME2", 12)
-    ds.save_as(path, enforce_file_format=True)
-    return path
+from tools.make_sample import write as write_chest
 
 
 def move(widget: QWidget, pos: QPointF, buttons: Qt.MouseButton) -> None:
@@ -162,7 +115,7 @@ def main() -> int:
     args = parser.parse_args()
     app = QApplication.instance() or QApplication(sys.argv[:1])
     with tempfile.TemporaryDirectory() as tmp:  # open_image reads the whole file
-        chest = open_image(write_chest(Path(tmp) / "synthetic_chest.dcm"))
+        chest = open_image(write_chest(Path(tmp) / "synthetic_chest.dcm", size=2048))
         small = open_image(write_chest(Path(tmp) / "synthetic_chest_1k.dcm", size=1024))
     synthetic = args.image == "synthetic"
     image = chest if synthetic else open_image(args.image)

@@ -2,10 +2,21 @@
 
 Written for this project (no external data): typical chest X-ray findings and impressions,
 medical QA phrasing, and the prompts the app sends, so that the demo tokenizer splits the
-texts the tests and demos use into realistic pieces.
+texts the tests and demos use into realistic pieces. The prompts are the runtime's own, each
+broken into two lines (the tokenizer trains on lines; the shipped demo model was made so).
 """
 
-DEMO_CORPUS = """\
+from jradi_desktop.architectures.bunny_s2 import BUNNY_SYSTEM
+from jradi_desktop.inference import REPORT_PROMPT
+
+
+def _two_lines(text: str, after: str) -> str:
+    """``text`` with a line break after the first ``after`` (its trailing space dropped)."""
+    head, sep, tail = text.partition(after)
+    return head + sep.rstrip() + "\n" + tail
+
+
+_CORPUS = """\
 所見：両肺野に明らかな浸潤影や腫瘤影は認めません。心胸郭比は正常範囲内です。肋骨に骨折は認めません。
 印象：明らかな異常所見なし。
 所見：右下肺野に浸潤影を認め、肺炎を疑います。左肺野は清明です。心陰影の拡大は認めません。
@@ -26,8 +37,7 @@ DEMO_CORPUS = """\
 印象：陳旧性肋骨骨折。
 所見：右中肺野に無気肺を示唆する線状影を認めます。横隔膜の挙上はありません。
 印象：右中葉の板状無気肺。
-あなたは優秀な放射線科医です。このレントゲン写真を見て、所見文を書いてください。
-肺・心臓・骨に異常があるかに注目して読影してください。日本語で書いてください。
+{report_prompt}
 臨床情報：発熱と咳嗽。臨床情報：胸痛。臨床情報：呼吸困難。臨床情報：術前検査。
 ### 指示：以下の医学に関する質問に答えてください。
 ### 応答：正解は a です。理由は次のとおりです。
@@ -42,7 +52,11 @@ The cardiomediastinal silhouette is within normal limits. No acute osseous abnor
 Impression: No acute cardiopulmonary process.
 Findings: Right lower lobe opacity concerning for pneumonia. Small left pleural effusion.
 Impression: Right lower lobe pneumonia. Cardiomegaly with mild pulmonary edema.
-A chat between a curious user and an artificial intelligence assistant.
-The assistant gives helpful, detailed, and polite answers to the user's questions.
+{bunny_system}
 USER: ASSISTANT: 1 2 3 4 5 6 7 8 9 10 100 2024年 12月 31日 cm mm %
 """
+
+DEMO_CORPUS = _CORPUS.format(
+    report_prompt=_two_lines(REPORT_PROMPT, "所見文を書いてください。"),
+    bunny_system=_two_lines(BUNNY_SYSTEM, "assistant. "),
+)

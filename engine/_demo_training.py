@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from engine._demo_corpus import DEMO_CORPUS
+from jradi_desktop.inference import BUNNY_CHAT_TEMPLATE, REPORT_PROMPT
 
 if TYPE_CHECKING:
     import torch
@@ -21,10 +22,6 @@ if TYPE_CHECKING:
 BASE_STEPS = 150
 VLM_STEPS = 150
 LEARNING_RATE = 3e-3
-REPORT_PROMPT = (
-    "あなたは優秀な放射線科医です。このレントゲン写真を見て、所見文を書いてください。"
-    "肺・心臓・骨に異常があるかに注目して読影してください。日本語で書いてください。"
-)
 
 
 def corpus_documents() -> list[str]:
@@ -127,7 +124,6 @@ def train_bunny(
 
     from jradi_desktop.architectures import get
     from jradi_desktop.architectures._bunny_torch import BunnyModel, prompt_ids
-    from jradi_desktop.inference import BUNNY_CHAT_TEMPLATE
 
     arch = get("bunny_s2")
     bunny = BunnyModel(config, {arch.stored_key(p, n): t for (p, n), t in tensors.items()})

@@ -1,9 +1,11 @@
 """The checks every engine job makes of a Hugging Face model folder before reading it.
 
-Shared by the GGUF exporter and the merge so both refuse the same things with the same words:
-not a folder, no or broken ``config.json``, pickle-only weights, a family the architecture
-registry (``jradi_desktop.architectures``) does not run. ``config.json`` is read by the app's
-one checked loader (``jradi_desktop.models.read_hf_config``): errors name the file and the field.
+Asked by the one checkpoint reader (``engine._checkpoint``: the GGUF exporter, the merge, the
+evolution) so every job refuses the same things with the same words: not a folder, no or broken
+``config.json``, pickle-only weights, a shard the index names but the folder lacks, a family the
+architecture registry (``jradi_desktop.architectures``) does not run. ``config.json`` is read by
+the app's one checked loader (``jradi_desktop.models.read_hf_config``): errors name the file and
+the field; shards are found by the app's one lookup (``jradi_desktop.models.safetensors_files``).
 """
 
 from __future__ import annotations
@@ -18,18 +20,22 @@ from jradi_desktop.architectures import (
     detect,
     supported,
 )
-from jradi_desktop.models import HFConfig, hf_shape_problems, read_hf_config, safetensors_shapes
-from jradi_desktop.models import safetensors_files as _indexed_files
+from jradi_desktop.models import (
+    HFConfig,
+    folder_problems,
+    hf_shape_problems,
+    read_hf_config,
+    safetensors_files,
+    safetensors_shapes,
+)
 
 
 def weight_files(folder: Path, error: type[EngineError]) -> list[Path]:
     """The safetensors files of ``folder`` (sharded or single); pickle is refused."""
-    if (folder / "model.safetensors.index.json").is_file():
-        return _indexed_files(folder, error)
-    single = folder / "model.safetensors"
-    if single.is_file():
-        return [single]
-    if any(folder.glob("*.bin")) or any(folder.glob("*.pt")):
+    files = safetensors_files(folder, error)
+    if files:
+        return files
+    if any(problem.pickles for problem in folder_problems(folder)):
         raise error(
             f"{folder}: only pickle checkpoints (*.bin/*.pt) found. JRadi loads safetensors only "
             "(pickle can run code); convert the model to safetensors first."

@@ -10,11 +10,13 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from engine.errors import EngineError
-from engine.events import Event
+from jradi_desktop.contract import LOG, PROGRESS, RESULT, Event
 
 
 def _run_events(events: Iterable[Event], mode: str | None) -> dict:
@@ -27,11 +29,11 @@ def _run_events(events: Iterable[Event], mode: str | None) -> dict:
     for event in events:
         if mode == "jsonl":
             print(event.to_json(), flush=True)
-        elif event.kind == "log" and event.data.get("level") == "warning":
+        elif event.kind == LOG and event.data.get("level") == "warning":
             start = "\n" if bar_drawn else ""
             print(f"{start}{event.job}: warning: {event.message}", file=sys.stderr, flush=True)
             bar_drawn = False
-        elif event.kind == "progress":
+        elif event.kind == PROGRESS:
             width = 24
             done = int(width * event.step / max(event.total, 1))
             bar = "█" * done + "·" * (width - done)
@@ -42,7 +44,7 @@ def _run_events(events: Iterable[Event], mode: str | None) -> dict:
                 flush=True,
             )
             bar_drawn = True
-        if event.kind == "result":
+        if event.kind == RESULT:
             result = event.data
             if mode != "jsonl":
                 print(file=sys.stderr)
@@ -50,14 +52,23 @@ def _run_events(events: Iterable[Event], mode: str | None) -> dict:
     return result
 
 
-def _cmd_demo_models(args: argparse.Namespace) -> int:
+Job = Callable[[argparse.Namespace], Iterable[Event]]
+
+
+def _job(events: Job) -> Callable[[argparse.Namespace], int]:
+    """A command that runs one job and prints its events."""
+
+    def run(args: argparse.Namespace) -> int:
+        _run_events(events(args), args.events)
+        return 0
+
+    return run
+
+
+def _demo_models(args: argparse.Namespace) -> Iterable[Event]:
     from engine.demo import iter_build_demo_models
 
-    events = iter_build_demo_models(
-        args.out_dir, seed=args.seed, trained=args.trained, vlm=args.vlm
-    )
-    _run_events(events, args.events)
-    return 0
+    return iter_build_demo_models(args.out_dir, seed=args.seed, trained=args.trained, vlm=args.vlm)
 
 
 def _cmd_demo_data(args: argparse.Namespace) -> int:
@@ -70,35 +81,24 @@ def _cmd_demo_data(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cmd_export_gguf(args: argparse.Namespace) -> int:
+def _export_gguf(args: argparse.Namespace) -> Iterable[Event]:
     from engine.export import iter_export_gguf
 
-    _run_events(
-        iter_export_gguf(args.model_dir, args.out_dir, args.outtype, args.quantize), args.events
-    )
-    return 0
+    return iter_export_gguf(args.model_dir, args.out_dir, args.outtype, args.quantize)
 
 
-def _cmd_merge(args: argparse.Namespace) -> int:
+def _merge(args: argparse.Namespace) -> Iterable[Event]:
     from engine.merge import iter_merge
 
-    _run_events(iter_merge(args.recipe, args.out), args.events)
-    return 0
+    return iter_merge(args.recipe, args.out)
 
 
-def _cmd_evolve(args: argparse.Namespace) -> int:
+def _evolve(args: argparse.Namespace) -> Iterable[Event]:
     from engine.evolve import iter_evolve
 
-    events = iter_evolve(
-        args.recipe,
-        args.workspace,
-        n_trials=args.n_trials,
-        storage=args.storage,
-        study_name=args.study_name,
-        export=False if args.no_export else None,
-    )
-    _run_events(events, args.events)
-    return 0
+    options = {name: getattr(args, name) for name in ("n_trials", "storage", "study_name")}
+    export = False if args.no_export else None
+    return iter_evolve(args.recipe, args.workspace, export=export, **options)
 
 
 def _cmd_history(args: argparse.Namespace) -> int:
@@ -113,11 +113,10 @@ def _cmd_history(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cmd_devices(args: argparse.Namespace) -> int:
+def _devices(args: argparse.Namespace) -> Iterable[Event]:
     from engine.devices import iter_devices
 
-    _run_events(iter_devices(), args.events)
-    return 0
+    return iter_devices()
 
 
 def _cmd_eval_report(args: argparse.Namespace) -> int:
@@ -130,14 +129,13 @@ def _cmd_eval_report(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cmd_lora(args: argparse.Namespace) -> int:
+def _lora(args: argparse.Namespace) -> Iterable[Event]:
     from engine.lora import iter_train, load_lora_config
 
     config = load_lora_config(args.config)
     if args.strict:
         config = config.model_copy(update={"strict_data": True})
-    _run_events(iter_train(config, args.workspace), args.events)
-    return 0
+    return iter_train(config, args.workspace)
 
 
 def _cmd_eval_qa(args: argparse.Namespace) -> int:
@@ -156,9 +154,9 @@ def _cmd_eval_qa(args: argparse.Namespace) -> int:
     )
     metrics = {}
     for event in events:  # stdout carries only the metrics JSON (or, with --events, events)
-        if event.kind == "result":
+        if event.kind == RESULT:
             metrics = event.data
-        if args.events == "jsonl" or event.kind != "result":
+        if args.events == "jsonl" or event.kind != RESULT:
             _run_events([event], args.events)
     if args.events != "jsonl":
         print(file=sys.stderr)
@@ -186,149 +184,141 @@ def _cmd_score_qa(args: argparse.Namespace) -> int:
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
+Argument = tuple[tuple[str, ...], dict[str, Any]]
+
+
+def _arg(*flags: str, **options: Any) -> Argument:
+    """One ``add_argument`` call of a command, as data."""
+    return flags, options
+
+
+@dataclass(frozen=True)
+class Command:
+    """One subcommand: its name, help, what runs it, its arguments, and whether it takes
+    ``--events jsonl``."""
+
+    name: str
+    help: str
+    run: Callable[[argparse.Namespace], int]
+    arguments: tuple[Argument, ...] = ()
+    events: bool = True
+
+
+def commands() -> tuple[Command, ...]:
+    """Every subcommand, in ``--help`` order (built on demand: ``engine.demo`` is imported
+    only when a parser is)."""
     from engine.demo import DEFAULT_VLM, VLM_LAYOUTS
 
+    dataset = _arg("--dataset", type=Path, required=True, help="IgakuQA-format folder or file")
+    return (
+        Command("demo-models", "write the tiny deterministic demo models", _job(_demo_models), (
+            _arg("out_dir", type=Path),
+            _arg("--seed", type=int, default=0),
+            _arg("--trained", action="store_true", help="train briefly on the built-in corpus "
+                 "so the demo writes readable reports (~1 min)"),
+            _arg("--vlm", choices=VLM_LAYOUTS, default=DEFAULT_VLM, help="the vlm's layout: "
+                 "bunny (the default: a tiny Bunny-v1.1, SigLIP at S² scales, mlp2x_gelu, F16 "
+                 "shards, as JRadiEvo's real VLM; export-gguf writes model.gguf + vision/) or "
+                 "llava (CLIP + LLaVA projector; export-gguf writes model.gguf + mmproj.gguf)"),
+        )),
+        Command("demo-data", "write a synthetic dev set (phantoms + Japanese reports)",
+                _cmd_demo_data, (
+            _arg("out_dir", type=Path),
+            _arg("--n", type=int, default=8, help="image-report pairs"),
+            _arg("--seed", type=int, default=0),
+            _arg("--models", type=Path,
+                 help="demo models folder: also write evolve.yaml searching them"),
+        ), events=False),
+        Command("export-gguf",
+                "HF folder -> model.gguf (+ mmproj.gguf for LLaVA, vision/ for Bunny)",
+                _job(_export_gguf), (
+            _arg("model_dir", type=Path),
+            _arg("out_dir", type=Path),
+            _arg("--outtype", choices=["f32", "f16"], default="f16"),
+            _arg("--quantize", choices=["Q8_0", "Q4_K_M"]),
+        )),
+        Command("merge", "merge models as a YAML recipe says (JRadiEvo DARE + TIES, or mergekit)",
+                _job(_merge), (
+            _arg("recipe", type=Path, help="the recipe (YAML); see engine/merge/_recipe.py"),
+            _arg("--out", type=Path, required=True, help="a new folder for the merged model"),
+        )),
+        Command("evolve",
+                "search the JRadiEvo merge parameters (Optuna CMA-ES, Japanese ROUGE-L)",
+                _job(_evolve), (
+            _arg("recipe", type=Path, help="merge recipe with an evolve: section (YAML)"),
+            _arg("--workspace", type=Path, required=True,
+                 help="the run's folder (study, trials, best)"),
+            _arg("--n-trials", type=int, help="COMPLETE trials wanted (default: the recipe's)"),
+            _arg("--storage", help="Optuna storage URL (default: sqlite in the workspace; "
+                 "postgresql://... lets several workers share one study)"),
+            _arg("--study-name", help="default: the recipe's evolve.study_name"),
+            _arg("--no-export", action="store_true",
+                 help="do not write the best model at the end"),
+        )),
+        Command("history", "list the trials of an evolution's study", _cmd_history, (
+            _arg("--workspace", type=Path, required=True, help="the run's folder"),
+            _arg("--storage", help="Optuna storage URL (default: sqlite in the workspace)"),
+            _arg("--study-name", default="jradievo"),
+        )),
+        Command("devices", "the GPUs torch sees, with their memory", _job(_devices)),
+        Command("eval-report", "score generated reports: ROUGE-L, BLEU, METEOR",
+                _cmd_eval_report, (
+            _arg("--predictions", type=Path, required=True, help="CSV or JSONL"),
+            _arg("--ref-col", default="ja_text"),
+            _arg("--pred-col", default="preds"),
+            _arg("--char-bleu", action="store_true",
+                 help="also report the character-level BLEU of the paper's code"),
+        ), events=False),
+        Command("lora", "LoRA / QLoRA instruction tuning (JMedLoRA)", _job(_lora), (
+            _arg("config", type=Path,
+                 help="the run's config (YAML); see engine/lora/_config.py"),
+            _arg("--workspace", type=Path, required=True, help="folder for checkpoints and "
+                 "outputs; run again with the same one to resume"),
+            _arg("--strict", action="store_true", help="stop at the first data line that does "
+                 "not load (as strict_data: true in the config); without it such lines are "
+                 "skipped with a warning naming file and line"),
+        )),
+        Command("eval-qa", "answer IgakuQA-format questions with a model and score",
+                _cmd_eval_qa, (
+            dataset,
+            _arg("--model", type=Path, required=True,
+                 help="a GGUF file or a HF model folder"),
+            _arg("--prompt-format", choices=["alpaca", "medpalm"], default="alpaca"),
+            _arg("--shots", type=int, default=0, help="solved examples before each question"),
+            _arg("--out", type=Path, help="write the predictions here (JSONL)"),
+            _arg("--choices", type=_choice_counts, default=[5], help="keep questions with "
+                 "these choice counts, e.g. 5 or 5,6 (0: numeric) or all"),
+            _arg("--with-images", action="store_true",
+                 help="also questions that refer to an image"),
+            _arg("--max-new-tokens", type=int, default=256),
+            _arg("--limit", type=int, help="only the first N selected questions"),
+        )),
+        Command("score-qa", "score QA predictions (JSONL) against the questions",
+                _cmd_score_qa, (
+            dataset,
+            _arg("--predictions", type=Path, required=True,
+                 help="JSONL: problem_id, response"),
+        ), events=False),
+    )  # fmt: skip
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """``jradi-engine``'s parser, one subparser per entry of :func:`commands`."""
     parser = argparse.ArgumentParser(
         prog="jradi-engine",
         description="Build JRadi's models offline: demo models, GGUF export, merging, "
         "evolution, LoRA and evaluation.",
     )
     sub = parser.add_subparsers(dest="command", required=True)
-
-    def with_events(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
-        p.add_argument("--events", choices=["jsonl"], help="write progress events as JSON lines")
-        return p
-
-    p = with_events(sub.add_parser("demo-models", help="write the tiny deterministic demo models"))
-    p.add_argument("out_dir", type=Path)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument(
-        "--trained",
-        action="store_true",
-        help="train briefly on the built-in corpus so the demo writes readable reports (~1 min)",
-    )
-    p.add_argument(
-        "--vlm",
-        choices=VLM_LAYOUTS,
-        default=DEFAULT_VLM,
-        help="the vlm's layout: bunny (the default: a tiny Bunny-v1.1, SigLIP at S² scales, "
-        "mlp2x_gelu, F16 shards, as JRadiEvo's real VLM; export-gguf writes model.gguf + vision/) "
-        "or llava (CLIP + LLaVA projector; export-gguf writes model.gguf + mmproj.gguf)",
-    )
-    p.set_defaults(run=_cmd_demo_models)
-
-    p = sub.add_parser("demo-data", help="write a synthetic dev set (phantoms + Japanese reports)")
-    p.add_argument("out_dir", type=Path)
-    p.add_argument("--n", type=int, default=8, help="image-report pairs")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument(
-        "--models", type=Path, help="demo models folder: also write evolve.yaml searching them"
-    )
-    p.set_defaults(run=_cmd_demo_data)
-
-    what = "HF folder -> model.gguf (+ mmproj.gguf for LLaVA, vision/ for Bunny)"
-    p = with_events(sub.add_parser("export-gguf", help=what))
-    p.add_argument("model_dir", type=Path)
-    p.add_argument("out_dir", type=Path)
-    p.add_argument("--outtype", choices=["f32", "f16"], default="f16")
-    p.add_argument("--quantize", choices=["Q8_0", "Q4_K_M"])
-    p.set_defaults(run=_cmd_export_gguf)
-
-    p = with_events(
-        sub.add_parser(
-            "merge",
-            help="merge models as a YAML recipe says (JRadiEvo DARE + TIES, or mergekit)",
-        )
-    )
-    p.add_argument("recipe", type=Path, help="the recipe (YAML); see engine/merge/_recipe.py")
-    p.add_argument("--out", type=Path, required=True, help="a new folder for the merged model")
-    p.set_defaults(run=_cmd_merge)
-
-    p = with_events(
-        sub.add_parser(
-            "evolve",
-            help="search the JRadiEvo merge parameters (Optuna CMA-ES, Japanese ROUGE-L)",
-        )
-    )
-    p.add_argument("recipe", type=Path, help="merge recipe with an evolve: section (YAML)")
-    p.add_argument(
-        "--workspace", type=Path, required=True, help="the run's folder (study, trials, best)"
-    )
-    p.add_argument("--n-trials", type=int, help="COMPLETE trials wanted (default: the recipe's)")
-    p.add_argument(
-        "--storage",
-        help="Optuna storage URL (default: sqlite in the workspace; postgresql://... lets "
-        "several workers share one study)",
-    )
-    p.add_argument("--study-name", help="default: the recipe's evolve.study_name")
-    p.add_argument(
-        "--no-export", action="store_true", help="do not write the best model at the end"
-    )
-    p.set_defaults(run=_cmd_evolve)
-
-    p = with_events(sub.add_parser("history", help="list the trials of an evolution's study"))
-    p.add_argument("--workspace", type=Path, required=True, help="the run's folder")
-    p.add_argument("--storage", help="Optuna storage URL (default: sqlite in the workspace)")
-    p.add_argument("--study-name", default="jradievo")
-    p.set_defaults(run=_cmd_history)
-
-    p = with_events(sub.add_parser("devices", help="the GPUs torch sees, with their memory"))
-    p.set_defaults(run=_cmd_devices)
-
-    p = sub.add_parser("eval-report", help="score generated reports: ROUGE-L, BLEU, METEOR")
-    p.add_argument("--predictions", type=Path, required=True, help="CSV or JSONL")
-    p.add_argument("--ref-col", default="ja_text")
-    p.add_argument("--pred-col", default="preds")
-    p.add_argument(
-        "--char-bleu",
-        action="store_true",
-        help="also report the character-level BLEU of the paper's code",
-    )
-    p.set_defaults(run=_cmd_eval_report)
-
-    p = with_events(sub.add_parser("lora", help="LoRA / QLoRA instruction tuning (JMedLoRA)"))
-    p.add_argument("config", type=Path, help="the run's config (YAML); see engine/lora/_config.py")
-    p.add_argument(
-        "--workspace",
-        type=Path,
-        required=True,
-        help="folder for checkpoints and outputs; run again with the same one to resume",
-    )
-    p.add_argument(
-        "--strict",
-        action="store_true",
-        help="stop at the first data line that does not load (as strict_data: true in the "
-        "config); without it such lines are skipped with a warning naming file and line",
-    )
-    p.set_defaults(run=_cmd_lora)
-
-    p = with_events(
-        sub.add_parser("eval-qa", help="answer IgakuQA-format questions with a model and score")
-    )
-    p.add_argument("--dataset", type=Path, required=True, help="IgakuQA-format folder or file")
-    p.add_argument("--model", type=Path, required=True, help="a GGUF file or a HF model folder")
-    p.add_argument("--prompt-format", choices=["alpaca", "medpalm"], default="alpaca")
-    p.add_argument("--shots", type=int, default=0, help="solved examples before each question")
-    p.add_argument("--out", type=Path, help="write the predictions here (JSONL)")
-    p.add_argument(
-        "--choices",
-        type=_choice_counts,
-        default=[5],
-        help="keep questions with these choice counts, e.g. 5 or 5,6 (0: numeric) or all",
-    )
-    p.add_argument(
-        "--with-images", action="store_true", help="also questions that refer to an image"
-    )
-    p.add_argument("--max-new-tokens", type=int, default=256)
-    p.add_argument("--limit", type=int, help="only the first N selected questions")
-    p.set_defaults(run=_cmd_eval_qa)
-
-    p = sub.add_parser("score-qa", help="score QA predictions (JSONL) against the questions")
-    p.add_argument("--dataset", type=Path, required=True, help="IgakuQA-format folder or file")
-    p.add_argument("--predictions", type=Path, required=True, help="JSONL: problem_id, response")
-    p.set_defaults(run=_cmd_score_qa)
-
+    for command in commands():
+        p = sub.add_parser(command.name, help=command.help)
+        if command.events:
+            p.add_argument(
+                "--events", choices=["jsonl"], help="write progress events as JSON lines"
+            )
+        for flags, options in command.arguments:
+            p.add_argument(*flags, **options)
+        p.set_defaults(run=command.run)
     return parser
 
 

@@ -10,9 +10,10 @@
 - ``vlm/``: the vision-language model whose language tower is the base plus its own
   perturbation, in one of two layouts (``vlm=``): ``llava`` (the default until the clinician's
   GGUF path runs Bunny, issue #14), a LLaVA-style model (CLIP vision tower, 2-layer GELU MLP
-  projector) with a processor that ``AutoProcessor`` loads and Bunny's Vicuna-style chat
-  template; or ``bunny``, a tiny Bunny-v1.1 (SigLIP at S² scales, ``mlp2x_gelu`` projector,
-  F16 shards + index: ``engine._demo_bunny``), the layout of JRadiEvo's real VLM.
+  projector) with a processor that ``AutoProcessor`` loads and the runtime's Bunny chat
+  template (``engine._demo_llava``); or ``bunny``, a tiny Bunny-v1.1 (SigLIP at S² scales,
+  ``mlp2x_gelu`` projector, F16 shards + index: ``engine._demo_bunny``), the layout of
+  JRadiEvo's real VLM.
 
 Every weight is drawn from a generator seeded by (seed, model, tensor name), never from the
 global RNG, so the same seed gives byte-identical files whatever transformers' init order.
@@ -29,11 +30,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from engine._demo_corpus import DEMO_CORPUS
-from engine.events import Event
-from jradi_desktop.architectures import get as get_architecture
+from jradi_desktop.architectures.llama import LLAMA3_TEXT_TEMPLATE
+from jradi_desktop.contract import ALL_ROLES, PROGRESS, RESULT, Event
 
 if TYPE_CHECKING:
     import torch
+
+    from engine._demo_bunny import Init
 
 BOS = "<|begin_of_text|>"
 EOS = "<|end_of_text|>"
@@ -50,35 +53,6 @@ LLAMA3_SPLIT = (
     r"| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"
 )
 
-LLAMA3_CHAT_TEMPLATE = (
-    "{{ bos_token }}{% for message in messages %}"
-    "{{ '<|start_header_id|>' + message['role'] + '<|end_header_id|>\n\n'"
-    " + message['content'] | trim + '<|eot_id|>' }}{% endfor %}"
-    "{% if add_generation_prompt %}{{ '<|start_header_id|>assistant<|end_header_id|>\n\n' }}"
-    "{% endif %}"
-)
-
-VICUNA_SYSTEM = (
-    "A chat between a curious user and an artificial intelligence assistant. "
-    "The assistant gives helpful, detailed, and polite answers to the user's questions."
-)
-# Bunny's template: "<system> USER: <image>\n{prompt} ASSISTANT:" (REFERENCE.md §1). No BOS in
-# the text: the tokenizer adds it, as Bunny's own code and llama.cpp's mtmd do.
-VICUNA_CHAT_TEMPLATE = (
-    VICUNA_SYSTEM + "{% for message in messages %}"
-    "{% if message['role'] == 'user' %}{{ ' USER: ' }}"
-    "{% if message['content'] is string %}{{ message['content'] }}{% else %}"
-    "{% for part in message['content'] %}{% if part['type'] == 'image' %}{{ '<image>\n' }}"
-    "{% elif part['type'] == 'text' %}{{ part['text'] }}{% endif %}{% endfor %}{% endif %}"
-    "{% elif message['role'] == 'assistant' %}{{ ' ASSISTANT: ' }}"
-    "{% if message['content'] is string %}{{ message['content'] }}{% else %}"
-    "{% for part in message['content'] %}{{ part['text'] }}{% endfor %}{% endif %}"
-    "{{ eos_token }}{% endif %}{% endfor %}"
-    "{% if add_generation_prompt %}{{ ' ASSISTANT:' }}{% endif %}"
-)
-
-LANGUAGE_ROLES = ("base", "med-a", "med-b", "ja")
-ALL_ROLES = (*LANGUAGE_ROLES, "vlm")
 DEMO_MARKER = "jradi_demo.json"
 # The demo VLM's layouts. bunny is the default since issue #14 (the GGUF path runs it: the
 # shipped demo model, resources/demo-model/, is its trained export); llava stays for the
@@ -133,6 +107,18 @@ def _init_tensor(shape: torch.Size, name: str, std: float, gen: torch.Generator)
     return torch.randn(shape, generator=gen) * std
 
 
+def _initialiser(shape: DemoShape, seed: int, prefix: str = "") -> Init:
+    """The VLMs' image-path tensors by ``(shape, part, name)``, each drawn from its own
+    generator, seeded by (seed, prefix + part, name)."""
+    import torch
+
+    def init(dims: tuple[int, ...], part: str, name: str) -> torch.Tensor:
+        generator = _generator(seed, prefix + part, name)
+        return _init_tensor(torch.Size(dims), name, shape.init_std, generator)
+
+    return init
+
+
 def build_tokenizer(vocab_size: int) -> object:
     """A byte-level BPE tokenizer (Llama-3 style) trained on the built-in corpus."""
     from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers, processors, trainers
@@ -167,7 +153,7 @@ def build_tokenizer(vocab_size: int) -> object:
         model_max_length=4096,
         clean_up_tokenization_spaces=False,
     )
-    tokenizer.chat_template = LLAMA3_CHAT_TEMPLATE
+    tokenizer.chat_template = LLAMA3_TEXT_TEMPLATE
     return tokenizer
 
 
@@ -238,72 +224,6 @@ def _save_language_model(
     tokenizer.save_pretrained(folder)
 
 
-def _build_vlm(
-    shape: DemoShape,
-    seed: int,
-    text_config: object,
-    language_weights: dict[str, torch.Tensor],
-    tokenizer: object,
-) -> tuple[object, object]:
-    from transformers import (
-        CLIPVisionConfig,
-        LlavaConfig,
-        LlavaForConditionalGeneration,
-        LlavaProcessor,
-    )
-    from transformers.models.clip import CLIPImageProcessorPil
-
-    vision_config = CLIPVisionConfig(
-        hidden_size=shape.vision_hidden,
-        intermediate_size=shape.vision_intermediate,
-        num_hidden_layers=shape.vision_layers,
-        num_attention_heads=shape.vision_heads,
-        image_size=shape.image_size,
-        patch_size=shape.patch_size,
-        projection_dim=shape.vision_hidden,
-        hidden_act="quick_gelu",
-        layer_norm_eps=1e-5,
-    )
-    n_patches = (shape.image_size // shape.patch_size) ** 2
-    config = LlavaConfig(
-        vision_config=vision_config,
-        text_config=text_config,
-        image_token_index=tokenizer.convert_tokens_to_ids(IMAGE),
-        projector_hidden_act="gelu",
-        vision_feature_layer=-2,
-        vision_feature_select_strategy="default",
-        image_seq_length=n_patches,
-        multimodal_projector_bias=True,
-        tie_word_embeddings=False,
-    )
-    model = LlavaForConditionalGeneration(config)
-    arch = get_architecture("llava_clip")
-    weights = {}
-    for name, tensor in model.state_dict().items():
-        language = arch.language_name(name)
-        if language is not None:
-            weights[name] = language_weights[language]
-        else:
-            weights[name] = _init_tensor(
-                tensor.shape, name, shape.init_std, _generator(seed, "vision", name)
-            )
-    model.load_state_dict(weights, strict=True)
-    image_processor = CLIPImageProcessorPil(
-        size={"shortest_edge": shape.image_size},
-        crop_size={"height": shape.image_size, "width": shape.image_size},
-    )
-    processor = LlavaProcessor(
-        image_processor=image_processor,
-        tokenizer=tokenizer,
-        patch_size=shape.patch_size,
-        vision_feature_select_strategy="default",
-        num_additional_image_tokens=1,
-        image_token=IMAGE,
-        chat_template=VICUNA_CHAT_TEMPLATE,
-    )
-    return model, processor
-
-
 def iter_build_demo_models(
     out_dir: str | Path,
     seed: int = 0,
@@ -328,18 +248,18 @@ def iter_build_demo_models(
     out.mkdir(parents=True, exist_ok=True)
     total = 2 + len(ALL_ROLES)
     torch.manual_seed(seed)  # only transformers' throwaway init uses it; weights are ours
-    yield Event("demo-models", "progress", "tokenizer", 1, total)
+    yield Event("demo-models", PROGRESS, "tokenizer", 1, total)
     tokenizer = build_tokenizer(shape.vocab_size)
     config = _llama_config(shape, tokenizer)
 
     from transformers import LlamaForCausalLM
 
-    yield Event("demo-models", "progress", "base weights", 2, total)
+    yield Event("demo-models", PROGRESS, "base weights", 2, total)
     base = _base_weights(LlamaForCausalLM(config), shape, seed)
     if trained:
         base = _trained_base(config, base, tokenizer, seed)
     for step, role in enumerate(ALL_ROLES, start=3):
-        yield Event("demo-models", "progress", role, step, total)
+        yield Event("demo-models", PROGRESS, role, step, total)
         folder = out / role
         folder.mkdir(parents=True, exist_ok=True)
         if role == "vlm" and vlm == "bunny":
@@ -349,7 +269,10 @@ def iter_build_demo_models(
             # Trained: the VLM is the trained base fine-tuned on reports (its task vector is
             # that fine-tune); untrained: the base plus its own perturbation.
             tower = base if trained else _perturbed(base, shape, seed, role)
-            model, processor = _build_vlm(shape, seed, config, tower, tokenizer)
+            from engine._demo_llava import build_llava
+
+            init = _initialiser(shape, seed)
+            model, processor = build_llava(shape, config, tower, tokenizer, init)
             if trained:
                 from engine._demo_training import train_vlm
 
@@ -363,7 +286,7 @@ def iter_build_demo_models(
         _write_marker(folder, role, seed, trained)
     yield Event(
         "demo-models",
-        "result",
+        RESULT,
         f"demo models written to {out}",
         total,
         total,
@@ -390,16 +313,10 @@ def _write_bunny_vlm(
     trained: bool,
 ) -> None:
     """The VLM as a tiny Bunny-v1.1; trained: fine-tuned on reports as the LLaVA is."""
-    import torch
-
     from engine._demo_bunny import bunny_config, image_path_tensors, write_bunny_folder
 
-    def init(dims: tuple[int, ...], part: str, name: str) -> torch.Tensor:
-        generator = _generator(seed, "bunny-" + part, name)
-        return _init_tensor(torch.Size(dims), name, shape.init_std, generator)
-
     tensors = {("language", name): t for name, t in tower.items()}
-    tensors |= image_path_tensors(shape, init)
+    tensors |= image_path_tensors(shape, _initialiser(shape, seed, "bunny-"))
     bunny = bunny_config(shape, config)
     if trained:
         from engine._demo_training import train_bunny

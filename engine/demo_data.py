@@ -23,13 +23,11 @@ from pathlib import Path
 import numpy as np
 
 from engine._demo_corpus import DEMO_CORPUS
-from engine.demo import ALL_ROLES, LANGUAGE_ROLES
+from jradi_desktop.contract import ALL_ROLES, BASE_ROLE, MERGED_ROLES, VLM_ROLE
 
 SIZE = 256
 DEV_CSV = "dev.csv"
 DEMO_RECIPE = "evolve.yaml"
-# The merged models in JRadiEvo's order: the VLM's tower, then the specialists (not the base).
-DEMO_MODELS = ("vlm", *LANGUAGE_ROLES[1:])
 
 
 def demo_reports() -> list[str]:
@@ -172,9 +170,10 @@ def write_demo_recipe(out_dir: str | Path, models_dir: str | Path, n_trials: int
             "write them with: jradi-engine demo-models DIR"
         )
     recipe = {
-        "base": str(models / "base"),
-        "models": [
-            {"path": str(models / m), "role": "vlm" if m == "vlm" else "llm"} for m in DEMO_MODELS
+        "base": str(models / BASE_ROLE),
+        "models": [  # in JRadiEvo's order: the VLM's tower, then the specialists
+            {"path": str(models / m), "role": "vlm" if m == VLM_ROLE else "llm"}
+            for m in MERGED_ROLES
         ],
         "device": "auto",
         "evolve": {"data": DEV_CSV, "n_trials": n_trials, "max_new_tokens": 32, "batch_size": 8},

@@ -1,4 +1,4 @@
-"""Which device a job runs on, and the GPUs torch sees (``jradi-engine devices``).
+"""Which device and dtype a job runs in, and the GPUs torch sees (``jradi-engine devices``).
 
 The wizard asks ``nvidia-smi`` first and that command otherwise; it runs as a child process
 (also the bundled ``jradi-engine`` of a frozen app), so the GUI never imports torch.
@@ -9,7 +9,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from engine.errors import EngineError
-from engine.events import Event
+from jradi_desktop.contract import RESULT, Devices, Event
+from jradi_desktop.inference._devices import best_device, torch_dtype
+
+__all__ = ["iter_devices", "resolve_device", "torch_dtype"]
 
 JOB = "devices"
 
@@ -21,12 +24,13 @@ def resolve_device(
     visible, else ``cpu``; an absent GPU raises ``error`` (the job's own error class)."""
     import torch
 
-    cuda = "cuda" if local_rank is None else f"cuda:{local_rank}"
     if device == "auto":
-        return cuda if torch.cuda.is_available() else "cpu"
+        return best_device(local_rank)
     if device.startswith("cuda") and not torch.cuda.is_available():
         raise error(f"device {device!r}: no CUDA GPU is visible; use device: cpu or auto.")
-    return cuda if device == "cuda" else device
+    if device == "cuda" and local_rank is not None:
+        return f"cuda:{local_rank}"
+    return device
 
 
 def iter_devices() -> Iterator[Event]:
@@ -49,4 +53,4 @@ def iter_devices() -> Iterator[Event]:
         message = ", ".join(f"{g['name']} ({int(g['total']) / 2**30:.0f} GiB)" for g in gpus)
     else:
         message = f"no GPU ({reason})"
-    yield Event(JOB, "result", message, 1, 1, {"gpus": gpus, "reason": reason})
+    yield Devices(gpus, reason).event(JOB, RESULT, message, 1, 1)

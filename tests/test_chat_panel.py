@@ -16,7 +16,7 @@ from jradi_desktop.store import Database, History
 from jradi_desktop.ui import chat_panel as chat_module
 from jradi_desktop.ui.chat_panel import DRAFT_KEY, ChatPanel
 from jradi_desktop.ui.chat_text import format_question, markdownish, split_question
-from jradi_desktop.ui.generation import GenerationController
+from jradi_desktop.ui.generation import GenerationController, JobOutcome
 
 pytestmark = pytest.mark.gui
 CTRL = Qt.KeyboardModifier.ControlModifier
@@ -59,13 +59,14 @@ def panel(qtbot, history: History, make_controller, demo_gguf) -> ChatPanel:
     return widget
 
 
-def ask(qtbot, panel: ChatPanel, question: str, choices: list[str] | None = None) -> dict:
+def ask(qtbot, panel: ChatPanel, question: str, choices: list[str] | None = None) -> JobOutcome:
     panel.choice_mode.setChecked(choices is not None)
     panel.choices.setPlainText("\n".join(choices or []))
     panel.input.setPlainText(question)
-    with qtbot.waitSignal(panel.controller.finished, timeout=30000) as done:
-        assert panel.send()
-    return done.args[1]
+    assert panel.send()
+    with qtbot.waitSignal(panel.job.finished, timeout=30000) as done:
+        pass
+    return done.args[0]
 
 
 # -- no model needed ------------------------------------------------------------------------
@@ -141,11 +142,12 @@ def test_disclaimer_and_labels_are_japanese(qtbot, history: History, make_contro
 @pytest.mark.slow
 def test_question_streams_into_the_transcript_and_is_stored(qtbot, panel: ChatPanel, history):
     pieces: list[str] = []
-    panel.controller.piece.connect(lambda tag, text: pieces.append(text) if tag == "chat" else 0)
     panel.input.setPlainText("肺炎の症状は？")
-    with qtbot.waitSignal(panel.controller.finished, timeout=30000) as done:
-        qtbot.keyClick(panel.input, Qt.Key.Key_Return, CTRL)  # Ctrl+Enter sends
-    answer = done.args[1]["result"]
+    qtbot.keyClick(panel.input, Qt.Key.Key_Return, CTRL)  # Ctrl+Enter sends
+    panel.job.piece.connect(pieces.append)
+    with qtbot.waitSignal(panel.job.finished, timeout=30000) as done:
+        pass
+    answer = done.args[0].result
     assert answer and "".join(pieces) == answer
     assert panel.input.toPlainText() == ""
     [(chat_id, title, _)] = history.chats()
@@ -159,11 +161,12 @@ def test_question_streams_into_the_transcript_and_is_stored(qtbot, panel: ChatPa
 
 @pytest.mark.slow
 def test_regenerate_replaces_the_last_answer(qtbot, panel: ChatPanel, history):
-    first = ask(qtbot, panel, "肺炎の症状は？")["result"]
+    first = ask(qtbot, panel, "肺炎の症状は？").result
     panel.params = GenerationParams(max_new_tokens=8)
-    with qtbot.waitSignal(panel.controller.finished, timeout=30000) as done:
-        assert panel.regenerate()
-    second = done.args[1]["result"]
+    assert panel.regenerate()
+    with qtbot.waitSignal(panel.job.finished, timeout=30000) as done:
+        pass
+    second = done.args[0].result
     assert second != first and first.startswith(second)  # greedy: the same start, shorter
     messages = history.messages(panel.current_chat)
     assert [(m.role, m.content) for m in messages] == [
@@ -184,11 +187,11 @@ def test_stop_ends_a_long_generation_quickly(qtbot, history, make_controller, de
     qtbot.waitUntil(lambda: "AI（生成中…）" in widget.transcript.toPlainText(), timeout=10000)
     qtbot.waitUntil(lambda: len(widget.transcript.toPlainText()) > 60, timeout=10000)
     started = time.perf_counter()
-    with qtbot.waitSignal(widget.controller.finished, timeout=10000) as done:
+    with qtbot.waitSignal(widget.job.finished, timeout=10000) as done:
         qtbot.keyClick(widget.input, Qt.Key.Key_Escape)
     assert time.perf_counter() - started < 2.0
-    assert done.args[1]["finish_reason"] == "cancelled"
-    partial = done.args[1]["result"]
+    assert done.args[0].finish_reason == "cancelled"
+    partial = done.args[0].result
     assert 0 < len(partial) < 20000
     [(chat_id, _, _)] = history.chats()
     assert [m.content for m in history.messages(chat_id)] == [LONG_QUESTION, partial]
@@ -199,7 +202,7 @@ def test_stop_ends_a_long_generation_quickly(qtbot, history, make_controller, de
 def test_multiple_choice_mode_shows_the_parsed_letters(qtbot, panel, history, monkeypatch):
     # The demo model itself: the question and lettered choices go in, an answer line comes out.
     outcome = ask(qtbot, panel, "正しいものはどれか。", ["肺炎", "気胸", "胸水"])
-    assert outcome["result"]
+    assert outcome.result
     assert "答え：" in panel.transcript.toPlainText()
     user = history.messages(panel.current_chat)[0].content
     assert user == "正しいものはどれか。\n\n選択肢：\na. 肺炎\nb. 気胸\nc. 胸水"
@@ -250,8 +253,9 @@ def test_a_failure_is_shown_inline_and_keeps_question(qtbot, history, make_contr
     widget = ChatPanel(make_controller(ModelSpec("missing", "gguf", missing)), history)
     qtbot.addWidget(widget)
     widget.input.setPlainText("心不全の治療は？")
-    with qtbot.waitSignal(widget.controller.failed, timeout=30000):
-        assert widget.send()
+    assert widget.send()
+    with qtbot.waitSignal(widget.job.failed, timeout=30000):
+        pass
     assert widget.input.toPlainText() == "心不全の治療は？"
     shown = widget.transcript.toPlainText()
     assert "エラー" in shown and str(missing) in shown and "入力欄に残っています" in shown

@@ -60,6 +60,21 @@ def states(trials: list) -> dict[str, list[int]]:
     return out
 
 
+def killed_when_trial_starts(command: list[str], trial: int) -> list[dict]:
+    """Run ``command`` (an ``--events jsonl`` run), SIGKILL it when ``trial`` starts; the
+    events' data it wrote until then."""
+    child = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, encoding="utf-8")
+    assert child.stdout is not None
+    seen = []
+    for line in child.stdout:
+        seen.append(json.loads(line)["data"])
+        if seen[-1].get("event") == "trial-started" and seen[-1]["trial"] == trial:
+            os.kill(child.pid, signal.SIGKILL)
+            break
+    assert child.wait(timeout=60) == -signal.SIGKILL
+    return seen
+
+
 # --- data -------------------------------------------------------------------------------
 
 
@@ -243,39 +258,19 @@ def test_killed_run_resumes_to_exactly_n_trials_and_exports(demo_dir, dev_csv, t
     from transformers import AutoModelForImageTextToText
 
     from engine.cli import main
-    from engine.evolve import param_names
     from engine.merge import JRadiEvoParams, MergeContext, language_targets
+    from jradi_desktop.contract import param_names
 
     recipe = write_recipe(tmp_path, demo_dir, dev_csv)
     ws = tmp_path / "ws"
-    command = [
-        sys.executable,
-        "-m",
-        "engine.cli",
-        "evolve",
-        str(recipe),
-        "--workspace",
-        str(ws),
-        "--n-trials",
-        "12",
-        "--events",
-        "jsonl",
-    ]
-    child = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, encoding="utf-8")
-    assert child.stdout is not None
-    for line in child.stdout:
-        data = json.loads(line)["data"]
-        if data.get("event") == "trial-started" and data["trial"] == 5:
-            os.kill(child.pid, signal.SIGKILL)
-            break
-    assert child.wait(timeout=60) == -signal.SIGKILL
+    run = ["evolve", str(recipe), "--workspace", str(ws), "--n-trials", "12", "--events", "jsonl"]
+    killed_when_trial_starts([sys.executable, "-m", "engine.cli", *run], 5)
     before = states(study_trials(ws))
     done, killed = before["COMPLETE"], before.get("RUNNING", [])
     # Killed during trial 5 (a scheduler hiccup could let it finish first: then no RUNNING).
     assert 5 <= len(done) < 12 and done == list(range(len(done))) and len(killed) <= 1
     assert set(before) <= {"COMPLETE", "RUNNING"} and killed in ([], [len(done)])
 
-    run = ["evolve", str(recipe), "--workspace", str(ws), "--n-trials", "12", "--events", "jsonl"]
     assert main(run) == 0
     events = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert events[1]["data"] == {"complete": len(done), "running": 0, "failed_stale": killed}
@@ -427,9 +422,9 @@ def test_killed_bunny_run_resumes_to_exactly_12_trials_computing_image_rows_once
     from safetensors.torch import load_file
 
     from engine.cli import main
-    from engine.evolve import param_names
     from engine.merge import JRadiEvoParams, MergeContext
     from jradi_desktop.architectures._bunny_torch import read_tensors
+    from jradi_desktop.contract import param_names
 
     demo = bunny_demo_dir
     assert main(["demo-data", str(tmp_path / "dev"), "--models", str(demo)]) == 0
@@ -437,19 +432,7 @@ def test_killed_bunny_run_resumes_to_exactly_12_trials_computing_image_rows_once
     recipe = tmp_path / "dev" / "evolve.yaml"  # the demo's recipe: 8 pairs, CPU-sized
     ws = tmp_path / "ws"
     run = ["evolve", str(recipe), "--workspace", str(ws), "--n-trials", "12", "--events", "jsonl"]
-    child = subprocess.Popen(
-        [sys.executable, "-m", "engine.cli", *run], stdout=subprocess.PIPE, text=True,
-        encoding="utf-8",
-    )  # fmt: skip
-    assert child.stdout is not None
-    killed_run = []
-    for line in child.stdout:
-        data = json.loads(line)["data"]
-        killed_run.append(data)
-        if data.get("event") == "trial-started" and data["trial"] == 5:
-            os.kill(child.pid, signal.SIGKILL)
-            break
-    assert child.wait(timeout=60) == -signal.SIGKILL
+    killed_run = killed_when_trial_starts([sys.executable, "-m", "engine.cli", *run], 5)
     before = states(study_trials(ws))
     done, killed = before["COMPLETE"], before.get("RUNNING", [])
     assert 5 <= len(done) < 12 and done == list(range(len(done))) and len(killed) <= 1

@@ -5,33 +5,19 @@ Nothing is downloaded: bundled files come through ``get_testdata_file(download=F
 
 from __future__ import annotations
 
-import io
 import json
-import pickle
-import struct
-import zlib
 from pathlib import Path
 
 import numpy as np
 import pydicom
 import pytest
-from PIL import Image
-from pydicom.data import get_testdata_file
-from pydicom.dataset import Dataset, FileMetaDataset
-from pydicom.encaps import encapsulate
+from image_files import bundled, expect_error, write_dicom, write_japanese_dicom
+from pydicom.dataset import Dataset
 from pydicom.pixels import apply_color_lut, apply_modality_lut
 from pydicom.sequence import Sequence
-from pydicom.uid import (
-    DeflatedExplicitVRLittleEndian,
-    ExplicitVRLittleEndian,
-    JPEGBaseline8Bit,
-    generate_uid,
-)
 
-from jradi_desktop.errors import JRadiError
 from jradi_desktop.imaging import (
     PRESET_NAMES,
-    ImageLoadError,
     LoadFailure,
     Window,
     XrayImage,
@@ -40,57 +26,9 @@ from jradi_desktop.imaging import (
     open_image,
     preset_window,
     render,
-    scan_images,
     to_model_rgb,
     window_presets,
 )
-
-DX_STORAGE = "1.2.840.10008.5.1.4.1.1.1.1"  # Digital X-Ray Image Storage - For Presentation
-
-
-def bundled(name: str) -> Path:
-    path = get_testdata_file(name, download=False)
-    if path is None:
-        pytest.skip(f"pydicom test file {name} is not installed")
-    return Path(path)
-
-
-def write_dicom(
-    path: Path,
-    arr: np.ndarray,
-    *,
-    photometric: str = "MONOCHROME2",
-    bits_stored: int | None = None,
-    **attrs: object,
-) -> Path:
-    ds = Dataset()
-    ds.file_meta = FileMetaDataset()
-    ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
-    ds.SOPClassUID = DX_STORAGE
-    ds.StudyInstanceUID = generate_uid()
-    ds.SeriesInstanceUID = generate_uid()
-    ds.Modality = "DX"
-    ds.set_pixel_data(arr, photometric, bits_stored or arr.dtype.itemsize * 8)
-    for keyword, value in attrs.items():
-        setattr(ds, keyword, value)
-    ds.save_as(path, enforce_file_format=True)
-    return path
-
-
-def assert_names_file(exc: ImageLoadError, path: Path, reason: LoadFailure) -> None:
-    assert exc.reason is reason, exc
-    assert str(path) in exc.message_ja
-    assert str(path) in exc.message_en
-    assert str(exc) == f"{exc.message_ja}\n{exc.message_en}"
-    assert isinstance(exc, JRadiError)
-
-
-def expect_error(path: Path, reason: LoadFailure, **kwargs: object) -> ImageLoadError:
-    with pytest.raises(ImageLoadError) as info:
-        open_image(path, **kwargs)
-    assert_names_file(info.value, path, reason)
-    return info.value
-
 
 # --- DICOM decoding: every plugin path agrees with the uncompressed original -----------------
 
@@ -400,10 +338,9 @@ def test_window_validation():
 
 def test_japanese_patient_name_iso_2022_ir_87(tmp_path: Path):
     name = "Yamada^Tarou=山田^太郎=やまだ^たろう"
-    path = write_dicom(
+    path = write_japanese_dicom(
         tmp_path / "日本語の画像.dcm",
         np.zeros((4, 4), np.uint16),
-        SpecificCharacterSet=["ISO 2022 IR 6", "ISO 2022 IR 87"],
         PatientName=name,
         PatientID="ID-0001",
         StudyDate="20240401",
@@ -411,7 +348,6 @@ def test_japanese_patient_name_iso_2022_ir_87(tmp_path: Path):
         BodyPartExamined="CHEST",
         ImagerPixelSpacing=[0.15, 0.15],
     )
-    assert b"\x1b$B" in path.read_bytes()  # the kanji really are ISO 2022 escaped
     image = open_image(path)
     assert image.patient_name == name
     assert image.patient_name_ideographic == "山田^太郎"
@@ -429,73 +365,6 @@ def test_japanese_patient_name_iso_2022_ir_87(tmp_path: Path):
         assert key in info
 
 
-# --- PNG / JPEG ------------------------------------------------------------------------------
-
-
-def save_png(path: Path, image: Image.Image) -> Path:
-    image.save(path, format="PNG")
-    return path
-
-
-def test_png_8_bit_grey_is_shown_unchanged(tmp_path: Path):
-    arr = np.tile(np.arange(256, dtype=np.uint8), (4, 1))
-    image = open_image(save_png(tmp_path / "grey.png", Image.fromarray(arr)))
-    assert (image.file_format, image.photometric, image.bits_stored) == ("PNG", "MONOCHROME2", 8)
-    np.testing.assert_array_equal(render(image), arr)
-    assert image_info(image)["transfer_syntax"] == "PNG"
-
-
-def test_png_16_bit(tmp_path: Path):
-    rng = np.random.default_rng(1)
-    arr = rng.integers(200, 3800, size=(64, 48), dtype=np.uint16)
-    path = save_png(tmp_path / "sixteen", Image.fromarray(arr))  # no extension
-    image = open_image(path)
-    assert image.bits_stored == 16 and image.rgb is None
-    np.testing.assert_array_equal(image.pixels, arr)
-    low, high = np.percentile(arr, [0.5, 99.5])
-    assert image.default_window == Window.from_range(low, high, "AUTO")
-
-
-def test_palette_png(tmp_path: Path):
-    arr = np.arange(64, dtype=np.uint8).reshape(8, 8) * 4
-    grey_palette = [v for i in range(256) for v in (i, i, i)]
-    grey = Image.fromarray(arr).convert("L").convert("P")
-    grey.putpalette(grey_palette)
-    image = open_image(save_png(tmp_path / "grey_p.png", grey))
-    assert image.photometric == "MONOCHROME2"
-    np.testing.assert_array_equal(image.pixels, np.asarray(grey.convert("L")))
-    colour = Image.fromarray(arr).convert("P")
-    colour.putpalette([v for i in range(256) for v in (i, 255 - i, 0)])
-    image = open_image(save_png(tmp_path / "colour_p.png", colour))
-    assert image.photometric == "RGB"
-    np.testing.assert_array_equal(image.rgb, np.asarray(colour.convert("RGB")))
-
-
-def test_rgba_png_composited_on_black(tmp_path: Path):
-    rgba = np.zeros((2, 3, 4), np.uint8)
-    rgba[..., :3] = (200, 100, 50)
-    rgba[..., 3] = [[255, 0, 128], [255, 255, 255]]
-    image = open_image(save_png(tmp_path / "rgba.png", Image.fromarray(rgba)))
-    assert image.photometric == "RGB"
-    np.testing.assert_array_equal(image.rgb[0, 0], (200, 100, 50))
-    np.testing.assert_array_equal(image.rgb[0, 1], (0, 0, 0))
-    np.testing.assert_array_equal(image.rgb[0, 2], (100, 50, 25))
-
-
-def test_jpeg_grey_rgb_and_exif_orientation(tmp_path: Path):
-    arr = np.tile(np.linspace(0, 255, 64).astype(np.uint8), (32, 1))
-    Image.fromarray(arr).save(tmp_path / "grey.jpg", quality=95)
-    grey = open_image(tmp_path / "grey.jpg")
-    assert grey.photometric == "MONOCHROME2" and grey.file_format == "JPEG"
-    assert np.abs(grey.pixels - arr).mean() < 2
-    rgb = Image.fromarray(np.dstack([arr, arr[:, ::-1], np.full_like(arr, 128)]))
-    exif = Image.Exif()
-    exif[0x0112] = 6  # rotate 90 degrees clockwise for display
-    rgb.save(tmp_path / "photo.jpeg", quality=95, exif=exif)
-    photo = open_image(tmp_path / "photo.jpeg")
-    assert photo.photometric == "RGB" and photo.rgb.shape == (64, 32, 3)
-
-
 # --- Model input ---------------------------------------------------------------------------
 
 
@@ -506,164 +375,3 @@ def test_to_model_rgb(mr_small: XrayImage):
     assert (arr[..., 0] == arr[..., 1]).all() and (arr[..., 1] == arr[..., 2]).all()
     native = to_model_rgb(mr_small, size=None)
     np.testing.assert_array_equal(np.asarray(native)[..., 0], render(mr_small))
-
-
-# --- Errors ----------------------------------------------------------------------------------
-
-
-def test_zero_bytes_text_directory_missing(tmp_path: Path):
-    empty = tmp_path / "empty.dcm"
-    empty.write_bytes(b"")
-    expect_error(empty, LoadFailure.EMPTY)
-    text = tmp_path / "notes.dcm"
-    text.write_text("これは画像ではありません\n", encoding="utf-8")
-    expect_error(text, LoadFailure.NOT_IMAGE)
-    expect_error(tmp_path, LoadFailure.DIRECTORY)
-    expect_error(tmp_path / "nowhere.png", LoadFailure.MISSING)
-    expect_error(text / "child.dcm", LoadFailure.MISSING)
-
-
-def test_truncated_files(tmp_path: Path):
-    error = expect_error(bundled("MR_truncated.dcm"), LoadFailure.TRUNCATED)
-    assert "8,130 of the 8,192 bytes" in error.message_en
-    whole = bundled("MR_small.dcm").read_bytes()
-    for cut_at in (140, 600, 1500):  # after the meta, inside the header, inside pixel data
-        cut = tmp_path / f"cut_{cut_at}.dcm"
-        cut.write_bytes(whole[:cut_at])
-        expect_error(cut, LoadFailure.TRUNCATED)
-    png = save_png(tmp_path / "whole.png", Image.fromarray(np.arange(4096, dtype=np.uint16)))
-    cut = tmp_path / "cut.png"
-    cut.write_bytes(png.read_bytes()[: png.stat().st_size // 2])
-    expect_error(cut, LoadFailure.TRUNCATED)
-
-
-def test_dicom_without_pixel_data():
-    error = expect_error(bundled("rtplan.dcm"), LoadFailure.NO_PIXELS)
-    assert "RT Plan Storage" in error.message_ja
-
-
-def test_undecodable_dicom_is_reported():
-    # A non-conformant JPEG that neither pylibjpeg nor Pillow (nor pydicom) decodes.
-    error = expect_error(bundled("JPEG-lossy.dcm"), LoadFailure.DECODE_FAILED)
-    assert "JPEG Extended" in error.message_en
-
-
-def test_transfer_syntax_without_decoder(tmp_path: Path):
-    path = write_dicom(tmp_path / "video.dcm", np.zeros((8, 8), np.uint8))
-    ds = pydicom.dcmread(path)
-    ds.file_meta.TransferSyntaxUID = "1.2.840.10008.1.2.4.100"  # MPEG2 video
-    ds.PixelData = encapsulate([b"\x00\x00\x01\xb3" + bytes(60)])
-    ds["PixelData"].VR = "OB"
-    ds.save_as(path, enforce_file_format=True)
-    error = expect_error(path, LoadFailure.UNSUPPORTED_SYNTAX)
-    assert "MPEG2" in error.message_en and "MPEG2" in error.message_ja
-
-
-def test_dicom_bomb_refused_before_decoding(tmp_path: Path):
-    path = write_dicom(tmp_path / "bomb.dcm", np.zeros((4, 4), np.uint16))
-    ds = pydicom.dcmread(path)
-    ds.Rows, ds.Columns, ds.NumberOfFrames = 60000, 60000, 100
-    ds.save_as(path, enforce_file_format=True)
-    error = expect_error(path, LoadFailure.TOO_LARGE)
-    assert "360,000,000,000 pixels" in error.message_en
-    small = write_dicom(tmp_path / "small.dcm", np.zeros((100, 100), np.uint16))
-    expect_error(small, LoadFailure.TOO_LARGE, max_pixels=9_999)
-    assert open_image(small, max_pixels=10_000).rows == 100
-
-
-def test_compressed_frame_claiming_more_pixels_than_the_header(tmp_path: Path):
-    buffer = io.BytesIO()
-    Image.fromarray(np.zeros((8, 8), np.uint8)).save(buffer, format="JPEG")
-    jpeg = bytearray(buffer.getvalue())
-    sof = jpeg.index(b"\xff\xc0")
-    jpeg[sof + 5 : sof + 9] = struct.pack(">HH", 60000, 60000)  # frame header: 60000 x 60000
-    path = write_dicom(tmp_path / "jpeg_bomb.dcm", np.zeros((8, 8), np.uint8))
-    ds = pydicom.dcmread(path)
-    ds.file_meta.TransferSyntaxUID = JPEGBaseline8Bit
-    ds.PixelData = encapsulate([bytes(jpeg)])
-    ds["PixelData"].VR = "OB"
-    ds.save_as(path, enforce_file_format=True)
-    error = expect_error(path, LoadFailure.TOO_LARGE)
-    assert "60000 x 60000" in error.message_en
-
-
-def test_deflate_bomb(tmp_path: Path):
-    path = write_dicom(tmp_path / "deflate.dcm", np.zeros((4, 4), np.uint8))
-    ds = pydicom.dcmread(path)
-    ds.file_meta.TransferSyntaxUID = DeflatedExplicitVRLittleEndian
-    ds.add_new(0x00091010, "OB", bytes(24 << 20))  # 24 MiB of zeros, ~24 KiB deflated
-    ds.save_as(path, enforce_file_format=True)
-    assert path.stat().st_size < 1 << 20
-    expect_error(path, LoadFailure.TOO_LARGE, max_pixels=1000)
-
-
-def png_chunk(tag: bytes, data: bytes) -> bytes:
-    crc = zlib.crc32(tag + data) & 0xFFFFFFFF
-    return struct.pack(">I", len(data)) + tag + data + struct.pack(">I", crc)
-
-
-def test_png_bombs(tmp_path: Path):
-    header = struct.pack(">IIBBBBB", 100_000, 100_000, 8, 0, 0, 0, 0)
-    bomb = tmp_path / "bomb.png"
-    bomb.write_bytes(
-        b"\x89PNG\r\n\x1a\n"
-        + png_chunk(b"IHDR", header)
-        + png_chunk(b"IDAT", zlib.compress(bytes(1000)))
-        + png_chunk(b"IEND", b"")
-    )
-    # Over Pillow's own limit: its DecompressionBombError becomes ours, whatever our limit.
-    expect_error(bomb, LoadFailure.TOO_LARGE, max_pixels=10**12)
-    big = save_png(tmp_path / "big.png", Image.new("L", (300, 300)))
-    error = expect_error(big, LoadFailure.TOO_LARGE, max_pixels=50_000)
-    assert "90,000" in error.message_en and "50,000" in error.message_ja
-
-
-def test_error_pickles_across_processes(tmp_path: Path):
-    path = tmp_path / "missing.dcm"
-    with pytest.raises(ImageLoadError) as info:
-        open_image(path)
-    clone = pickle.loads(pickle.dumps(info.value))
-    assert (clone.reason, clone.path, str(clone)) == (info.value.reason, path, str(info.value))
-    assert clone.message("en") == info.value.message_en
-
-
-# --- Listing -------------------------------------------------------------------------------
-
-
-def test_scan_images(tmp_path: Path):
-    root = tmp_path / "study"
-    (root / "series2").mkdir(parents=True)
-    (root / ".hidden").mkdir()
-    for name in [
-        "IM10",
-        "IM2",
-        "a.DCM",
-        "b.png",
-        "c.JPG",
-        "d.jpeg",
-        "e.dicom",
-        "notes.txt",
-        ".DS_Store",
-        "series2/x.dcm",
-        ".hidden/y.dcm",
-        "DICOMDIR",
-    ]:
-        (root / name).write_bytes(b"x")
-    (root / "magic.bin").write_bytes(bytes(128) + b"DICM")
-    explicit = tmp_path / "single.png"
-    explicit.write_bytes(b"x")
-    scan = scan_images([root, explicit, root / "b.png"])
-    assert scan.skipped == []
-    names = [p.relative_to(tmp_path).as_posix() for p in scan.files]
-    assert names == [
-        "study/a.DCM",
-        "study/b.png",
-        "study/c.JPG",
-        "study/d.jpeg",
-        "study/e.dicom",
-        "study/IM2",
-        "study/IM10",
-        "study/magic.bin",
-        "study/series2/x.dcm",
-        "single.png",
-    ]

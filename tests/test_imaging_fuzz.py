@@ -36,7 +36,7 @@ from pydicom.uid import (
 )
 
 from jradi_desktop.imaging import ImageLoadError, XrayImage, image_info, open_image, render
-from jradi_desktop.selftest import sample_dicom
+from jradi_desktop.ui.selftest import sample_dicom
 
 SEED = 20240601
 PER_CALL_SECONDS = 5.0

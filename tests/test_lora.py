@@ -71,6 +71,19 @@ def child_env():
     return {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
 
 
+def run_child(command: list[str], timeout: float) -> subprocess.CompletedProcess[str]:
+    """``command`` run to its end from the repository root, offline, its output captured."""
+    return subprocess.run(
+        command,
+        cwd=ROOT,
+        env=child_env(),
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        timeout=timeout,
+    )
+
+
 # --- data -----------------------------------------------------------------------------------
 
 
@@ -385,15 +398,7 @@ def test_a_killed_run_resumes_from_its_last_checkpoint(demo_dir, tmp_path):
     last = latest_checkpoint(workspace).step
     assert checkpointed <= last < 12 and last % 3 == 0
 
-    rerun = subprocess.run(
-        command,
-        cwd=ROOT,
-        env=child_env(),
-        capture_output=True,
-        text=True,
-        encoding="utf-8",
-        timeout=120,
-    )
+    rerun = run_child(command, timeout=120)
     assert rerun.returncode == 0, rerun.stderr
     events = [json.loads(line) for line in rerun.stdout.splitlines()]
     resumed = [e["data"] for e in events if e["data"].get("event") == "resume"]
@@ -448,15 +453,7 @@ def test_two_processes_train_together_and_write_one_adapter(demo_dir, tmp_path):
         "--events",
         "jsonl",
     ]
-    done = subprocess.run(
-        command,
-        cwd=ROOT,
-        env=child_env(),
-        capture_output=True,
-        text=True,
-        encoding="utf-8",
-        timeout=180,
-    )
+    done = run_child(command, timeout=180)
     assert done.returncode == 0, done.stderr[-3000:]
     events = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
     starts = [e for e in events if e["data"].get("event") == "start"]

@@ -8,14 +8,14 @@ from pathlib import Path
 import numpy as np
 import pydicom.data
 import pytest
+from main_window_factory import make_window
 from PIL import Image
-from PySide6.QtCore import QMimeData, QPointF, QSettings, Qt, QUrl
+from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
 from PySide6.QtGui import QDropEvent
 
 from jradi_desktop.cli import main as jradi
 from jradi_desktop.inference import GenerationParams
-from jradi_desktop.models import ModelRegistry, ModelSpec
-from jradi_desktop.store import Database, History
+from jradi_desktop.models import ModelSpec
 from jradi_desktop.ui.main_window import MainWindow
 from jradi_desktop.ui.report_panel import DRAFT_KEY
 
@@ -23,17 +23,9 @@ pytestmark = pytest.mark.gui
 CT = pydicom.data.get_testdata_file("CT_small.dcm")
 
 
-def _make_window(tmp_path: Path) -> MainWindow:
-    return MainWindow(
-        history=History(Database(tmp_path / "history.sqlite3")),
-        registry=ModelRegistry(tmp_path / "models.json"),
-        settings=QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat),
-    )
-
-
 @pytest.fixture
 def window(qtbot, tmp_path):
-    win = _make_window(tmp_path)
+    win = make_window(tmp_path)
     qtbot.addWidget(win)
     win.show()
     yield win
@@ -75,9 +67,10 @@ def test_generate_streams_a_report_and_stores_it(qtbot, window, trained_gguf):
     window.set_model(ModelSpec("demo", "gguf", trained_gguf["vlm"], trained_gguf["mmproj"]))
     _open(qtbot, window)
     pieces = []
-    window.controller.piece.connect(lambda tag, text: pieces.append(text))
-    with qtbot.waitSignal(window.controller.finished, timeout=60000):
-        window.report.generate_button.click()
+    window.report.generate_button.click()
+    window.session.job.piece.connect(pieces.append)
+    with qtbot.waitSignal(window.session.job.finished, timeout=60000):
+        pass
     qtbot.waitUntil(lambda: window.report.report_id is not None, timeout=5000)
     assert len(pieces) > 1
     findings, _ = window.report.sections()
@@ -97,17 +90,18 @@ def test_generate_streams_a_report_and_stores_it(qtbot, window, trained_gguf):
 @pytest.mark.slow
 def test_stop_ends_generation_within_a_second(qtbot, window, demo_gguf):
     window.set_model(ModelSpec("random", "gguf", demo_gguf["vlm"], demo_gguf["mmproj"]))
-    window.report_params = GenerationParams(max_new_tokens=3500)
+    window.session.params = GenerationParams(max_new_tokens=3500)
     _open(qtbot, window)
-    with qtbot.waitSignal(window.controller.piece, timeout=60000):
-        window.report.generate_button.click()
+    window.report.generate_button.click()
+    with qtbot.waitSignal(window.session.job.piece, timeout=60000):
+        pass
     import time
 
     start = time.perf_counter()
-    with qtbot.waitSignal(window.controller.finished, timeout=5000) as blocker:
+    with qtbot.waitSignal(window.session.job.finished, timeout=5000) as blocker:
         window.report.stop_button.click()
     assert time.perf_counter() - start < 1.0
-    assert blocker.args[1]["finish_reason"] == "cancelled"
+    assert blocker.args[0].finish_reason == "cancelled"
 
 
 def test_draft_comes_back_after_kill_9(qtbot, tmp_path):
@@ -133,9 +127,9 @@ def test_draft_comes_back_after_kill_9(qtbot, tmp_path):
         os.kill(os.getpid(), signal.SIGKILL)
     """)
     assert subprocess.run([sys.executable, "-c", script], timeout=60).returncode == -9
-    restarted = _make_window(tmp_path)
+    restarted = make_window(tmp_path)
     qtbot.addWidget(restarted)
-    assert restarted.offer_draft_back(ask=False)
+    assert restarted.session.offer_draft_back(ask=False)
     qtbot.waitUntil(lambda: restarted.report.sections()[0] != "", timeout=10000)
     assert restarted.report.sections() == (
         "左上肺野に結節影。kill -9 の前に入力",
@@ -176,7 +170,7 @@ def test_exported_sr_carries_the_edited_text_and_the_source_uids(qtbot, window, 
     _open(qtbot, window)
     window.report.set_sections("右下肺野に浸潤影を認めます。", "肺炎の疑い。")
     out = tmp_path / "報告.dcm"
-    window.export_report("sr", out)
+    window.session.export("sr", out)
     sr = pydicom.dcmread(out)
     source = pydicom.dcmread(CT)
     assert sr.SpecificCharacterSet == "ISO_IR 192"
@@ -197,7 +191,7 @@ def test_exported_sr_carries_the_edited_text_and_the_source_uids(qtbot, window, 
     assert "右下肺野に浸潤影を認めます。" in texts and "肺炎の疑い。" in texts
     for fmt in ("txt", "md", "pdf"):
         target = tmp_path / f"report.{fmt}"
-        window.export_report(fmt, target)
+        window.session.export(fmt, target)
         assert target.stat().st_size > 0
     assert "浸潤影" in (tmp_path / "report.md").read_text(encoding="utf-8")
 
@@ -223,10 +217,12 @@ def test_chat_question_streams_an_answer(qtbot, window, demo_gguf):
     window.tabs.setCurrentWidget(window.chat)
     window.chat.params = GenerationParams(max_new_tokens=12)
     pieces = []
-    window.controller.piece.connect(lambda tag, text: pieces.append((tag, text)))
     window.chat.input.setPlainText("市中肺炎の第一選択薬は？")
-    with qtbot.waitSignal(window.controller.finished, timeout=60000):
-        assert window.chat.send()
+    assert window.chat.send()
+    job = window.chat.job
+    job.piece.connect(lambda text: pieces.append((job.name, text)))
+    with qtbot.waitSignal(job.finished, timeout=60000):
+        pass
     assert pieces and all(tag == "chat" for tag, _ in pieces)
     qtbot.waitUntil(lambda: len(window.history.messages(window.chat.current_chat)) == 2)
     assert "市中肺炎" in window.chat.transcript.toPlainText()

@@ -8,7 +8,8 @@ import pytest
 from PySide6.QtCore import Qt
 
 from jradi_desktop.models import ModelRegistry, ModelSpec
-from jradi_desktop.ui.model_manager import FirstStartPage, ModelManagerDialog
+from jradi_desktop.ui.first_start import FirstStartPage
+from jradi_desktop.ui.model_manager import ModelManagerDialog
 
 pytestmark = pytest.mark.gui
 

@@ -20,6 +20,15 @@ from jradi_desktop.models import (
 )
 
 
+def _save(writer: gguf.GGUFWriter, path):
+    """Write ``writer``'s header, metadata and tensors to its file, close it; ``path``."""
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+    return path
+
+
 def _tiny_gguf(path, arch="llama", embedding=128, blocks=1, width=None, tensor_blocks=None):
     """A GGUF header saying ``embedding`` wide and ``blocks`` blocks; the tensors are ``width``
     wide (default: the same) and ``tensor_blocks`` blocks (default: the same)."""
@@ -31,11 +40,7 @@ def _tiny_gguf(path, arch="llama", embedding=128, blocks=1, width=None, tensor_b
     writer.add_tensor("token_embd.weight", np.zeros((4, width), np.float32))
     for n in range(blocks if tensor_blocks is None else tensor_blocks):
         writer.add_tensor(f"blk.{n}.attn_norm.weight", np.zeros(width, np.float32))
-    writer.write_header_to_file()
-    writer.write_kv_data_to_file()
-    writer.write_tensors_to_file()
-    writer.close()
-    return path
+    return _save(writer, path)
 
 
 def _tiny_mmproj(path, projection=128, width=32, blocks=1):
@@ -47,11 +52,7 @@ def _tiny_mmproj(path, projection=128, width=32, blocks=1):
     writer.add_tensor("mm.0.weight", np.zeros((projection, width), np.float32))
     for n in range(blocks):
         writer.add_tensor(f"v.blk.{n}.ln1.weight", np.zeros(width, np.float32))
-    writer.write_header_to_file()
-    writer.write_kv_data_to_file()
-    writer.write_tensors_to_file()
-    writer.close()
-    return path
+    return _save(writer, path)
 
 
 def _safetensors(path, shapes):

@@ -8,9 +8,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from image_files import write_dicom
 from PIL import Image
-from pydicom.dataset import Dataset, FileMetaDataset
-from pydicom.uid import ExplicitVRLittleEndian, generate_uid
 
 from jradi_desktop.imaging import XrayImage, open_image, plausibility_notes
 from jradi_desktop.pipeline import generate_report
@@ -43,30 +42,23 @@ def write_png(path: Path, pixels: np.ndarray) -> Path:
 @pytest.fixture
 def rtdose(tmp_path: Path) -> Path:
     """An RT Dose grid: 32-bit dose values in a few frames, as a planning system writes it."""
-    ds = Dataset()
-    ds.file_meta = FileMetaDataset()
-    ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
-    ds.SOPClassUID = RT_DOSE_STORAGE
-    ds.SOPInstanceUID = generate_uid()
-    ds.StudyInstanceUID = generate_uid()
-    ds.SeriesInstanceUID = generate_uid()
-    ds.Modality = "RTDOSE"
-    ds.PatientName = "Test^Dose"
-    ds.DoseUnits, ds.DoseType, ds.DoseSummationType = "GY", "PHYSICAL", "PLAN"
-    ds.DoseGridScaling = 1e-5
     z, y, x = np.mgrid[0:4, 0:60, 0:80]
     dose = (200000 * np.exp(-((x - 40) ** 2 + (y - 30) ** 2 + (z - 2) ** 2) / 300)).astype(
         np.uint32
     )
-    ds.NumberOfFrames, ds.Rows, ds.Columns = dose.shape
-    ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, "MONOCHROME2"
-    ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 32, 32, 31, 0
-    ds.FrameIncrementPointer = 0x3004000C  # Grid Frame Offset Vector
-    ds.PixelData = dose.astype("<u4").tobytes()
-    ds.GridFrameOffsetVector = [0.0, 2.5, 5.0, 7.5]
-    path = tmp_path / "RD.plan.dcm"
-    ds.save_as(path, enforce_file_format=True)
-    return path
+    frames, rows, columns = dose.shape
+    return write_dicom(
+        tmp_path / "RD.plan.dcm",
+        None,
+        SOPClassUID=RT_DOSE_STORAGE, Modality="RTDOSE", PatientName="Test^Dose",
+        DoseUnits="GY", DoseType="PHYSICAL", DoseSummationType="PLAN", DoseGridScaling=1e-5,
+        NumberOfFrames=frames, Rows=rows, Columns=columns,
+        SamplesPerPixel=1, PhotometricInterpretation="MONOCHROME2",
+        BitsAllocated=32, BitsStored=32, HighBit=31, PixelRepresentation=0,
+        FrameIncrementPointer=0x3004000C,  # Grid Frame Offset Vector
+        PixelData=dose.astype("<u4").tobytes(),
+        GridFrameOffsetVector=[0.0, 2.5, 5.0, 7.5],
+    )  # fmt: skip
 
 
 @pytest.fixture

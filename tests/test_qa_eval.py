@@ -213,21 +213,16 @@ def test_score_qa_explains_unusable_input(tmp_path, capsys):
 # --- eval-qa end to end ---------------------------------------------------------------------
 
 
+def eval_qa(model: Path, out: Path, *options: str) -> int:
+    """``eval-qa`` over the demo questions with ``model``, its predictions written to ``out``."""
+    return engine(["eval-qa", "--dataset", str(DEMO_QA), "--model", str(model), "--out", str(out),
+                   *options])  # fmt: skip
+
+
 @pytest.mark.slow
 def test_eval_qa_with_the_demo_base_writes_predictions_and_metrics(demo_dir, tmp_path, capsys):
     out = tmp_path / "予測.jsonl"
-    args = [
-        "eval-qa",
-        "--dataset",
-        str(DEMO_QA),
-        "--model",
-        str(demo_dir / "base"),
-        "--out",
-        str(out),
-        "--max-new-tokens",
-        "24",
-    ]
-    assert engine(args) == 0
+    assert eval_qa(demo_dir / "base", out, "--max-new-tokens", "24") == 0
     metrics = json.loads(capsys.readouterr().out)
     for key in ("accuracy", "exact_match", "gestalt", "igakuqa_accuracy", "igakuqa_points"):
         assert key in metrics
@@ -257,25 +252,9 @@ def test_eval_qa_with_the_demo_base_writes_predictions_and_metrics(demo_dir, tmp
 @pytest.mark.slow
 def test_eval_qa_with_a_gguf_medpalm_one_shot_over_every_question(demo_gguf, tmp_path, capsys):
     out = tmp_path / "preds.jsonl"
-    args = [
-        "eval-qa",
-        "--dataset",
-        str(DEMO_QA),
-        "--model",
-        str(demo_gguf["base"]),
-        "--prompt-format",
-        "medpalm",
-        "--shots",
-        "1",
-        "--choices",
-        "all",
-        "--with-images",
-        "--out",
-        str(out),
-        "--events",
-        "jsonl",
-    ]
-    assert engine(args) == 0
+    options = ["--prompt-format", "medpalm", "--shots", "1", "--choices", "all", "--with-images",
+               "--events", "jsonl"]  # fmt: skip
+    assert eval_qa(demo_gguf["base"], out, *options) == 0
     events = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert [e["step"] for e in events if e["kind"] == "progress"] == list(range(1, 11))
     metrics = events[-1]["data"]

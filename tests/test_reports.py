@@ -12,7 +12,8 @@ from pathlib import Path
 import numpy as np
 import pydicom
 import pytest
-from pydicom.dataset import Dataset, FileMetaDataset
+from image_files import DX_STORAGE, write_japanese_dicom
+from pydicom.dataset import Dataset
 from pydicom.uid import ExplicitVRLittleEndian, generate_uid
 
 from jradi_desktop.errors import JRadiError
@@ -34,7 +35,6 @@ from jradi_desktop.reports import (
     write_text,
 )
 
-DX_STORAGE = "1.2.840.10008.5.1.4.1.1.1.1"
 NAME = "Yamada^Tarou=山田^太郎=やまだ^たろう"
 FINDINGS = (
     "心拡大なし。右下肺野に浸潤影を認める。\n肋骨横隔膜角は鋭。左肺門部に結節影は見られない。"
@@ -64,29 +64,20 @@ def make_doc(**fields: object) -> ReportDocument:
 @pytest.fixture
 def japanese_dicom(tmp_path: Path) -> Path:
     """A DX image whose patient and physician names are ISO 2022 IR 87 (JIS X 0208)."""
-    ds = Dataset()
-    ds.file_meta = FileMetaDataset()
-    ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
-    ds.SpecificCharacterSet = ["ISO 2022 IR 6", "ISO 2022 IR 87"]
-    ds.SOPClassUID = DX_STORAGE
-    ds.SOPInstanceUID = generate_uid()
-    ds.StudyInstanceUID = generate_uid()
-    ds.SeriesInstanceUID = generate_uid()
-    ds.Modality = "DX"
-    ds.PatientName = NAME
-    ds.PatientID = "ID-0001"
-    ds.PatientBirthDate = "19600102"
-    ds.PatientSex = "M"
-    ds.StudyDate = "20240401"
-    ds.StudyTime = "101500"
-    ds.AccessionNumber = "ACC-123"
-    ds.ReferringPhysicianName = "Suzuki^Ichiro=鈴木^一郎"
-    ds.StudyDescription = "胸部単純撮影"
-    ds.set_pixel_data(np.zeros((8, 8), np.uint16), "MONOCHROME2", 12)
-    path = tmp_path / "胸部.dcm"
-    ds.save_as(path, enforce_file_format=True)
-    assert b"\x1b$B" in path.read_bytes()  # the kanji really are ISO 2022 escaped
-    return path
+    return write_japanese_dicom(
+        tmp_path / "胸部.dcm",
+        np.zeros((8, 8), np.uint16),
+        bits_stored=12,
+        PatientName=NAME,
+        PatientID="ID-0001",
+        PatientBirthDate="19600102",
+        PatientSex="M",
+        StudyDate="20240401",
+        StudyTime="101500",
+        AccessionNumber="ACC-123",
+        ReferringPhysicianName="Suzuki^Ichiro=鈴木^一郎",
+        StudyDescription="胸部単純撮影",
+    )
 
 
 def code_of(item: Dataset) -> tuple[str, str]:

@@ -7,8 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from pydicom.dataset import Dataset, FileMetaDataset
-from pydicom.uid import ExplicitVRLittleEndian, generate_uid
+from image_files import write_dicom, write_japanese_dicom
 from PySide6.QtCore import QEvent, QPoint, QPointF, Qt
 from PySide6.QtGui import QImage, QMouseEvent, QWheelEvent
 from PySide6.QtTest import QTest
@@ -20,24 +19,7 @@ from jradi_desktop.ui.viewer._interaction import WL_DRAG_PIXELS_PER_RANGE
 
 pytestmark = pytest.mark.gui
 
-DX_STORAGE = "1.2.840.10008.5.1.4.1.1.1.1"
 COLUMNS, ROWS = 200, 100
-
-
-def write_dicom(path: Path, arr: np.ndarray, **attrs: object) -> Path:
-    ds = Dataset()
-    ds.file_meta = FileMetaDataset()
-    ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
-    ds.SOPClassUID = DX_STORAGE
-    ds.SOPInstanceUID = generate_uid()
-    ds.StudyInstanceUID = generate_uid()
-    ds.SeriesInstanceUID = generate_uid()
-    ds.Modality = "DX"
-    ds.set_pixel_data(arr, "MONOCHROME2", 16)
-    for keyword, value in attrs.items():
-        setattr(ds, keyword, value)
-    ds.save_as(path, enforce_file_format=True)
-    return path
 
 
 def gradient() -> np.ndarray:
@@ -62,15 +44,20 @@ def image(tmp_path_factory: pytest.TempPathFactory) -> XrayImage:
     return open_image(path)
 
 
-@pytest.fixture
-def viewer(qtbot, image: XrayImage) -> ImageViewer:
+def shown_viewer(qtbot, image: XrayImage, width: int, height: int) -> ImageViewer:
+    """An :class:`ImageViewer` of ``width`` x ``height``, shown and exposed, showing ``image``."""
     widget = ImageViewer()
     qtbot.addWidget(widget)
-    widget.resize(400, 300)
+    widget.resize(width, height)
     widget.show()
     qtbot.waitExposed(widget)
     widget.set_image(image)
     return widget
+
+
+@pytest.fixture
+def viewer(qtbot, image: XrayImage) -> ImageViewer:
+    return shown_viewer(qtbot, image, 400, 300)
 
 
 def mouse(widget, kind: QEvent.Type, pos: QPointF, button: Qt.MouseButton) -> None:
@@ -147,12 +134,7 @@ def test_screen_shows_the_buffer_at_every_zoom(qtbot, photometric: str):
     # window: the automatic one of the whole image must be used for every visible part.
     blocks = (np.arange(100, dtype=np.uint16).reshape(10, 10) * 40).repeat(60, 0).repeat(80, 1)
     big = XrayImage(pixels=blocks.astype(np.float32), photometric=photometric)
-    widget = ImageViewer()
-    qtbot.addWidget(widget)
-    widget.resize(500, 420)
-    widget.show()
-    qtbot.waitExposed(widget)
-    widget.set_image(big)
+    widget = shown_viewer(qtbot, big, 500, 420)
     shown = widget.display_array()
     np.testing.assert_array_equal(shown, render(big))
     for zoom in (None, 0.25, 0.1, 1.0, 3.0):  # fitted (0.625), averaged levels, full-res parts
@@ -342,10 +324,9 @@ def test_pixel_hovered_reports_the_value_under_the_cursor(
 
 
 def test_japanese_patient_name_shows_in_kanji(qtbot, tmp_path: Path):
-    path = write_dicom(
+    path = write_japanese_dicom(
         tmp_path / "山田.dcm",
         gradient(),
-        SpecificCharacterSet=["ISO 2022 IR 6", "ISO 2022 IR 87"],
         PatientName="Yamada^Tarou=山田^太郎=やまだ^たろう",
         PatientID="12345",
     )

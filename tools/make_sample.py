@@ -61,7 +61,8 @@ def chest(size: int = SIZE, seed: int = 7) -> np.ndarray:
     return pixels.astype(np.uint16)
 
 
-def write(path: Path = OUT) -> Path:
+def write(path: Path = OUT, size: int = SIZE) -> Path:
+    """The phantom, ``size`` x ``size``, as a DICOM file at ``path``."""
     meta = FileMetaDataset()
     meta.MediaStorageSOPClassUID = "1.2.840.10008.5.1.4.1.1.1"  # CR Image Storage
     meta.MediaStorageSOPInstanceUID = "1.2.826.0.1.3680043.10.1234.1.3"
@@ -83,7 +84,7 @@ def write(path: Path = OUT) -> Path:
     ds.StudyDescription = "胸部単純X線（合成サンプル・患者データではありません）"
     ds.SamplesPerPixel = 1
     ds.PhotometricInterpretation = "MONOCHROME2"
-    ds.Rows = ds.Columns = SIZE
+    ds.Rows = ds.Columns = size
     ds.BitsAllocated = 16
     ds.BitsStored = 12
     ds.HighBit = 11
@@ -91,7 +92,7 @@ def write(path: Path = OUT) -> Path:
     ds.PixelSpacing = [0.35, 0.35]
     ds.WindowCenter = 2000
     ds.WindowWidth = 3600
-    ds.PixelData = chest().tobytes()
+    ds.PixelData = chest(size).tobytes()
     path.parent.mkdir(parents=True, exist_ok=True)
     ds.save_as(path, enforce_file_format=True)
     return path

@@ -55,8 +55,8 @@ def main() -> int:
         wait(app, lambda: window.current is not None)
         window.report.indication.setText("発熱と咳嗽")
         done: list[bool] = []
-        window.controller.finished.connect(lambda *_: done.append(True))
-        window.generate_report("発熱と咳嗽")
+        window.session.generate("発熱と咳嗽")
+        window.session.job.finished.connect(lambda *_: done.append(True))
         wait(app, lambda: bool(done))
         wait(app, lambda: False, timeout=2.5)  # status bar refresh
         window.grab().save(str(SHOTS / "app_report_ja.png"))
@@ -68,6 +68,7 @@ def main() -> int:
         window.chat.input.setPlainText("胸部X線で心胸郭比が60%でした。考えられることは？")
         done.clear()
         window.chat.send()
+        window.chat.job.finished.connect(lambda *_: done.append(True))
         wait(app, lambda: bool(done))
         wait(app, lambda: False, timeout=0.5)
         window.grab().save(str(SHOTS / "app_chat_ja.png"))

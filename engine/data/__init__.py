@@ -8,19 +8,9 @@ from engine.data._instructions import (
     load_instructions,
 )
 from engine.data._jsonl import DataProblem, skipped_summary
-from engine.data._reports import (
-    FINDINGS_COLUMNS,
-    IMAGE_COLUMNS,
-    REPORT_COLUMNS,
-    ReportPair,
-    ReportSet,
-    load_report_pairs,
-)
+from engine.data._reports import ReportPair, ReportSet, load_report_pairs
 
 __all__ = [
-    "FINDINGS_COLUMNS",
-    "IMAGE_COLUMNS",
-    "REPORT_COLUMNS",
     "DataError",
     "ReportPair",
     "ReportSet",

@@ -19,13 +19,12 @@ from typing import TYPE_CHECKING, Any
 
 from engine.data._errors import DataError
 from engine.metrics import extract_findings
+from jradi_desktop.contract import FINDINGS_COLUMNS, IMAGE_COLUMNS, REPORT_COLUMNS
+from jradi_desktop.imaging import MODEL_SIZE
 
 if TYPE_CHECKING:
     from PIL import Image
 
-IMAGE_COLUMNS = ("image", "image_path", "path", "file")
-REPORT_COLUMNS = ("report", "text", "ja_text")
-FINDINGS_COLUMNS = ("findings", "所見")
 _FORMATS = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl"}
 
 
@@ -42,7 +41,7 @@ class ReportPair:
     def where(self) -> str:
         return f"{self.source}: row {self.row}"
 
-    def model_image(self, size: tuple[int, int] | None = (512, 512)) -> Image.Image:
+    def model_image(self, size: tuple[int, int] | None = MODEL_SIZE) -> Image.Image:
         """The image as the model sees it (``jradi_desktop.imaging.to_model_rgb``)."""
         from jradi_desktop.imaging import ImageLoadError, open_image, to_model_rgb
 

@@ -7,11 +7,11 @@ folder + GGUF) and summarised. See REFERENCE.md §1 and docs/adr/0005-evolve.md.
 """
 
 from engine.evolve._errors import EvolveError
-from engine.evolve._export import BEST_DIR, best_recipe, iter_export_best
-from engine.evolve._fitness import Cancelled, FitnessResult, ReportFitness, resolve_model_dtype
+from engine.evolve._export import best_recipe, iter_export_best
+from engine.evolve._fitness import Cancelled, FitnessResult, ReportFitness
 from engine.evolve._history import iter_history
 from engine.evolve._job import evolve, iter_evolve
-from engine.evolve._run import TRIALS_DIR, TrialRunner
+from engine.evolve._run import TrialRunner
 from engine.evolve._settings import (
     SAMPLER_NAMES,
     DataSettings,
@@ -21,17 +21,14 @@ from engine.evolve._settings import (
     Pruning,
     load_evolve_recipe,
 )
-from engine.evolve._space import SAMPLERS, SearchSpace, make_pruner, make_sampler, param_names
-from engine.evolve._storage import DEFAULT_DB, StudyStorage, open_storage, safe_url
+from engine.evolve._space import SAMPLERS, SearchSpace, make_pruner, make_sampler
+from engine.evolve._storage import StudyStorage, open_storage, safe_url
 from engine.evolve._summary import SUMMARY_DIR, plot_scores, write_summary
 
 __all__ = [
-    "BEST_DIR",
-    "DEFAULT_DB",
     "SAMPLERS",
     "SAMPLER_NAMES",
     "SUMMARY_DIR",
-    "TRIALS_DIR",
     "Cancelled",
     "DataSettings",
     "EvolveError",
@@ -53,9 +50,7 @@ __all__ = [
     "make_pruner",
     "make_sampler",
     "open_storage",
-    "param_names",
     "plot_scores",
-    "resolve_model_dtype",
     "safe_url",
     "write_summary",
 ]

@@ -26,12 +26,20 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from engine.events import Event
 from engine.evolve._settings import EvolveRecipe, ExportSettings
 from engine.evolve._storage import FileLock
 from engine.merge import RECIPE_FILE, JRadiEvoParams, MergeContext, Recipe, splice_language_tower
+from jradi_desktop.contract import (
+    BEST_DIR,
+    BEST_GGUF_DIR,
+    BEST_JSON,
+    BEST_MODEL_DIR,
+    LOG,
+    PROGRESS,
+    BestFiles,
+    Event,
+)
 
-BEST_DIR = "best"
 JOB = "evolve"
 
 
@@ -41,7 +49,9 @@ def best_recipe(recipe: EvolveRecipe, params: JRadiEvoParams) -> Recipe:
         base=recipe.base,
         models=recipe.models,
         method="jradievo",
-        parameters={"p": params.p, "k": list(params.k), "w": list(params.w), "lambda": params.lam},
+        parameters={
+            f: list(v) if isinstance(v, tuple) else v for f, v in params.by_family().items()
+        },
         dtype=recipe.dtype,
         device=recipe.device,
         seed=recipe.seed,
@@ -64,18 +74,9 @@ def _no_gguf_reason(vlm_dir: Path) -> str | None:
 
 def _exported(out: Path) -> dict[str, Any] | None:
     try:
-        return json.loads((out / "best.json").read_text(encoding="utf-8"))
+        return json.loads((out / BEST_JSON).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
-
-
-def _paths(out: Path) -> dict[str, Any]:
-    gguf = out / "gguf"
-    return {
-        "model_dir": str(out / "model"),
-        "gguf": str(gguf / "model.gguf") if (gguf / "model.gguf").is_file() else None,
-        "mmproj": str(gguf / "mmproj.gguf") if (gguf / "mmproj.gguf").is_file() else None,
-    }
 
 
 def _remove_leftovers(workspace: Path) -> list[Path]:
@@ -110,7 +111,7 @@ def leftovers_event(removed: list[Path]) -> Event:
     names = ", ".join(p.name for p in removed)
     message = f"removed {len(removed)} unfinished export(s) of a killed run: {names}"
     data = {"event": "stale-exports", "removed": [str(p) for p in removed]}
-    return Event(JOB, "log", message, data=data)
+    return Event(JOB, LOG, message, data=data)
 
 
 def iter_export_best(
@@ -126,7 +127,7 @@ def iter_export_best(
     out = workspace / BEST_DIR
     lock = FileLock(workspace / f".{BEST_DIR}.lock")
     if not lock.acquire():
-        yield Event(JOB, "log", f"another worker (pid {lock.holder()}) is exporting to {out}")
+        yield Event(JOB, LOG, f"another worker (pid {lock.holder()}) is exporting to {out}")
         return
     try:
         removed = _remove_leftovers(workspace)
@@ -151,7 +152,12 @@ def _export(
     workspace = out.parent
     done = _exported(out)
     if done is not None and done.get("trial") == trial:
-        yield Event(JOB, "log", f"best trial {trial} already exported to {out}", data=_paths(out))
+        yield Event(
+            JOB,
+            LOG,
+            f"best trial {trial} already exported to {out}",
+            data=BestFiles.of(out).to_data(),
+        )
         return
     stage = Path(tempfile.mkdtemp(prefix=f".{BEST_DIR}.partial-{os.getpid()}-", dir=workspace))
     umask = os.umask(0)
@@ -161,22 +167,24 @@ def _export(
     refusal = _no_gguf_reason(recipe.vlm.path) if gguf else None  # type: ignore[union-attr]
     if refusal is not None:
         gguf = False
-        yield Event(JOB, "log", f"exporting trial {trial}: no GGUF: {refusal}",
+        yield Event(JOB, LOG, f"exporting trial {trial}: no GGUF: {refusal}",
                     data={"event": "no-gguf", "reason": refusal})  # fmt: skip
     try:
         total = 3 if gguf else 2
-        yield Event(JOB, "progress", f"exporting trial {trial}: merging", 1, total)
+        yield Event(JOB, PROGRESS, f"exporting trial {trial}: merging", 1, total)
         tower = context.merged_state_dict(params)
-        splice_language_tower(recipe.vlm.path, tower, stage / "model")  # type: ignore[union-attr]
+        splice_language_tower(recipe.vlm.path, tower, stage / BEST_MODEL_DIR)  # type: ignore[union-attr]
         del tower
-        (stage / "model" / RECIPE_FILE).write_text(
+        (stage / BEST_MODEL_DIR / RECIPE_FILE).write_text(
             best_recipe(recipe, params).to_yaml(), encoding="utf-8"
         )
         if gguf:
-            yield Event(JOB, "progress", f"exporting trial {trial}: GGUF", 2, total)
-            export_gguf(stage / "model", stage / "gguf", settings.outtype, settings.quantize)
+            yield Event(JOB, PROGRESS, f"exporting trial {trial}: GGUF", 2, total)
+            export_gguf(
+                stage / BEST_MODEL_DIR, stage / BEST_GGUF_DIR, settings.outtype, settings.quantize
+            )
         info = {"trial": trial, "score": score, "params": params.to_vector()}
-        (stage / "best.json").write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
+        (stage / BEST_JSON).write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
         old = None
         if out.exists():
             old = workspace / f".{BEST_DIR}.old-{os.getpid()}"
@@ -187,4 +195,6 @@ def _export(
     except BaseException:
         shutil.rmtree(stage, ignore_errors=True)
         raise
-    yield Event(JOB, "progress", f"best trial {trial} exported to {out}", total, total, _paths(out))
+    yield BestFiles.of(out).event(
+        JOB, PROGRESS, f"best trial {trial} exported to {out}", total, total
+    )

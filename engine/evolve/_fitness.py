@@ -25,10 +25,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from engine.data import ReportPair
+from engine.devices import torch_dtype
 from engine.evolve._greedy import GreedyDecoder, unsupported_reason
 from engine.evolve._vlm import DevBatch, DevSet, open_dev_set
 from engine.merge import JRadiEvoParams, MergeContext
 from engine.metrics import rouge_l, tokenize_ja
+from jradi_desktop.imaging import MODEL_SIZE
 
 if TYPE_CHECKING:
     import torch
@@ -61,15 +63,6 @@ def _cancel_criterion(cancel: threading.Event) -> Any:
     return _StopOnCancel()
 
 
-def resolve_model_dtype(name: str, device: str) -> torch.dtype:
-    """``auto``: float16 on a GPU (as JRadiEvo), float32 on the CPU."""
-    import torch
-
-    if name == "auto":
-        return torch.float16 if device.startswith("cuda") else torch.float32
-    return getattr(torch, name)
-
-
 class ReportFitness:
     """The live VLM, the merge context and the cached dev batches; ``evaluate`` scores a trial.
 
@@ -87,7 +80,7 @@ class ReportFitness:
         model_dtype: str = "auto",
         batch_size: int = 8,
         max_new_tokens: int = 256,
-        image_size: tuple[int, int] = (512, 512),
+        image_size: tuple[int, int] = MODEL_SIZE,
         decoder: str = "auto",
     ) -> None:
         """``decoder``: ``auto`` (the fast greedy decoder where it supports the model and
@@ -103,7 +96,7 @@ class ReportFitness:
         self.context = context
         self.pairs = list(pairs)
         self.device = torch.device(device)
-        dtype = resolve_model_dtype(model_dtype, device)
+        dtype = torch_dtype(model_dtype, device, gpu="float16")  # float16 on a GPU, as JRadiEvo
         self.dev: DevSet = open_dev_set(
             vlm_dir,
             self.pairs,

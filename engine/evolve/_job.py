@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from engine.events import Event
 from engine.evolve._errors import EvolveError
 from engine.evolve._export import iter_export_best, leftovers_event, remove_stale_exports
 from engine.evolve._fitness import ReportFitness
@@ -32,6 +32,10 @@ from engine.evolve._storage import (
 from engine.evolve._summary import SUMMARY_DIR, write_atomic, write_summary
 from engine.evolve._vlm import vlm_family
 from engine.merge import MergeContext, check_folders, resolve_device
+from jradi_desktop.contract import LOG, RECIPE_FILE, RESULT, Event
+
+if TYPE_CHECKING:
+    from engine.data import ReportSet
 
 
 def _check_space(study: Any, space: SearchSpace, recipe: EvolveRecipe) -> None:
@@ -67,11 +71,12 @@ def _context(recipe: EvolveRecipe, device: str) -> MergeContext:
     )
 
 
-def _load(recipe: EvolveRecipe, pairs: list, device: str) -> Iterator[Event | ReportFitness]:
+def _load(recipe: EvolveRecipe, pairs: list, device: str) -> Generator[Event, None, ReportFitness]:
+    """Read the task vectors and load the VLM with the dev images; returns the fitness."""
     settings = recipe.evolve
-    yield Event(JOB, "log", "reading the base and the task vectors")
+    yield Event(JOB, LOG, "reading the base and the task vectors")
     context = _context(recipe, device)
-    yield Event(JOB, "log", f"loading the VLM and {len(pairs)} dev images")
+    yield Event(JOB, LOG, f"loading the VLM and {len(pairs)} dev images")
     fitness = ReportFitness(
         context,
         recipe.vlm.path,  # type: ignore[union-attr]
@@ -83,15 +88,15 @@ def _load(recipe: EvolveRecipe, pairs: list, device: str) -> Iterator[Event | Re
         image_size=settings.image_size,
         decoder=settings.decoder,
     )
-    yield Event(JOB, "log", f"decoding with {fitness.decoder_note}")
+    yield Event(JOB, LOG, f"decoding with {fitness.decoder_note}")
     encoded = fitness.images_encoded
     message = (
         f"image rows of the {fitness.family} VLM: {encoded} dev image(s) through the vision "
         "tower and projector so far; every trial reuses them (the merge never changes them)"
     )
     data = {"event": "image-rows", "family": fitness.family, "images_encoded": encoded}
-    yield Event(JOB, "log", message, data=data)
-    yield fitness
+    yield Event(JOB, LOG, message, data=data)
+    return fitness
 
 
 def _wait_for_others(study: Any, storage: StudyStorage, n: int) -> Iterator[Event]:
@@ -104,10 +109,140 @@ def _wait_for_others(study: Any, storage: StudyStorage, n: int) -> Iterator[Even
             return
         if (complete, running) != last:
             message = f"waiting for {running} trial(s) of other workers"
-            yield Event(JOB, "log", message, complete, n, {"event": "waiting"})
+            yield Event(JOB, LOG, message, complete, n, {"event": "waiting"})
             last = (complete, running)
         time.sleep(min(1.0, interval))
         fail_stale_trials(study)  # a dead worker's trial is failed and queued again
+
+
+@dataclass
+class _Run:
+    """One call of ``iter_evolve``: the recipe with its overrides applied, the dev set, the
+    search space and its sampler."""
+
+    recipe: EvolveRecipe
+    ws: Path
+    n: int
+    name: str
+    do_export: bool
+    device: str
+    dev: ReportSet
+    space: SearchSpace
+    start: dict[str, float] | None
+    sampler: Any
+
+
+def _setup(
+    recipe: EvolveRecipe | str | Path,
+    workspace: str | Path,
+    n_trials: int | None,
+    study_name: str | None,
+    export: bool | None,
+) -> Generator[Event, None, _Run]:
+    """Check the recipe and its folders, read the dev set, write ``recipe.yaml``."""
+    if not isinstance(recipe, EvolveRecipe):
+        recipe = load_evolve_recipe(recipe)
+    settings = recipe.evolve
+    n = n_trials or settings.n_trials
+    ws = Path(workspace).expanduser().resolve()
+    ws.mkdir(parents=True, exist_ok=True)
+    removed = remove_stale_exports(ws)  # a killed export's merged model is not kept forever
+    if removed:
+        yield leftovers_event(removed)
+    check_folders(recipe)
+    vlm_family(recipe.vlm.path)  # type: ignore[union-attr]  (a VLM the evolution runs)
+    device = resolve_device(recipe.device)
+    from engine.data import load_report_pairs
+
+    data = settings.data
+    dev = load_report_pairs(
+        data.path,
+        image_col=data.image_col,
+        report_col=data.report_col,
+        findings_col=data.findings_col,
+    )
+    message = f"{len(dev)} dev pairs from {data.path} ({dev.skipped} skipped: empty findings)"
+    yield Event(JOB, LOG, message, 0, n, {"pairs": len(dev), "skipped": dev.skipped})
+    write_atomic(ws / RECIPE_FILE, recipe.to_yaml())
+    space = SearchSpace(settings, len(recipe.models))
+    start = space.clip(recipe.jradievo_params()) if recipe.parameters else None
+    sampler = make_sampler(settings.sampler, settings.seed, start)  # fails early if missing
+    do_export = settings.export.enabled if export is None else export
+    name = study_name or settings.study_name
+    return _Run(recipe, ws, n, name, do_export, device, dev, space, start, sampler)
+
+
+def _open_study(run: _Run, st: StudyStorage) -> Generator[Event, None, tuple[Any, list[int]]]:
+    """Create or resume the study; returns it and the dead workers' trials marked FAIL."""
+    import optuna
+
+    stale = [] if st.shared else fail_orphaned_trials(st, run.name)
+    study = optuna.create_study(
+        storage=st.storage,
+        study_name=run.name,
+        sampler=run.sampler,
+        pruner=make_pruner(run.recipe.evolve.pruning),
+        direction="maximize",
+        load_if_exists=True,
+    )
+    _check_space(study, run.space, run.recipe)
+    if st.shared:
+        stale = fail_stale_trials(study)
+    if run.start is not None and not study.trials:
+        study.enqueue_trial(run.start, skip_if_exists=True)
+    complete, running = counts(study)
+    yield Event(
+        JOB,
+        LOG,
+        f"study {run.name!r} in {safe_url(st.url)}: {complete} of {run.n} trials complete"
+        + (f"; trial(s) {stale} of a dead worker marked FAIL" if stale else ""),
+        complete,
+        run.n,
+        {"complete": complete, "running": running, "failed_stale": stale},
+    )
+    return study, stale
+
+
+def _run_trials(
+    run: _Run, study: Any, st: StudyStorage
+) -> Generator[Event, None, TrialRunner | None]:
+    """Run trials until the study holds ``n`` COMPLETE; returns the runner (None: none ran)."""
+    runner = None
+    complete, _ = counts(study)
+    while complete < run.n:
+        if runner is None:
+            fitness = yield from _load(run.recipe, run.dev.pairs, run.device)
+            settings = run.recipe.evolve
+            runner = TrialRunner(study, run.space, fitness, settings, run.n, run.ws, st.shared)
+        yield from runner.iter_optimize()
+        if st.shared:
+            yield from _wait_for_others(study, st, run.n)
+        complete, _ = counts(study)
+    return runner
+
+
+def _export_best(
+    run: _Run, study: Any, runner: TrialRunner | None, complete: int, running: int
+) -> Generator[Event, None, dict[str, Any]]:
+    """Export the best trial (unless other workers still run trials); returns its files."""
+    files: dict[str, Any] = {}
+    if not run.do_export:
+        return files
+    if running:
+        message = f"not exporting: {running} trial(s) of other workers still running"
+        yield Event(JOB, LOG, message, complete, run.n)
+        return files
+    best = study.best_trial
+    context = runner.fitness.context if runner else _context(run.recipe, run.device)
+    settings = run.recipe.evolve.export
+    exporting = iter_export_best(
+        context, run.recipe, run.space.params(best.params), best.number, float(best.value),
+        run.ws, settings,
+    )  # fmt: skip
+    for event in exporting:
+        files.update(event.data)
+        yield event
+    return files
 
 
 def iter_evolve(
@@ -127,99 +262,28 @@ def iter_evolve(
     """
     import optuna
 
-    if not isinstance(recipe, EvolveRecipe):
-        recipe = load_evolve_recipe(recipe)
-    settings = recipe.evolve
-    n = n_trials or settings.n_trials
-    name = study_name or settings.study_name
-    do_export = settings.export.enabled if export is None else export
-    ws = Path(workspace).expanduser().resolve()
-    ws.mkdir(parents=True, exist_ok=True)
-    removed = remove_stale_exports(ws)  # a killed export's merged model is not kept forever
-    if removed:
-        yield leftovers_event(removed)
-    check_folders(recipe)
-    vlm_family(recipe.vlm.path)  # type: ignore[union-attr]  (a VLM the evolution runs)
-    device = resolve_device(recipe.device)
-    from engine.data import load_report_pairs
-
-    data = settings.data
-    dev = load_report_pairs(
-        data.path,
-        image_col=data.image_col,
-        report_col=data.report_col,
-        findings_col=data.findings_col,
-    )
-    message = f"{len(dev)} dev pairs from {data.path} ({dev.skipped} skipped: empty findings)"
-    yield Event(JOB, "log", message, 0, n, {"pairs": len(dev), "skipped": dev.skipped})
-    write_atomic(ws / "recipe.yaml", recipe.to_yaml())
-    space = SearchSpace(settings, len(recipe.models))
-    start = space.clip(recipe.jradievo_params()) if recipe.parameters else None
-    sampler = make_sampler(settings.sampler, settings.seed, start)  # fails early if missing
+    run = yield from _setup(recipe, workspace, n_trials, study_name, export)
+    settings = run.recipe.evolve
     optuna.logging.set_verbosity(logging.ERROR)  # the engine reports through events
-    with open_storage(storage, ws, settings.heartbeat_interval, settings.grace_period) as st:
-        stale = [] if st.shared else fail_orphaned_trials(st, name)
-        study = optuna.create_study(
-            storage=st.storage,
-            study_name=name,
-            sampler=sampler,
-            pruner=make_pruner(settings.pruning),
-            direction="maximize",
-            load_if_exists=True,
-        )
-        _check_space(study, space, recipe)
-        if st.shared:
-            stale = fail_stale_trials(study)
-        if start is not None and not study.trials:
-            study.enqueue_trial(start, skip_if_exists=True)
+    with open_storage(storage, run.ws, settings.heartbeat_interval, settings.grace_period) as st:
+        study, stale = yield from _open_study(run, st)
+        runner = yield from _run_trials(run, study, st)
         complete, running = counts(study)
-        yield Event(
-            JOB,
-            "log",
-            f"study {name!r} in {safe_url(st.url)}: {complete} of {n} trials complete"
-            + (f"; trial(s) {stale} of a dead worker marked FAIL" if stale else ""),
-            complete,
-            n,
-            {"complete": complete, "running": running, "failed_stale": stale},
-        )
-        runner = None
-        while complete < n:
-            if runner is None:
-                for item in _load(recipe, dev.pairs, device):
-                    if isinstance(item, Event):
-                        yield item
-                    else:
-                        runner = TrialRunner(study, space, item, settings, n, ws, st.shared)
-            yield from runner.iter_optimize()
-            if st.shared:
-                yield from _wait_for_others(study, st, n)
-            complete, running = counts(study)
-        files: dict[str, Any] = {}
+        files = yield from _export_best(run, study, runner, complete, running)
         best = study.best_trial
-        if do_export and running:
-            message = f"not exporting: {running} trial(s) of other workers still running"
-            yield Event(JOB, "log", message, complete, n)
-        elif do_export:
-            context = runner.fitness.context if runner else _context(recipe, device)
-            params = space.params(best.params)
-            exporting = iter_export_best(
-                context, recipe, params, best.number, float(best.value), ws, settings.export
-            )
-            for event in exporting:
-                files.update(event.data)
-                yield event
         # images through the vision path in this run: a Bunny's dev images once, any trials
         encoded = runner.fitness.images_encoded if runner else 0
-        extra = {"n_trials": n, "storage": safe_url(st.url), "images_encoded": encoded, **files}
-        summary = write_summary(study, space.names, ws / SUMMARY_DIR, extra)
+        url = safe_url(st.url)
+        extra = {"n_trials": run.n, "storage": url, "images_encoded": encoded, **files}
+        summary = write_summary(study, run.space.names, run.ws / SUMMARY_DIR, extra)
     result = {
-        "workspace": str(ws),
-        "study": name,
-        "storage": safe_url(st.url),
+        "workspace": str(run.ws),
+        "study": run.name,
+        "storage": url,
         "complete": complete,
         "best_trial": best.number,
         "best_score": best.value,
-        "best_params": {k: best.params[k] for k in space.names},
+        "best_params": {k: best.params[k] for k in run.space.names},
         "ran": runner.ran if runner else [],
         "failed_stale": stale,
         "images_encoded": encoded,
@@ -227,13 +291,13 @@ def iter_evolve(
         **files,
     }
     message = f"best: trial {best.number}, ROUGE-L {best.value:.4f} ({complete} trials)"
-    yield Event(JOB, "result", message, complete, n, result)
+    yield Event(JOB, RESULT, message, complete, run.n, result)
 
 
 def evolve(recipe: EvolveRecipe | str | Path, workspace: str | Path, **options: Any) -> dict:
     """Run ``iter_evolve`` to its end; return its result data."""
     result: dict = {}
     for event in iter_evolve(recipe, workspace, **options):
-        if event.kind == "result":
+        if event.kind == RESULT:
             result = event.data
     return result

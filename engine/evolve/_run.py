@@ -17,19 +17,27 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from engine.events import Event
 from engine.evolve._fitness import Cancelled, ReportFitness
 from engine.evolve._settings import EvolveSettings
 from engine.evolve._space import SearchSpace
 from engine.evolve._summary import write_atomic
+from jradi_desktop.contract import (
+    LOG,
+    PROGRESS,
+    BatchDone,
+    Event,
+    TrialFinished,
+    TrialStarted,
+    TrialText,
+    trial_texts,
+)
 
 if TYPE_CHECKING:
     import optuna
 
 JOB = "evolve"
-TRIALS_DIR = "trials"
 
 
 def worker_id() -> str:
@@ -92,21 +100,15 @@ class TrialRunner:
         params = self.space.suggest(trial)
         trial.set_user_attr("worker", self.worker)
         done = counts(self.study)[0]
+        started = TrialStarted(trial.number, trial.params)
         self._emit(
-            Event(
-                JOB,
-                "progress",
-                f"trial {trial.number} started",
-                done,
-                self.n_trials,
-                {"event": "trial-started", "trial": trial.number, "params": trial.params},
-            )
+            started.event(JOB, PROGRESS, f"trial {trial.number} started", done, self.n_trials)
         )
 
         def on_batch(batch: int, batches: int) -> None:
-            data = {"event": "batch", "trial": trial.number, "batch": batch, "batches": batches}
             message = f"trial {trial.number}: batch {batch}/{batches}"
-            self._emit(Event(JOB, "log", message, done, self.n_trials, data))
+            payload = BatchDone(trial.number, batch, batches)
+            self._emit(payload.event(JOB, LOG, message, done, self.n_trials))
 
         pruning = self.settings.pruning
 
@@ -130,17 +132,10 @@ class TrialRunner:
             trial.set_user_attr("failed_reason", "cancelled")
             raise
         seconds = time.perf_counter() - began
-        path = self.workspace / TRIALS_DIR / f"{trial.number:05d}.jsonl"
+        path = trial_texts(self.workspace, trial.number)
         rows = zip(self.fitness.pairs, result.predictions, result.scores, strict=True)
         lines = [
-            {
-                "trial": trial.number,
-                "index": i,
-                "image": str(pair.image),
-                "reference": pair.findings,
-                "prediction": text,
-                "rouge_l": score,
-            }
+            TrialText(trial.number, i, str(pair.image), pair.findings, text, score).to_data()
             for i, (pair, text, score) in enumerate(rows)
         ]
         write_atomic(path, "".join(json.dumps(x, ensure_ascii=False) + "\n" for x in lines))
@@ -164,22 +159,21 @@ class TrialRunner:
         best = study.best_trial if complete else None
         mean = sum(self.seconds) / len(self.seconds) if self.seconds else None
         left = max(0, self.n_trials - complete)
-        data: dict[str, Any] = {
-            "event": "trial-finished",
-            "trial": trial.number,
-            "state": trial.state.name,
-            "score": trial.value,
-            "best_score": best.value if best else None,
-            "best_trial": best.number if best else None,
-            "seconds": trial.user_attrs.get("seconds"),
-            "elapsed_s": time.monotonic() - self.started,
-            "remaining_s": None if mean is None else mean * left,
-            "images_encoded": self.fitness.images_encoded,  # constant for a Bunny: rows reused
-        }
+        finished = TrialFinished(
+            trial=trial.number,
+            state=trial.state.name,
+            score=trial.value,
+            best_score=best.value if best else None,
+            best_trial=best.number if best else None,
+            seconds=trial.user_attrs.get("seconds"),
+            elapsed_s=time.monotonic() - self.started,
+            remaining_s=None if mean is None else mean * left,
+            images_encoded=self.fitness.images_encoded,
+        )
         score = f"ROUGE-L {trial.value:.4f}" if trial.value is not None else trial.state.name
         best_text = f" (best {best.value:.4f}, trial {best.number})" if best else ""
         message = f"trial {trial.number}: {score}{best_text}"
-        self._emit(Event(JOB, "progress", message, complete, self.n_trials, data))
+        self._emit(finished.event(JOB, PROGRESS, message, complete, self.n_trials))
 
     def iter_optimize(self) -> Iterator[Event]:
         """Run trials until ``n_trials`` are COMPLETE (or running elsewhere), yielding events."""

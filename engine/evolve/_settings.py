@@ -38,7 +38,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from engine._yaml_config import read_yaml_mapping, validate
 from engine.evolve._errors import EvolveError
 from engine.merge import Recipe
-from engine.merge._recipe import JRADIEVO_RANGES
+from jradi_desktop.contract import FAMILIES, PER_MODEL, RANGES, STUDY_NAME
+from jradi_desktop.imaging import MODEL_SIZE
 
 SAMPLER_NAMES = ("cmaes", "tpe", "gp", "random")
 Pair = tuple[float, float]
@@ -90,13 +91,13 @@ class EvolveSettings(BaseModel):
     bounds: dict[str, Pair | list[Pair]] = Field(default_factory=dict)
     max_new_tokens: int = Field(256, ge=1)
     batch_size: int = Field(16, ge=1)
-    image_size: tuple[int, int] = (512, 512)
+    image_size: tuple[int, int] = MODEL_SIZE
     model_dtype: Literal["auto", "float32", "float16", "bfloat16"] = "auto"
     decoder: Literal["auto", "transformers"] = "auto"
     storage: str | list[str] | None = None
     base_storage: str | None = None
     pruning: Pruning | None = None
-    study_name: str = "jradievo"
+    study_name: str = STUDY_NAME
     heartbeat_interval: int = Field(10, ge=1)
     grace_period: int = Field(60, ge=2)
     export: ExportSettings = Field(default_factory=ExportSettings)
@@ -113,22 +114,22 @@ class EvolveSettings(BaseModel):
             out.append(
                 f"evolve.sampler {self.sampler!r} is not known; choose one of {list(SAMPLER_NAMES)}"
             )
-        unknown = sorted(set(self.bounds) - set(JRADIEVO_RANGES))
+        unknown = sorted(set(self.bounds) - set(RANGES))
         if unknown:
-            out.append(f"evolve.bounds: unknown {unknown}; the names are p, k, w, lambda")
+            out.append(f"evolve.bounds: unknown {unknown}; the names are {', '.join(FAMILIES)}")
         for name, value in self.bounds.items():
-            if name not in JRADIEVO_RANGES:
+            if name not in RANGES:
                 continue
             pairs = value if isinstance(value, list) else [value]
-            if isinstance(value, list) and (name in ("p", "lambda") or len(value) != n_models):
+            if isinstance(value, list) and (name not in PER_MODEL or len(value) != n_models):
                 what = (
                     "one [low, high] pair"
-                    if name in ("p", "lambda")
+                    if name not in PER_MODEL
                     else (f"one [low, high] pair or a list of {n_models} pairs, one per model")
                 )
                 out.append(f"evolve.bounds.{name} must be {what}")
                 continue
-            low_ok, high_ok = JRADIEVO_RANGES[name]
+            low_ok, high_ok = RANGES[name]
             for low, high in pairs:
                 if not low_ok <= low <= high <= high_ok:
                     out.append(
@@ -143,11 +144,11 @@ class EvolveSettings(BaseModel):
 
     def bounds_for(self, name: str, n_models: int) -> list[Pair]:
         """``[low, high]`` of ``p`` / ``lambda`` (one pair) or of ``k`` / ``w`` (one per model)."""
-        value = self.bounds.get(name, JRADIEVO_RANGES[name])
+        value = self.bounds.get(name, RANGES[name])
         if isinstance(value, list):
             return [tuple(map(float, v)) for v in value]  # type: ignore[misc]
         low, high = map(float, value)
-        return [(low, high)] * (1 if name in ("p", "lambda") else n_models)
+        return [(low, high)] * (n_models if name in PER_MODEL else 1)
 
 
 class EvolveRecipe(Recipe):

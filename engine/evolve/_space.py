@@ -1,4 +1,5 @@
-"""The search space (REFERENCE.md §1: p, k_i, w_i, lambda) and the samplers, by name."""
+"""The search space (its names, order and ranges: ``jradi_desktop.contract``) and the
+samplers, by name."""
 
 from __future__ import annotations
 
@@ -10,14 +11,10 @@ from typing import TYPE_CHECKING, Any
 from engine.evolve._errors import EvolveError
 from engine.evolve._settings import SAMPLER_NAMES, EvolveSettings, Pruning
 from engine.merge import JRadiEvoParams
+from jradi_desktop.contract import FAMILIES, param_names
 
 if TYPE_CHECKING:
     import optuna
-
-
-def param_names(n_models: int) -> list[str]:
-    """Optuna's parameter names in the search's vector order: p, k0.., w0.., lambda."""
-    return ["p", *(f"k{i}" for i in range(n_models)), *(f"w{i}" for i in range(n_models)), "lambda"]
 
 
 class SearchSpace:
@@ -26,12 +23,7 @@ class SearchSpace:
     def __init__(self, settings: EvolveSettings, n_models: int) -> None:
         self.n_models = n_models
         self.names = param_names(n_models)
-        low_high = [
-            *settings.bounds_for("p", n_models),
-            *settings.bounds_for("k", n_models),
-            *settings.bounds_for("w", n_models),
-            *settings.bounds_for("lambda", n_models),
-        ]
+        low_high = [pair for family in FAMILIES for pair in settings.bounds_for(family, n_models)]
         self.bounds = dict(zip(self.names, low_high, strict=True))
 
     def distributions(self) -> dict[str, Any]:

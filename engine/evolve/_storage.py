@@ -16,7 +16,6 @@ lost with its worker is rerun once, by someone.
 from __future__ import annotations
 
 import os
-import sys
 import time
 import warnings
 from dataclasses import dataclass
@@ -24,11 +23,12 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from engine.evolve._errors import EvolveError
+from jradi_desktop.contract import STUDY_DB
+from jradi_desktop.file_lock import try_lock
 
 if TYPE_CHECKING:
     import optuna
 
-DEFAULT_DB = "study.sqlite3"
 _POSTGRES = ("postgresql://", "postgres://", "postgresql+psycopg://")
 
 
@@ -42,15 +42,7 @@ class FileLock:
     def acquire(self) -> bool:
         file = open(self.path, "a+", encoding="utf-8")  # noqa: SIM115  (held until close)
         try:
-            if sys.platform == "win32":
-                import msvcrt
-
-                file.seek(0)
-                msvcrt.locking(file.fileno(), msvcrt.LK_NBLCK, 1)
-            else:
-                import fcntl
-
-                fcntl.flock(file.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            try_lock(file)
         except OSError:
             file.close()
             return False
@@ -176,7 +168,7 @@ def open_storage(
     url: str | None, workspace: Path, heartbeat_interval: int = 10, grace_period: int = 60
 ) -> StudyStorage:
     """Open ``url`` (default: SQLite in ``workspace``); see the module docstring."""
-    url = url or f"sqlite:///{workspace / DEFAULT_DB}"
+    url = url or f"sqlite:///{workspace / STUDY_DB}"
     if url.startswith("sqlite:///"):
         return _sqlite(url)
     if url.startswith(_POSTGRES):

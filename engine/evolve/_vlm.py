@@ -29,7 +29,14 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from engine.data import ReportPair
 from engine.evolve._errors import EvolveError
 from engine.evolve._greedy import shared_prefix
-from jradi_desktop.architectures import Architecture, ArchitectureError, detect, get, supported
+from jradi_desktop.architectures import (
+    Architecture,
+    ArchitectureError,
+    chat_templates,
+    detect,
+    get,
+    supported,
+)
 from jradi_desktop.architectures.bunny_s2 import IMAGE_TOKEN_INDEX
 
 if TYPE_CHECKING:
@@ -294,10 +301,7 @@ class BunnyDevSet(DevSet):
 
 def _template(family: Architecture) -> str | None:
     """The Jinja chat template the family names (None: the tokenizer's own)."""
-    from jradi_desktop.inference import BUNNY_CHAT_TEMPLATE, LLAMA3_CHAT_TEMPLATE
-
-    templates = {"bunny": BUNNY_CHAT_TEMPLATE, "llama3": LLAMA3_CHAT_TEMPLATE}
-    return templates.get(family.template or "")
+    return chat_templates().get(family.template or "")
 
 
 DEV_SETS: dict[str, type[DevSet]] = {"llava_clip": LlavaDevSet, "bunny_s2": BunnyDevSet}

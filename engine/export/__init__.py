@@ -1,6 +1,5 @@
 """HF model folder -> GGUF (language model + mmproj) for llama.cpp, with quantisation."""
 
-from engine.export._checkpoint import Checkpoint, open_checkpoint
 from engine.export._export import ExportResult, export_gguf, iter_export_gguf
 from engine.export._llama import OUTTYPES, permute_rotary, write_llama_gguf
 from engine.export._mmproj import write_mmproj_gguf
@@ -9,11 +8,9 @@ from engine.export._quantize import QUANT_TYPES, quantize_gguf
 __all__ = [
     "OUTTYPES",
     "QUANT_TYPES",
-    "Checkpoint",
     "ExportResult",
     "export_gguf",
     "iter_export_gguf",
-    "open_checkpoint",
     "permute_rotary",
     "quantize_gguf",
     "write_llama_gguf",

@@ -18,13 +18,13 @@ from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from engine._checkpoint import Checkpoint, open_checkpoint
 from engine._hf_folder import check_weights_match_config
 from engine.errors import ExportError
-from engine.events import Event
-from engine.export._checkpoint import Checkpoint, open_checkpoint
 from engine.export._llama import OUTTYPES, llama_params, write_llama_gguf
 from engine.export._mmproj import mmproj_params, write_mmproj_gguf
 from engine.export._quantize import QUANT_TYPES, quantize_gguf
+from jradi_desktop.contract import PROGRESS, RESULT, Event
 
 MANIFEST = "export.json"
 
@@ -93,7 +93,7 @@ def check_checkpoint(ckpt: Checkpoint) -> None:
         raise ExportError(f"{ckpt.folder}: no vision encoder export for {arch.description}.")
     if arch.has_vision:
         _VISION[arch.name][0](ckpt)
-    check_weights_match_config(ckpt.config, ckpt.files(), ExportError)
+    check_weights_match_config(ckpt.config, ckpt.files, ExportError)
 
 
 def iter_export_gguf(
@@ -110,7 +110,7 @@ def iter_export_gguf(
         raise ExportError(
             f"quantisation {quantize!r} is not supported; choose one of {QUANT_TYPES}."
         )
-    ckpt = open_checkpoint(model_dir)
+    ckpt = open_checkpoint(model_dir, ExportError)
     check_checkpoint(ckpt)  # nothing is written for a folder that cannot give a loadable GGUF
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -120,11 +120,11 @@ def iter_export_gguf(
     model_path = out / "model.gguf"
     # Written under a temporary name and renamed, so a killed export leaves no half file.
     partial = out / f"model.{outtype}.partial.gguf"
-    yield Event("export-gguf", "progress", f"language model ({outtype})", step, steps)
+    yield Event("export-gguf", PROGRESS, f"language model ({outtype})", step, steps)
     write_llama_gguf(ckpt, partial, outtype)
     if quantize:
         step += 1
-        yield Event("export-gguf", "progress", f"quantising to {quantize}", step, steps)
+        yield Event("export-gguf", PROGRESS, f"quantising to {quantize}", step, steps)
         quantized = out / f"model.{quantize}.partial.gguf"
         quantize_gguf(partial, quantized, quantize)
         partial.unlink()
@@ -134,13 +134,13 @@ def iter_export_gguf(
     if vision:
         step += 1
         _, write, what = _VISION[ckpt.architecture.name]
-        yield Event("export-gguf", "progress", f"vision encoder + projector ({what})", step, steps)
+        yield Event("export-gguf", PROGRESS, f"vision encoder + projector ({what})", step, steps)
         mmproj_path = write(ckpt, out, "f32" if outtype == "f32" else "f16")
     result = ExportResult(model_path, mmproj_path, outtype, quantize)
     manifest = {k: str(v) if isinstance(v, Path) else v for k, v in asdict(result).items()}
     manifest["source"] = str(Path(model_dir).resolve())
     (out / MANIFEST).write_text(json.dumps(manifest, ensure_ascii=False, indent=2) + "\n")
-    yield Event("export-gguf", "result", f"exported to {out}", steps, steps, manifest)
+    yield Event("export-gguf", RESULT, f"exported to {out}", steps, steps, manifest)
 
 
 def export_gguf(
@@ -148,7 +148,7 @@ def export_gguf(
 ) -> ExportResult:
     """Run the export job to its end and return where the files are."""
     for event in iter_export_gguf(model_dir, out_dir, outtype, quantize):
-        if event.kind == "result":
+        if event.kind == RESULT:
             data = event.data
             return ExportResult(
                 Path(data["model"]),

@@ -13,8 +13,8 @@ from pathlib import Path
 import gguf
 import numpy as np
 
+from engine._checkpoint import Checkpoint
 from engine.errors import ExportError
-from engine.export._checkpoint import Checkpoint
 from engine.export._vocab import add_tokenizer
 from jradi_desktop.models import HFConfig
 
@@ -133,7 +133,7 @@ def write_llama_gguf(
     writer.write_kv_data_to_file()
     writer.write_ti_data_to_file()
     for hf_name, gguf_name, dtype in plan:
-        data = ckpt.tensor(hf_name).numpy()
+        data = ckpt.tensor(hf_name).float().numpy()
         if hf_name.endswith("q_proj.weight"):
             data = permute_rotary(data, p.n_head)
         elif hf_name.endswith("k_proj.weight"):

@@ -16,8 +16,8 @@ from pathlib import Path
 import gguf
 import numpy as np
 
+from engine._checkpoint import Checkpoint
 from engine.errors import ExportError
-from engine.export._checkpoint import Checkpoint
 from jradi_desktop.architectures import Part
 from jradi_desktop.models import HFConfig, read_hf_config
 
@@ -179,7 +179,7 @@ def write_mmproj_gguf(ckpt: Checkpoint, out_path: Path, outtype: str = "f16") ->
             raise ExportError(f"{ckpt.folder}: no mmproj name for tensor {stored!r}.")
         plan.append(("vision", name, gguf_name))
     for part, name, gguf_name in plan:
-        data = ckpt.tensor(name, part).numpy()
+        data = ckpt.tensor(name, part).float().numpy()
         dtype = np.float16 if outtype == "f16" and data.ndim >= 2 else np.float32
         writer.add_tensor(gguf_name, np.ascontiguousarray(data.astype(dtype)))
     writer.write_header_to_file()

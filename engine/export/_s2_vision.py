@@ -7,16 +7,14 @@ Only the vision and projector tensors are read, one at a time from the shards.
 
 from __future__ import annotations
 
-import json
 import logging
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from engine._hf_folder import weight_files
+from engine._checkpoint import Checkpoint, open_checkpoint
 from engine.errors import ExportError
-from jradi_desktop.architectures import detect
 from jradi_desktop.architectures._s2 import MEAN, PAD_COLOUR, STD
 from jradi_desktop.architectures._s2_runtime import VisionManifest
 from jradi_desktop.architectures.bunny_s2 import BunnyConfigError, vision_settings
@@ -27,19 +25,15 @@ if TYPE_CHECKING:
 OUTTYPES = {"f16": "float16", "f32": "float32"}
 
 
-def _image_path_tensors(folder: Path) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
-    """(vision, projector) tensors by canonical name, read lazily from the shards."""
-    from safetensors import safe_open
-
-    arch = detect(json.loads((folder / "config.json").read_text(encoding="utf-8")))
-    parts: dict[str, dict[str, torch.Tensor]] = {"vision": {}, "projector": {}}
-    for path in weight_files(folder, ExportError):  # names a missing shard
-        with safe_open(str(path), framework="pt") as f:
-            for key in f.keys():  # noqa: SIM118 (safe_open is not a dict)
-                split = arch.split_key(key)
-                if split is not None and split[0] in parts:
-                    parts[split[0]][split[1]] = f.get_tensor(key).float()
-    return parts["vision"], parts["projector"]
+def _image_path_tensors(
+    ckpt: Checkpoint,
+) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
+    """(vision, projector) tensors by canonical name, as float32, one at a time."""
+    vision, projector = (
+        {name: t.float() for name, t in ckpt.tensors(part).items()}
+        for part in ("vision", "projector")
+    )
+    return vision, projector
 
 
 def export_s2_vision(
@@ -52,10 +46,10 @@ def export_s2_vision(
 
     if outtype not in OUTTYPES:
         raise ExportError(f"vision outtype {outtype!r}; valid: {', '.join(OUTTYPES)}")
-    config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
-    vision, projector = _image_path_tensors(folder)
+    ckpt = open_checkpoint(folder, ExportError)  # names a missing shard
+    vision, projector = _image_path_tensors(ckpt)
     try:
-        settings = vision_settings(config, {k: tuple(v.shape) for k, v in vision.items()})
+        settings = vision_settings(ckpt.config, {k: tuple(v.shape) for k, v in vision.items()})
         trunk = vision_trunk(settings, vision, dtype=torch.float32)
     except BunnyConfigError as exc:
         raise ExportError(f"{folder}: {exc}") from exc
@@ -126,3 +120,16 @@ def _onnx_export(model: torch.nn.Module, example: torch.Tensor, crops: object, p
             external_data=True,
             verbose=False,
         )
+    _strip_trace_metadata(path)
+
+
+def _strip_trace_metadata(path: Path) -> None:
+    """Drop the exporter's per-node stack traces (source paths and line numbers of this
+    checkout), so the same weights export to the same bytes wherever the engine runs."""
+    import onnx
+
+    model = onnx.load(str(path), load_external_data=False)
+    for graph in [model.graph, *model.functions]:
+        for node in graph.node:
+            del node.metadata_props[:]
+    onnx.save(model, str(path))

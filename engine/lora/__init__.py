@@ -34,14 +34,12 @@ from engine.lora._prompts import (
 )
 from engine.lora._score import read_predictions, score_predictions, score_records
 from engine.lora._train import iter_train, train
-from engine.lora._workspace import RESULT_FILE
 
 __all__ = [
     "CONFIG_FILE",
     "IGNORE_INDEX",
     "PROMPT_FORMATS",
     "RESPONSE_MARK",
-    "RESULT_FILE",
     "BatchPlan",
     "Checkpoint",
     "Encoded",

@@ -11,15 +11,15 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Collection, Iterator
+from collections.abc import Collection, Generator, Iterator
 from pathlib import Path
 from typing import Any
 
-from engine.data import QAQuestion, load_igakuqa
-from engine.events import Event
+from engine.data import QADataset, QAQuestion, load_igakuqa
 from engine.lora._errors import LoraError
 from engine.lora._prompts import check_format, pick_shots, question_prompt, read_answer
 from engine.lora._score import score_records
+from jradi_desktop.contract import PROGRESS, RESULT, Event, QAProgress
 
 JOB = "eval-qa"
 
@@ -48,24 +48,13 @@ def _write_jsonl(path: Path, records: list[dict[str, Any]]) -> None:
     os.replace(partial, path)
 
 
-def iter_eval_qa(
+def _select(
     dataset: str | Path,
-    model: str | Path,
-    *,
-    prompt_format: str = "alpaca",
-    shots: int = 0,
-    out: str | Path | None = None,
-    text_only: bool | None = True,
-    n_choices: Collection[int] | None = (5,),
-    max_new_tokens: int = 256,
-    limit: int | None = None,
-) -> Iterator[Event]:
-    """Answer the selected questions of ``dataset`` with ``model``, write the predictions to
-    ``out`` (JSONL) when given, and end with a result event holding the metrics."""
-    from jradi_desktop.errors import JRadiError
-    from jradi_desktop.inference import GenerationParams, create_backend
-
-    check_format(prompt_format)
+    text_only: bool | None,
+    n_choices: Collection[int] | None,
+    limit: int | None,
+) -> tuple[QADataset, tuple[QAQuestion, ...]]:
+    """The dataset and its questions that match the selection (at most ``limit``)."""
     data = load_igakuqa(dataset)
     questions: tuple[QAQuestion, ...] = data.select(text_only, n_choices)
     if limit is not None:
@@ -76,8 +65,22 @@ def iter_eval_qa(
             f"choices={sorted(n_choices) if n_choices is not None else 'any'}) among "
             f"{len(data)} questions."
         )
-    pick_shots(questions, 0, shots)  # checks the count before loading the model
-    spec = model_spec(model)
+    return data, questions
+
+
+def _answer(
+    spec: Any,
+    model: str | Path,
+    questions: tuple[QAQuestion, ...],
+    prompt_format: str,
+    shots: int,
+    max_new_tokens: int,
+) -> Generator[Event, None, list[dict[str, Any]]]:
+    """Ask ``spec``'s model (``--model model``) each question, greedily; yields progress,
+    returns the records."""
+    from jradi_desktop.errors import JRadiError
+    from jradi_desktop.inference import GenerationParams, create_backend
+
     params = GenerationParams(max_new_tokens=max_new_tokens)  # greedy
     started = time.monotonic()
     records: list[dict[str, Any]] = []
@@ -103,17 +106,32 @@ def iter_eval_qa(
                 }
             )
             elapsed = time.monotonic() - started
-            yield Event(
-                JOB,
-                "progress",
-                question.problem_id,
-                i + 1,
-                len(questions),
-                {
-                    "elapsed_s": round(elapsed, 3),
-                    "remaining_s": round(elapsed / (i + 1) * (len(questions) - i - 1), 3),
-                },
-            )
+            left = elapsed / (i + 1) * (len(questions) - i - 1)
+            progress = QAProgress(round(elapsed, 3), round(left, 3))
+            yield progress.event(JOB, PROGRESS, question.problem_id, i + 1, len(questions))
+    return records
+
+
+def iter_eval_qa(
+    dataset: str | Path,
+    model: str | Path,
+    *,
+    prompt_format: str = "alpaca",
+    shots: int = 0,
+    out: str | Path | None = None,
+    text_only: bool | None = True,
+    n_choices: Collection[int] | None = (5,),
+    max_new_tokens: int = 256,
+    limit: int | None = None,
+) -> Iterator[Event]:
+    """Answer the selected questions of ``dataset`` with ``model``, write the predictions to
+    ``out`` (JSONL) when given, and end with a result event holding the metrics."""
+    check_format(prompt_format)
+    data, questions = _select(dataset, text_only, n_choices, limit)
+    pick_shots(questions, 0, shots)  # checks the count before loading the model
+    spec = model_spec(model)
+    started = time.monotonic()
+    records = yield from _answer(spec, model, questions, prompt_format, shots, max_new_tokens)
     if out is not None:
         _write_jsonl(Path(out), records)
     metrics = score_records(data, records, data.problems)
@@ -133,6 +151,5 @@ def iter_eval_qa(
         }
     )
     metrics["prompt_format"], metrics["shots"] = prompt_format, shots
-    yield Event(
-        JOB, "result", f"{len(records)} questions answered", len(records), len(records), metrics
-    )
+    n = len(records)
+    yield Event(JOB, RESULT, f"{n} questions answered", n, n, metrics)

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from engine import devices
 from engine.lora._config import LoraTrainConfig
 from engine.lora._errors import LoraError
+from jradi_desktop.models import folder_problems
 
 if TYPE_CHECKING:
     import torch
@@ -24,15 +25,8 @@ def resolve_device(device: str, local_rank: int = 0) -> str:
 def resolve_dtype(config: LoraTrainConfig, device: str) -> torch.dtype:
     """The base weights' dtype: float32 on the CPU; bfloat16 on a GPU that has it (else
     float32, or float16 as QLoRA's compute type)."""
-    import torch
-
-    if config.dtype != "auto":
-        return getattr(torch, config.dtype)
-    if not device.startswith("cuda"):
-        return torch.float32
-    if torch.cuda.is_bf16_supported():
-        return torch.bfloat16
-    return torch.float16 if config.quantization == "4bit" else torch.float32
+    fallback = "float16" if config.quantization == "4bit" else "float32"
+    return devices.torch_dtype(config.dtype, device, fallback=fallback)
 
 
 def qlora_unavailable_reason() -> str | None:
@@ -53,9 +47,11 @@ def qlora_unavailable_reason() -> str | None:
 
 
 def check_base_model(path: Path) -> None:
-    if not (path / "config.json").is_file():
+    """Refuse a base model that is not a Hugging Face folder with safetensors weights."""
+    kinds = {problem.kind for problem in folder_problems(path)}
+    if kinds & {"no_folder", "no_config"}:
         raise LoraError(f"base_model {path}: not a Hugging Face model folder (no config.json).")
-    if not any(path.glob("*.safetensors")):
+    if "no_weights" in kinds:
         raise LoraError(
             f"base_model {path}: no safetensors weights; pickle checkpoints are not loaded, for "
             "safety. Convert the weights to safetensors."

@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Any
 
 from engine.data import load_instructions, skipped_summary
-from engine.events import Event
 from engine.lora._checkpoint import (
     latest_checkpoint,
     load_checkpoint,
@@ -40,21 +39,26 @@ from engine.lora._dist import (
 from engine.lora._model import count_parameters, load_for_training, resolve_device
 from engine.lora._output import merge_adapter, save_adapter
 from engine.lora._prompts import instruction_prompt
-from engine.lora._workspace import (
+from engine.lora._workspace import check_workspace, make_optimizer, write_atomic
+from jradi_desktop.contract import (
     ADAPTER_DIR,
     GGUF_DIR,
+    LOG,
+    LORA_RESULT,
     MERGED_DIR,
-    RESULT_FILE,
-    check_workspace,
-    make_optimizer,
-    write_atomic,
+    PROGRESS,
+    RESULT,
+    Event,
+    TrainProgress,
+    TrainResult,
+    TrainResumed,
 )
 
 JOB = "lora"
 
 
 def _log(message: str, step: int = 0, total: int = 0, /, **data: Any) -> Event:
-    return Event(JOB, "log", message, step, total, data)
+    return Event(JOB, LOG, message, step, total, data)
 
 
 def iter_train(config: LoraTrainConfig | str | Path, workspace: str | Path) -> Iterator[Event]:
@@ -73,7 +77,7 @@ def train(config: LoraTrainConfig | str | Path, workspace: str | Path) -> dict[s
     """Run :func:`iter_train` to its end and return the result (rank 0; {} elsewhere)."""
     result: dict[str, Any] = {}
     for event in iter_train(config, workspace):
-        if event.kind == "result":
+        if event.kind == RESULT:
             result = event.data
     return result
 
@@ -130,8 +134,8 @@ def _run(config: LoraTrainConfig, workspace: Path, info: DistInfo) -> Iterator[E
         start, losses = state["step"], list(state.get("losses", []))
         if main:
             where, restored = str(checkpoint.path), state["rng_restored"]
-            yield _log(f"resumed from step {start}", start, total, event="resume", step=start,
-                       checkpoint=where, rng_restored=restored)  # fmt: skip
+            resumed = TrainResumed(start, where, restored)
+            yield resumed.event(JOB, LOG, f"resumed from step {start}", start, total)
     runner: Any = model
     if info.distributed:
         from torch.nn.parallel import DistributedDataParallel
@@ -151,10 +155,10 @@ def _run(config: LoraTrainConfig, workspace: Path, info: DistInfo) -> Iterator[E
         if main and (done % config.log_every == 0 or done == total):
             elapsed = time.monotonic() - loop_start
             remaining = elapsed / (done - start) * (total - done)
-            yield Event(JOB, "progress", f"step {done}/{total} loss {losses[-1]:.4f}", done, total,
-                        {"loss": losses[-1], "lr": lr, "elapsed_s": round(elapsed, 3),
-                         "remaining_s": round(remaining, 3),
-                         "epoch": round(plan.epoch_of(done), 4)})  # fmt: skip
+            point = TrainProgress(losses[-1], lr, round(elapsed, 3), round(remaining, 3),
+                                  round(plan.epoch_of(done), 4))  # fmt: skip
+            message = f"step {done}/{total} loss {losses[-1]:.4f}"
+            yield point.event(JOB, PROGRESS, message, done, total)
         if done % config.save_every == 0 or done == total:
             rngs = gather_objects(info, rng_state())  # every process takes part
             if main:
@@ -204,22 +208,10 @@ def _finish(
     losses: list[float],
     started: float,
 ) -> Iterator[Event]:
-    result: dict[str, Any] = {
-        "adapter": str(workspace / ADAPTER_DIR),
-        "merged": None,
-        "gguf": None,
-        "steps": total,
-        "resumed_from": start or None,
-        "first_loss": losses[0] if losses else None,
-        "last_loss": losses[-1] if losses else None,
-        "world_size": info.world_size,
-        "prompt_format": config.prompt_format,
-        "template": config.template,
-    }
+    merged = gguf_file = None
     if config.merge:
         yield _log("merging the adapter into the base model", event="merge")
         merged = merge_adapter(config.base_model, workspace / ADAPTER_DIR, workspace / MERGED_DIR)
-        result["merged"] = str(merged)
     if config.gguf is not None:
         from engine.export import export_gguf
 
@@ -227,8 +219,22 @@ def _finish(
         gguf = config.gguf
         exported = export_gguf(workspace / MERGED_DIR, workspace / GGUF_DIR, gguf.outtype,
                                gguf.quantize)  # fmt: skip
-        result["gguf"] = str(exported.model)
-    result["seconds"] = round(time.monotonic() - started, 3)
-    write_atomic(workspace / RESULT_FILE, json.dumps(result, indent=2, ensure_ascii=False) + "\n")
-    yield Event(JOB, "result", f"LoRA adapter written to {workspace / ADAPTER_DIR}", total, total,
-                {**result, "losses": losses})  # fmt: skip
+        gguf_file = exported.model
+    result = TrainResult(
+        adapter=str(workspace / ADAPTER_DIR),
+        merged=None if merged is None else str(merged),
+        gguf=None if gguf_file is None else str(gguf_file),
+        steps=total,
+        resumed_from=start or None,
+        first_loss=losses[0] if losses else None,
+        last_loss=losses[-1] if losses else None,
+        world_size=info.world_size,
+        prompt_format=config.prompt_format,
+        template=config.template,
+        seconds=round(time.monotonic() - started, 3),
+        losses=losses,
+    )
+    summary = json.dumps(result.summary(), indent=2, ensure_ascii=False)
+    write_atomic(workspace / LORA_RESULT, summary + "\n")
+    message = f"LoRA adapter written to {workspace / ADAPTER_DIR}"
+    yield result.event(JOB, RESULT, message, total, total)

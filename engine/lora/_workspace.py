@@ -10,9 +10,8 @@ from typing import Any
 
 from engine.lora._config import CONFIG_FILE, LoraTrainConfig
 from engine.lora._errors import LoraError
+from jradi_desktop.contract import LORA_RESULT
 
-RESULT_FILE = "result.json"
-ADAPTER_DIR, MERGED_DIR, GGUF_DIR = "adapter", "merged", "gguf"
 # Config fields a resumed run may change: they shape what is written, not what is learnt.
 RESUMABLE_FIELDS = frozenset(
     {"merge", "gguf", "save_every", "keep_checkpoints", "log_every", "strict_data"}
@@ -30,9 +29,9 @@ def check_workspace(config: LoraTrainConfig, workspace: Path) -> None:
     """Refuse a workspace that holds a finished run or a run with another config."""
     import yaml
 
-    if (workspace / RESULT_FILE).exists():
+    if (workspace / LORA_RESULT).exists():
         raise LoraError(
-            f"{workspace}: holds a finished run ({RESULT_FILE}); choose a new --workspace."
+            f"{workspace}: holds a finished run ({LORA_RESULT}); choose a new --workspace."
         )
     saved_path = workspace / CONFIG_FILE
     if not saved_path.is_file():

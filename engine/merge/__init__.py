@@ -9,7 +9,7 @@ See REFERENCE.md §1 and docs/adr/0003-jradievo-merge.md.
 from engine.merge._context import DEFAULT_CHUNK, MergeContext, MergeStats
 from engine.merge._dare import DARE_SEED, dare_keep, dare_scale, dare_uniform, drop_limit, hash32
 from engine.merge._errors import MergeError
-from engine.merge._io import ModelFolder, language_targets, open_model_folder
+from engine.merge._io import language_targets, open_model_folder
 from engine.merge._job import check_folders, iter_merge, merge, resolve_device
 from engine.merge._jradievo import JRadiEvoParams, merge_state_dicts, trim_count
 from engine.merge._mergekit import MERGEKIT_METHODS, mergekit_configuration, run_mergekit
@@ -30,7 +30,6 @@ __all__ = [
     "MergeError",
     "MergeStats",
     "ModelEntry",
-    "ModelFolder",
     "Recipe",
     "check_folders",
     "dare_keep",

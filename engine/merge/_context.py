@@ -23,10 +23,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from engine.events import Event
 from engine.merge._dare import DARE_SEED, dare_scale, dare_table, table_keep
 from engine.merge._errors import MergeError
-from engine.merge._io import language_targets, open_model_folder
+from engine.merge._io import merge_targets, open_model_folder
 from engine.merge._jradievo import (
     NO_TRIM,
     JRadiEvoParams,
@@ -37,8 +36,10 @@ from engine.merge._jradievo import (
     trim_count,
     trimmed,
 )
+from engine.merge._segments import Segment, segments
 from engine.merge._select import kth_smallest_magnitudes
-from engine.merge._task_vectors import mergeable_names, resolve_dtype, task_vector_tensor
+from engine.merge._task_vectors import resolve_dtype, task_vector_tensor
+from jradi_desktop.contract import PROGRESS, RESULT, Event
 
 if TYPE_CHECKING:
     import torch
@@ -47,42 +48,6 @@ if TYPE_CHECKING:
 # on a CPU buffers that big are fresh pages from the OS for every temporary (page faults
 # dominate), while ~256 KB ones are reused from the heap and stay in cache: 35% faster.
 DEFAULT_CHUNK = {"cpu": 1 << 16, "gpu": 1 << 22}
-
-
-@dataclass(frozen=True)
-class _Segment:
-    """Tensors merged as one flat run: a single (chunked) tensor, or several small ones packed."""
-
-    names: tuple[str, ...]
-    sizes: tuple[int, ...]
-
-    @property
-    def numel(self) -> int:
-        return sum(self.sizes)
-
-    @property
-    def packed(self) -> bool:
-        return len(self.names) > 1
-
-    def members(self) -> Iterator[tuple[str, int, int]]:
-        """``(name, offset, size)`` of each tensor in the flat run."""
-        offset = 0
-        for name, size in zip(self.names, self.sizes, strict=True):
-            yield name, offset, size
-            offset += size
-
-
-def _segments(sizes: Mapping[str, tuple[int, Any]], chunk_size: int) -> list[_Segment]:
-    """Consecutive tensors (name -> (numel, dtype)) grouped into runs of at most a chunk."""
-    groups: list[list[str]] = []
-    total, dtype = 0, None
-    for name, (numel, kind) in sizes.items():
-        if not groups or total + numel > chunk_size or kind != dtype:
-            groups.append([])
-            total = 0
-        groups[-1].append(name)
-        total, dtype = total + numel, kind
-    return [_Segment(tuple(g), tuple(sizes[n][0] for n in g)) for g in groups]
 
 
 @dataclass(frozen=True)
@@ -111,6 +76,7 @@ class MergeContext:
         models: Sequence[Mapping[str, torch.Tensor]],
         *,
         model_labels: Sequence[str] | None = None,
+        base_label: str = "the base",
         dtype: str | torch.dtype = "float32",
         device: str | torch.device = "cpu",
         storage: str | torch.device | Sequence[str | torch.device] | None = None,
@@ -118,63 +84,11 @@ class MergeContext:
         chunk_size: int | None = None,
         seed: int = DARE_SEED,
     ) -> None:
-        """Task vectors from in-memory state dicts with canonical (Llama) names."""
-        self._setup(
-            len(models),
-            model_labels=model_labels,
-            dtype=dtype,
-            device=device,
-            storage=storage,
-            base_storage=base_storage,
-            chunk_size=chunk_size,
-            seed=seed,
-        )
-        self.names = mergeable_names(base)
-        for name in self.names:
-            self._add(name, base[name], [m.get(name) for m in models])
-        self._pack()
-
-    @classmethod
-    def from_folders(
-        cls,
-        base_dir: str | Path,
-        model_dirs: Sequence[str | Path],
-        **options: Any,
-    ) -> MergeContext:
-        """Read the base and each model's language tower (a Llama or a VLM's) tensor by tensor.
-
-        ``options`` are the constructor's keyword arguments.
-        """
-        base = open_model_folder(base_dir)
-        folders = [open_model_folder(d) for d in model_dirs]
-        options.setdefault("model_labels", [str(f.folder) for f in folders])
-        self = cls.__new__(cls)
-        self._setup(len(folders), **options)
-        self.names = []
-        for name in base.language:
-            tensor = base.language_tensor(name)
-            if not tensor.is_floating_point():
-                continue
-            self.names.append(name)
-            models = [f.language_tensor(name) if name in f.language else None for f in folders]
-            self._add(name, tensor, models, base_label=str(base.folder))
-        self._pack()
-        return self
-
-    def _setup(
-        self,
-        n_models: int,
-        *,
-        model_labels: Sequence[str] | None = None,
-        dtype: str | torch.dtype = "float32",
-        device: str | torch.device = "cpu",
-        storage: str | torch.device | Sequence[str | torch.device] | None = None,
-        base_storage: str | torch.device | None = None,
-        chunk_size: int | None = None,
-        seed: int = DARE_SEED,
-    ) -> None:
+        """Task vectors from tensors with canonical (Llama) names: state dicts, or a folder's
+        lazy ``Checkpoint.tensors()`` (each tensor is read once)."""
         import torch
 
+        n_models = len(models)
         self.dtype = resolve_dtype(dtype)
         self.device = torch.device(device)
         self.labels = list(model_labels or [f"model {i}" for i in range(n_models)])
@@ -195,10 +109,30 @@ class MergeContext:
         self._base: dict[str, torch.Tensor] = {}
         self._taus: list[dict[str, torch.Tensor]] = [{} for _ in range(n_models)]
         self._table: torch.Tensor | None = None
-        self._segments: list[_Segment] = []
-        self._flat_base: list[torch.Tensor] = []
-        self._flat_taus: list[list[torch.Tensor | None]] = []  # per segment, per model
         self._pack_tables: dict[int, torch.Tensor] = {}
+        self.names: list[str] = []  # the base's floating-point tensors: what the merge writes
+        for name, tensor in base.items():
+            if tensor.is_floating_point():
+                self.names.append(name)
+                self._add(name, tensor, [m.get(name) for m in models], base_label)
+        self._pack()
+
+    @classmethod
+    def from_folders(
+        cls,
+        base_dir: str | Path,
+        model_dirs: Sequence[str | Path],
+        **options: Any,
+    ) -> MergeContext:
+        """Read the base and each model's language tower (a Llama or a VLM's) tensor by tensor.
+
+        ``options`` are the constructor's keyword arguments.
+        """
+        base = open_model_folder(base_dir)
+        folders = [open_model_folder(d) for d in model_dirs]
+        options.setdefault("model_labels", [str(f.folder) for f in folders])
+        options.setdefault("base_label", str(base.folder))
+        return cls(base.tensors(), [f.tensors() for f in folders], **options)
 
     def _place(self, t: torch.Tensor, where: torch.device) -> torch.Tensor:
         t = t.to(where).contiguous()
@@ -207,11 +141,7 @@ class MergeContext:
         return t
 
     def _add(
-        self,
-        name: str,
-        base: torch.Tensor,
-        models: Sequence[torch.Tensor | None],
-        base_label: str = "the base",
+        self, name: str, base: torch.Tensor, models: Sequence[torch.Tensor | None], base_label: str
     ) -> None:
         self._base[name] = self._place(base, self.base_storage)
         for i, model in enumerate(models):
@@ -227,29 +157,28 @@ class MergeContext:
         contributes in the merge).
         """
         sizes = {n: (self._base[n].numel(), self._base[n].dtype) for n in self.names}
-        self._segments = _segments(sizes, self.chunk_size)
-        for segment in self._segments:
-            if not segment.packed:
-                name = segment.names[0]
-                self._flat_base.append(self._base[name].view(-1))
-                self._flat_taus.append(
-                    [taus[name].view(-1) if name in taus else None for taus in self._taus]
-                )
-                continue
-            self._flat_base.append(self._flatten(segment, self._base, self.base_storage))
-            flats: list[torch.Tensor | None] = []
-            for taus, where in zip(self._taus, self.storage, strict=True):
-                held = any(n in taus for n in segment.names)  # else: no buffer at all
-                flats.append(self._flatten(segment, taus, where) if held else None)
-            self._flat_taus.append(flats)
+        self._segments = segments(sizes, self.chunk_size)
+        self._flat_base = [self._flatten(s, self._base, self.base_storage) for s in self._segments]
+        self._flat_taus: list[list[torch.Tensor | None]] = [  # per segment, per model
+            [
+                self._flatten(segment, taus, where)
+                if any(n in taus for n in segment.names)  # else: no buffer at all
+                else None
+                for taus, where in zip(self._taus, self.storage, strict=True)
+            ]
+            for segment in self._segments
+        ]
 
     def _flatten(
-        self, segment: _Segment, tensors: dict[str, torch.Tensor], where: torch.device
+        self, segment: Segment, tensors: dict[str, torch.Tensor], where: torch.device
     ) -> torch.Tensor:
-        """Copy ``segment``'s tensors into one flat buffer on ``where`` (zeros for those
-        ``tensors`` lacks); ``tensors`` then holds views into it, same shapes."""
+        """``segment``'s tensors as one flat run on ``where``: a view of a single tensor, or a
+        buffer they are copied into (zeros for those ``tensors`` lacks), ``tensors`` then
+        holding views into it, same shapes."""
         import torch
 
+        if not segment.packed:
+            return tensors[segment.names[0]].view(-1)
         dtype = next(tensors[n].dtype for n in segment.names if n in tensors)
         flat = torch.zeros(segment.numel, dtype=dtype)
         for name, offset, size in segment.members():
@@ -307,29 +236,6 @@ class MergeContext:
             return None
         return tau[start : start + count].to(self.device, non_blocking=True)
 
-    def _write(
-        self, targets: Mapping[str, torch.Tensor], k: int, start: int, values: torch.Tensor
-    ) -> None:
-        """Copy a merged chunk of segment ``k`` into the targets (cast to their dtypes)."""
-        segment = self._segments[k]
-        if not segment.packed:
-            targets[segment.names[0]].view(-1)[start : start + values.numel()].copy_(values)
-            return
-        for name, offset, size in segment.members():
-            targets[name].view(-1).copy_(values[offset : offset + size])
-
-    def _write_at(
-        self, targets: Mapping[str, torch.Tensor], k: int, index: torch.Tensor, values: torch.Tensor
-    ) -> None:
-        """Set the elements of segment ``k`` at flat ``index`` to ``values``."""
-        for name, offset, size in self._segments[k].members():
-            dst = targets[name].view(-1)
-            inside = (index >= offset) & (index < offset + size)
-            if self._segments[k].packed and not bool(inside.any()):
-                continue
-            at = (index[inside] - offset).to(dst.device)
-            dst[at] = values[inside].to(device=dst.device, dtype=dst.dtype)
-
     def thresholds(self, params: JRadiEvoParams) -> list[float]:
         """The exact global trim threshold of each model for ``params`` (``-inf``: k = 0)."""
         self._check(params)
@@ -356,29 +262,65 @@ class MergeContext:
                 f"parameters for {params.n_models} models but the context holds {self.n_models}."
             )
 
-    def _targets(self, target: Any) -> dict[str, torch.Tensor]:
+    def _trimmed(
+        self, k: int, start: int, count: int, params: JRadiEvoParams, thresholds: list[float]
+    ) -> list[torch.Tensor]:
+        """Trim: each model's chunk, DARE-dropped, rescaled and trimmed below its threshold."""
+        keep = self._keep(k, start, count, params.p)
+        scale = dare_scale(params.p)
+        return [
+            trimmed(self._tau_chunk(i, k, start, count), keep, thresholds[i], scale)
+            for i in range(self.n_models)
+        ]
+
+    @staticmethod
+    def _ties(
+        base: torch.Tensor, trims: list[torch.Tensor], total: torch.Tensor, params: JRadiEvoParams
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None:
+        """Elect, undecided: the elements whose sign sum is exactly 0 with some nonzero trimmed
+        value, and their merged values under each sign (patched once the majority is known)."""
         import torch
 
-        state = target.state_dict() if isinstance(target, torch.nn.Module) else target
-        keys = {n: n for n in self.names if n in state}
-        if len(keys) < len(self.names):  # a live model's own names (e.g. a LLaVA's)
-            keys = language_targets(state)
-        missing = [n for n in self.names if n not in keys]
-        if missing:
-            raise MergeError(
-                f"the target has no tensor for {len(missing)} merged parameters "
-                f"(first: {missing[0]!r}); give a model of the base's architecture."
+        nonzero = trims[0] != 0
+        for t in trims[1:]:
+            nonzero |= t != 0
+        tie = ((total == 0) & nonzero).nonzero().squeeze(1)
+        if not tie.numel():
+            return None
+        sub = [t[tie] for t in trims]
+        positive, negative = (
+            apply_merged(
+                base[tie], disjoint_merge(sub, torch.full_like(sub[0], sign), params.w), params.lam
             )
-        out = {}
-        for name in self.names:
-            t = state[keys[name]]
-            if tuple(t.shape) != tuple(self._base[name].shape) or not t.is_contiguous():
-                raise MergeError(
-                    f"target tensor {keys[name]!r} has shape {list(t.shape)}; the base's "
-                    f"{name!r} has {list(self._base[name].shape)} (and it must be contiguous)."
-                )
-            out[name] = t
-        return out
+            for sign in (1.0, -1.0)
+        )
+        return tie, positive, negative
+
+    def _merge_segment(
+        self,
+        k: int,
+        targets: Mapping[str, torch.Tensor],
+        params: JRadiEvoParams,
+        thresholds: list[float],
+        sign_total: torch.Tensor,
+    ) -> list[tuple[int, torch.Tensor, torch.Tensor, torch.Tensor]]:
+        """Merge segment ``k`` chunk by chunk into ``targets``: trim, elect each element's sign
+        (adding the chunk's to ``sign_total``), merge; returns the ties to patch."""
+        import torch
+
+        fixups = []
+        for start, count in self._chunks(k):
+            trims = self._trimmed(k, start, count, params, thresholds)
+            total = plain_sum(trims)
+            sign_total.add_(signed_total(total))
+            b = self._flat_base[k][start : start + count].to(self.device, non_blocking=True)
+            out = apply_merged(b, disjoint_merge(trims, torch.sign(total), params.w), params.lam)
+            self._segments[k].write(targets, start, out)
+            ties = self._ties(b, trims, total, params)
+            if ties is not None:
+                tie, positive, negative = ties
+                fixups.append((k, tie + start, positive, negative))
+        return fixups
 
     def iter_merge_into(self, target: Any, params: JRadiEvoParams) -> Iterator[Event]:
         """Write the merge into ``target`` (a module or a name -> tensor mapping) in place.
@@ -391,62 +333,36 @@ class MergeContext:
 
         started = time.perf_counter()
         self._check(params)
-        targets = self._targets(target)
+        targets = merge_targets(target, self._base)
         total_steps = len(self._segments) + 1
-        yield Event("merge", "progress", "trim thresholds", 1, total_steps)
+        yield Event("merge", PROGRESS, "trim thresholds", 1, total_steps)
         thresholds = self.thresholds(params)
-        scale = dare_scale(params.p)
         sign_total = torch.zeros((), dtype=torch.int64, device=self.device)
         fixups: list[tuple[int, torch.Tensor, torch.Tensor, torch.Tensor]] = []
         with torch.no_grad():
             for k, segment in enumerate(self._segments):
-                base = self._flat_base[k]
-                for start, count in self._chunks(k):
-                    keep = self._keep(k, start, count, params.p)
-                    trims = [
-                        trimmed(self._tau_chunk(i, k, start, count), keep, thresholds[i], scale)
-                        for i in range(self.n_models)
-                    ]
-                    total = plain_sum(trims)
-                    elected = torch.sign(total)
-                    sign_total += signed_total(total)
-                    b = base[start : start + count].to(self.device, non_blocking=True)
-                    out = apply_merged(b, disjoint_merge(trims, elected, params.w), params.lam)
-                    self._write(targets, k, start, out)
-                    nonzero = trims[0] != 0
-                    for t in trims[1:]:
-                        nonzero |= t != 0
-                    tie = ((total == 0) & nonzero).nonzero().squeeze(1)
-                    if tie.numel():
-                        sub = [t[tie] for t in trims]
-                        values = [
-                            apply_merged(
-                                b[tie],
-                                disjoint_merge(sub, torch.full_like(sub[0], sign), params.w),
-                                params.lam,
-                            )
-                            for sign in (1.0, -1.0)
-                        ]
-                        fixups.append((k, tie + start, *values))
+                fixups += self._merge_segment(k, targets, params, thresholds, sign_total)
                 label = segment.names[0] if not segment.packed else f"{len(segment.names)} tensors"
-                yield Event("merge", "progress", label, k + 2, total_steps)
+                yield Event("merge", PROGRESS, label, k + 2, total_steps)
             majority = int(torch.sign(sign_total))
             if majority:
                 for k, index, positive, negative in fixups:
-                    self._write_at(targets, k, index, positive if majority > 0 else negative)
+                    self._segments[k].write_at(
+                        targets, index, positive if majority > 0 else negative
+                    )
         stats = MergeStats(
             thresholds=[None if t == NO_TRIM else t for t in thresholds],
             majority=majority,
             ties=sum(int(f[1].numel()) for f in fixups),
             seconds=time.perf_counter() - started,
         )
-        yield Event("merge", "result", "merged", total_steps, total_steps, asdict(stats))
+        yield Event("merge", RESULT, "merged", total_steps, total_steps, asdict(stats))
 
     def merge_into(self, target: Any, params: JRadiEvoParams) -> MergeStats:
         """``iter_merge_into`` run to its end; returns the stats."""
         data: dict[str, Any] = {}
         for event in self.iter_merge_into(target, params):
-            if event.kind == "result":
+            if event.kind == RESULT:
                 data = event.data
         return MergeStats(**data)
 

@@ -1,99 +1,36 @@
-"""Model folders read lazily, by tensor, with the language tower in one naming scheme.
+"""Model folders opened for merging: the engine's checkpoint reader, language tower required.
 
 Each family stores its language tower under its own keys (a LLaVA saved by transformers 5
 under one prefix, by other writers under another; a Bunny under the Llama's own names beside
 its vision tower and projector). The architecture registry maps every key to its part and
-canonical name; here every language tensor gets its Llama name (the *canonical* name), and
-each tensor remembers its file and stored key so the splice can write a VLM back in the scheme
-it came in.
+canonical name; the merge works on canonical (Llama) names, and ``Checkpoint.stored`` keeps
+each tensor's file and key so the splice can write a VLM back in the scheme it came in.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from engine._hf_folder import read_model_config, weight_files
+from engine._checkpoint import Checkpoint, open_checkpoint
 from engine.merge._errors import MergeError
 from jradi_desktop.architectures import Architecture, from_keys, supported
-from jradi_desktop.models import HFConfig
 
 if TYPE_CHECKING:
     import torch
 
 
-@dataclass
-class ModelFolder:
-    """A Hugging Face model folder: its config and a lazy index of its safetensors tensors."""
-
-    folder: Path
-    config: HFConfig  # config.json, checked: typed accessors raise MergeError
-    architecture: Architecture  # the registry's family of config.json
-    files: list[Path]
-    stored: dict[str, tuple[Path, str]] = field(default_factory=dict, repr=False)
-    language: dict[str, str] = field(default_factory=dict, repr=False)  # canonical -> stored
-
-    @property
-    def text_config(self) -> dict[str, Any]:
-        """The language tower's config, as a ``LlamaConfig`` takes it."""
-        return self.architecture.text_config(self.config)
-
-    def tensor(self, key: str) -> torch.Tensor:
-        """One stored tensor by its stored key, in its stored dtype, on the CPU."""
-        from safetensors import safe_open
-
-        path, raw = self.stored[key]
-        with safe_open(str(path), framework="pt") as f:
-            return f.get_tensor(raw)
-
-    def language_tensor(self, name: str) -> torch.Tensor:
-        """One language-tower tensor by its canonical (Llama) name."""
-        return self.tensor(self.language[name])
-
-    def language_numel(self) -> int:
-        """Elements in the language tower, from the file headers (nothing is loaded)."""
-        import math
-
-        from safetensors import safe_open
-
-        total = 0
-        for path in self.files:
-            with safe_open(str(path), framework="pt") as f:
-                for raw in self.language.values():
-                    if self.stored[raw][0] == path:
-                        total += math.prod(f.get_slice(raw).get_shape())
-        return total
-
-    def language_state_dict(self) -> dict[str, torch.Tensor]:
-        """The whole language tower, canonical names, stored dtypes (small models, tests)."""
-        return {name: self.language_tensor(name) for name in self.language}
-
-
-def open_model_folder(folder: str | Path) -> ModelFolder:
+def open_model_folder(folder: str | Path) -> Checkpoint:
     """Open a folder of a family the registry runs (a Llama or a VLM with a Llama tower) for
     merging; refuse anything else with the reason."""
-    from safetensors import safe_open
-
-    folder = Path(folder)
-    config, architecture = read_model_config(folder, MergeError, "cannot be merged")
-    files = weight_files(folder, MergeError)
-    stored: dict[str, tuple[Path, str]] = {}
-    language: dict[str, str] = {}
-    for path in files:
-        with safe_open(str(path), framework="pt") as f:
-            for raw in f.keys():  # noqa: SIM118 (safe_open is not a dict)
-                stored[raw] = (path, raw)
-                name = architecture.language_name(raw)
-                if name is not None:
-                    language[name] = raw
-    if not language:
+    checkpoint = open_checkpoint(folder, MergeError, "cannot be merged")
+    if not checkpoint.language:
         raise MergeError(
-            f"{folder}: no language-model tensors found for a {architecture.description}. "
-            f"Supported: {supported()}."
+            f"{checkpoint.folder}: no language-model tensors found for a "
+            f"{checkpoint.architecture.description}. Supported: {supported()}."
         )
-    return ModelFolder(folder, config, architecture, files, stored, language)
+    return checkpoint
 
 
 def language_targets(
@@ -110,4 +47,32 @@ def language_targets(
         name = architecture.language_name(key)
         if name is not None:
             out[name] = key
+    return out
+
+
+def merge_targets(target: Any, base: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """The tensors of ``target`` (a module or a state dict, canonical names or a live model's
+    own) that a merge of ``base``'s tensors writes, by canonical name; each checked to have
+    the base's shape and to be contiguous, so it can be written in place."""
+    import torch
+
+    state = target.state_dict() if isinstance(target, torch.nn.Module) else target
+    keys = {n: n for n in base if n in state}
+    if len(keys) < len(base):  # a live model's own names (e.g. a LLaVA's)
+        keys = language_targets(state)
+    missing = [n for n in base if n not in keys]
+    if missing:
+        raise MergeError(
+            f"the target has no tensor for {len(missing)} merged parameters "
+            f"(first: {missing[0]!r}); give a model of the base's architecture."
+        )
+    out = {}
+    for name, want in base.items():
+        t = state[keys[name]]
+        if tuple(t.shape) != tuple(want.shape) or not t.is_contiguous():
+            raise MergeError(
+                f"target tensor {keys[name]!r} has shape {list(t.shape)}; the base's "
+                f"{name!r} has {list(want.shape)} (and it must be contiguous)."
+            )
+        out[name] = t
     return out

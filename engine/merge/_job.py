@@ -20,7 +20,6 @@ from typing import Any
 
 from engine import devices
 from engine._hf_folder import check_weights_match_config
-from engine.events import Event
 from engine.merge._context import MergeContext
 from engine.merge._errors import MergeError
 from engine.merge._io import open_model_folder
@@ -28,6 +27,7 @@ from engine.merge._mergekit import mergekit_configuration, run_mergekit
 from engine.merge._recipe import RECIPE_FILE, Recipe, load_recipe
 from engine.merge._vlm import extract_language_tower, splice_language_tower, write_language_copy
 from jradi_desktop.architectures import architectures
+from jradi_desktop.contract import LOG, PROGRESS, RESULT, Event
 
 JOB = "merge"
 _SAFETENSORS_DTYPES = {"F32": "float32", "F16": "float16", "BF16": "bfloat16"}
@@ -82,14 +82,14 @@ def _write(recipe: Recipe, tower: Path | dict, stage: Path) -> None:
 
 
 def _jradievo(recipe: Recipe, stage: Path, device: str) -> Iterator[Event]:
-    yield Event(JOB, "progress", "reading the base and the models", 1, 3)
+    yield Event(JOB, PROGRESS, "reading the base and the models", 1, 3)
     models = [m.path for m in recipe.models]
     numel = open_model_folder(recipe.base).language_numel()
     size = {"float32": 4, "float16": 2, "bfloat16": 2}[recipe.dtype]
     need = numel * (size * len(models) + 2 * 4)  # task vectors + base and result (<= float32)
     yield Event(
         JOB,
-        "log",
+        LOG,
         f"holding about {need / 1e9:.1f} GB ({len(models)} task vectors in "
         f"{recipe.dtype}, the base and the result); dtype: float16 halves the task vectors",
         1,
@@ -103,11 +103,11 @@ def _jradievo(recipe: Recipe, stage: Path, device: str) -> Iterator[Event]:
     total = 3
     for event in ctx.iter_merge_into(target, recipe.jradievo_params()):
         total = event.total + 2
-        if event.kind == "progress":
-            yield Event(JOB, "progress", f"merging: {event.message}", event.step + 1, total)
+        if event.kind == PROGRESS:
+            yield Event(JOB, PROGRESS, f"merging: {event.message}", event.step + 1, total)
         else:
-            yield Event(JOB, "log", "merge statistics", event.step + 1, total, event.data)
-    yield Event(JOB, "progress", "writing the merged model", total, total)
+            yield Event(JOB, LOG, "merge statistics", event.step + 1, total, event.data)
+    yield Event(JOB, PROGRESS, "writing the merged model", total, total)
     _write(recipe, target, stage)
 
 
@@ -115,7 +115,7 @@ def _mergekit(recipe: Recipe, stage: Path, device: str, work: Path) -> Iterator[
     models = []
     for m in recipe.models:
         if m.role == "vlm":
-            yield Event(JOB, "progress", "extracting the VLM's language tower", 1, 3)
+            yield Event(JOB, PROGRESS, "extracting the VLM's language tower", 1, 3)
             models.append(extract_language_tower(m.path, work / "vlm-tower"))
         else:
             models.append(m.path)
@@ -127,13 +127,13 @@ def _mergekit(recipe: Recipe, stage: Path, device: str, work: Path) -> Iterator[
         dtype=recipe.dtype,
         out_dtype=_stored_dtype(recipe.base),
     )
-    yield Event(JOB, "progress", f"mergekit {recipe.method}", 2, 3)
+    yield Event(JOB, PROGRESS, f"mergekit {recipe.method}", 2, 3)
     seed = recipe.seed if recipe.method == "dare_ties" else None
     if recipe.vlm is None:
         run_mergekit(config, stage, device=device, seed=seed)
         return
     merged = run_mergekit(config, work / "merged-tower", device=device, seed=seed)
-    yield Event(JOB, "progress", "splicing the merged tower into the VLM", 3, 3)
+    yield Event(JOB, PROGRESS, "splicing the merged tower into the VLM", 3, 3)
     _write(recipe, merged, stage)
 
 
@@ -173,7 +173,7 @@ def iter_merge(recipe: Recipe | str | Path, out_dir: str | Path) -> Iterator[Eve
         "vlm": recipe.vlm is not None,
         "recipe": str(out / RECIPE_FILE),
     }
-    yield Event(JOB, "result", f"merged model written to {out}", 1, 1, data)
+    yield Event(JOB, RESULT, f"merged model written to {out}", 1, 1, data)
 
 
 def merge(recipe: Recipe | str | Path, out_dir: str | Path) -> Path:

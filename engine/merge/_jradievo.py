@@ -27,19 +27,23 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from engine.merge._dare import DARE_SEED, dare_keep, dare_scale
 from engine.merge._errors import MergeError
 from engine.merge._task_vectors import mergeable_names, task_vectors
+from jradi_desktop.contract import FAMILIES, PER_MODEL, RANGES
 
 if TYPE_CHECKING:
     import torch
 
 
-def _check_unit(name: str, value: float, high: float = 1.0) -> None:
-    if not (isinstance(value, int | float) and 0.0 <= float(value) <= high):
-        raise MergeError(f"JRadiEvo parameter {name} = {value!r} is out of range [0, {high:g}].")
+def _check_range(name: str, family: str, value: float) -> None:
+    low, high = RANGES[family]
+    if not (isinstance(value, int | float) and low <= float(value) <= high):
+        raise MergeError(
+            f"JRadiEvo parameter {name} = {value!r} is out of range [{low:g}, {high:g}]."
+        )
 
 
 @dataclass(frozen=True)
@@ -59,11 +63,12 @@ class JRadiEvoParams:
     def __post_init__(self) -> None:
         object.__setattr__(self, "k", tuple(float(x) for x in self.k))
         object.__setattr__(self, "w", tuple(float(x) for x in self.w))
-        _check_unit("p", self.p)
-        _check_unit("lambda", self.lam, 2.0)
-        for i, (k, w) in enumerate(zip(self.k, self.w, strict=False)):
-            _check_unit(f"k[{i}]", k)
-            _check_unit(f"w[{i}]", w)
+        values = self.by_family()
+        for family in (f for f in FAMILIES if f not in PER_MODEL):
+            _check_range(family, family, values[family])
+        for i in range(min(len(self.k), len(self.w))):
+            for family in (f for f in FAMILIES if f in PER_MODEL):
+                _check_range(f"{family}[{i}]", family, values[family][i])
         if len(self.k) != len(self.w) or not self.k:
             raise MergeError(
                 f"JRadiEvo needs one k and one w per model; got {len(self.k)} k and "
@@ -73,6 +78,16 @@ class JRadiEvoParams:
     @property
     def n_models(self) -> int:
         return len(self.k)
+
+    def by_family(self) -> dict[str, Any]:
+        """``{family: value}`` in the search's order (a recipe's ``parameters``)."""
+        return dict(zip(FAMILIES, (self.p, self.k, self.w, self.lam), strict=True))
+
+    @classmethod
+    def from_families(cls, values: Mapping[str, Any]) -> JRadiEvoParams:
+        """The inverse of :meth:`by_family`."""
+        p, k, w, lam = (values[family] for family in FAMILIES)
+        return cls(p=p, k=tuple(k), w=tuple(w), lam=lam)
 
     @classmethod
     def from_vector(cls, values: Sequence[float]) -> JRadiEvoParams:

@@ -31,12 +31,13 @@ from engine._yaml_config import read_yaml_mapping, validate
 from engine.merge._errors import MergeError
 from engine.merge._jradievo import JRadiEvoParams
 from engine.merge._mergekit import MERGEKIT_METHODS, PER_MODEL, SHARED
+from jradi_desktop.contract import FAMILIES, RANGES
+from jradi_desktop.contract import PER_MODEL as SEARCH_PER_MODEL
 
 METHODS = ("jradievo", *MERGEKIT_METHODS)
 RECIPE_FILE = "jradi_recipe.yaml"
 _DEVICE = re.compile(r"^(auto|cpu|cuda(:\d+)?)$")
 # jradievo's ranges (REFERENCE.md §1): name -> (low, high).
-JRADIEVO_RANGES = {"p": (0.0, 1.0), "k": (0.0, 1.0), "w": (0.0, 1.0), "lambda": (0.0, 2.0)}
 
 
 class ModelEntry(BaseModel):
@@ -128,19 +129,19 @@ class Recipe(BaseModel):
 
     def _check_jradievo(self, problems: list[str], n: int) -> None:
         params = self.parameters
-        missing = [key for key in JRADIEVO_RANGES if key not in params]
-        unknown = sorted(set(params) - set(JRADIEVO_RANGES))
+        missing = [key for key in FAMILIES if key not in params]
+        unknown = sorted(set(params) - set(FAMILIES))
         if missing or unknown:
             problems.append(
-                f"parameters: jradievo needs exactly p, k, w, lambda (missing: {missing}, "
+                f"parameters: jradievo needs exactly {', '.join(FAMILIES)} (missing: {missing}, "
                 f"unknown: {unknown})"
             )
-        for key in ("p", "lambda"):
+        for key in (f for f in FAMILIES if f not in SEARCH_PER_MODEL):
             if key in params:
-                _check_range(problems, key, params[key], *JRADIEVO_RANGES[key])
-        for key in ("k", "w"):
+                _check_range(problems, key, params[key], *RANGES[key])
+        for key in (f for f in FAMILIES if f in SEARCH_PER_MODEL):
             for i, v in enumerate(_per_model(problems, params, key, n)):
-                _check_range(problems, f"{key}[{i}]", v, *JRADIEVO_RANGES[key])
+                _check_range(problems, f"{key}[{i}]", v, *RANGES[key])
 
     def _check_mergekit(self, problems: list[str], n: int) -> None:
         method, params = self.method, self.parameters
@@ -171,8 +172,7 @@ class Recipe(BaseModel):
         """The jradievo parameters as ``JRadiEvoParams`` (method must be jradievo)."""
         if self.method != "jradievo":
             raise MergeError(f"method {self.method!r} has no JRadiEvo parameters.")
-        p = self.parameters
-        return JRadiEvoParams(p=p["p"], k=tuple(p["k"]), w=tuple(p["w"]), lam=p["lambda"])
+        return JRadiEvoParams.from_families(self.parameters)
 
     def resolved(self, root: str | Path) -> Recipe:
         """A copy whose relative paths are taken from ``root`` (the recipe's folder)."""

@@ -20,8 +20,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from engine._checkpoint import Checkpoint
 from engine.merge._errors import MergeError
-from engine.merge._io import ModelFolder, open_model_folder
+from engine.merge._io import open_model_folder
 from jradi_desktop.architectures import architectures
 
 if TYPE_CHECKING:
@@ -39,7 +40,7 @@ TOKENIZER_FILES = (
 )
 
 
-def _open_vlm(vlm_dir: str | Path) -> ModelFolder:
+def _open_vlm(vlm_dir: str | Path) -> Checkpoint:
     vlm = open_model_folder(vlm_dir)
     if not vlm.architecture.has_vision:
         vlms = "; ".join(a.description for a in architectures() if a.has_vision)
@@ -80,7 +81,7 @@ def extract_language_tower(vlm_dir: str | Path, out_dir: str | Path) -> Path:
     for n, src in enumerate(files, start=1):
         single = len(files) == 1
         target = "model.safetensors" if single else f"model-{n:05d}-of-{len(files):05d}.safetensors"
-        tensors = {name: vlm.language_tensor(name).contiguous() for name in by_file[src]}
+        tensors = {name: vlm.tensor(name).contiguous() for name in by_file[src]}
         dtype = dtype or str(next(iter(tensors.values())).dtype).removeprefix("torch.")
         _save_atomic(tensors, out / target, {"format": "pt"})
         weight_map.update(dict.fromkeys(tensors, target))
@@ -88,7 +89,7 @@ def extract_language_tower(vlm_dir: str | Path, out_dir: str | Path) -> Path:
         index = {"metadata": {}, "weight_map": dict(sorted(weight_map.items()))}
         (out / "model.safetensors.index.json").write_text(json.dumps(index, indent=2) + "\n")
 
-    config = dict(vlm.text_config)
+    config = dict(vlm.llama_config)
     config["architectures"] = ["LlamaForCausalLM"]
     config["model_type"] = "llama"
     config["dtype"] = dtype
@@ -125,7 +126,7 @@ def write_language_copy(
 
 
 def _write_copy(
-    source: ModelFolder, tower: str | Path | Mapping[str, torch.Tensor], out: Path
+    source: Checkpoint, tower: str | Path | Mapping[str, torch.Tensor], out: Path
 ) -> Path:
     if out.resolve() == source.folder.resolve():
         raise MergeError(f"{out}: the output folder is the source model; choose another folder.")
@@ -133,7 +134,7 @@ def _write_copy(
         get, names, label = tower.__getitem__, set(tower), "the merged tower"
     else:
         folder = open_model_folder(tower)
-        get, names, label = folder.language_tensor, set(folder.language), str(folder.folder)
+        get, names, label = folder.tensor, set(folder.language), str(folder.folder)
     missing = sorted(set(source.language) - names)
     if missing:
         raise MergeError(
@@ -159,7 +160,7 @@ def _write_copy(
         for raw, (file, _) in source.stored.items():
             if file != path:
                 continue
-            stored = source.tensor(raw)
+            stored = source.raw_tensor(raw)
             if raw not in by_raw:
                 tensors[raw] = stored
                 continue

@@ -32,7 +32,8 @@ class Architecture(ABC):
     name: ClassVar[str]
     description: ClassVar[str]  # for messages: "Bunny-v1.1 (SigLIP S² + mlp2x_gelu + Llama)"
     has_vision: ClassVar[bool] = True
-    template: ClassVar[str | None] = None  # chat template name; None: the folder's own
+    template: ClassVar[str | None] = None  # chat template for "auto"; None: the folder's own
+    chat_templates: ClassVar[Mapping[str, str]] = {}  # the Jinja templates it names
     model_type: ClassVar[str]  # config.json's model_type for this family
     classes: ClassVar[tuple[str, ...]] = ()  # config.json architectures that name it
 

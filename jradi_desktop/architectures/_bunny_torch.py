@@ -26,30 +26,13 @@ from jradi_desktop.architectures.bunny_s2 import (
     BunnyVision,
     vision_settings,
 )
+from jradi_desktop.models import safetensors_files
 
 if TYPE_CHECKING:
     import torch
     from PIL import Image
 
 IMAGE_PLACEHOLDER = "<image>"  # where the chat template puts an image (Bunny's DEFAULT_IMAGE_TOKEN)
-
-
-def _weight_files(folder: Path) -> list[Path]:
-    index = folder / "model.safetensors.index.json"
-    if index.is_file():
-        try:
-            names = json.loads(index.read_text(encoding="utf-8"))["weight_map"].values()
-        except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
-            raise BunnyConfigError(f"{index}: unreadable or without a weight_map ({exc})") from exc
-        files = sorted({folder / name for name in names})
-        missing = [f for f in files if not f.is_file()]
-        if missing:
-            raise BunnyConfigError(f"{missing[0]}: a shard named in {index.name} is missing")
-        return files
-    files = sorted(folder.glob("*.safetensors"))
-    if not files:
-        raise BunnyConfigError(f"{folder}: no safetensors weights")
-    return files
 
 
 class Tensors(dict):
@@ -69,7 +52,10 @@ def read_tensors(folder: Path) -> Tensors:
 
     tensors = Tensors()
     tensors.files = {}
-    for path in _weight_files(folder):
+    files = safetensors_files(folder, BunnyConfigError)  # names a shard the index lacks
+    if not files:
+        raise BunnyConfigError(f"{folder}: no safetensors weights")
+    for path in files:
         try:
             shard = load_file(path)
         except Exception as exc:  # SafetensorError, OSError: a damaged or partial file
@@ -233,14 +219,14 @@ def vision_trunk(
     """The SigLIP trunk up to the layer Bunny reads, loaded from ``vision`` (canonical
     names), checked tensor by tensor; in eval mode."""
     with _building(dtype, device):
-        trunk = _siglip_trunk(settings)
+        trunk = siglip_trunk(settings)
     # post_layernorm is unused (hidden_states[-1] of the trunk precedes it) and may be absent
     optional = ("post_layernorm.",)
     _load_checked(trunk, vision, VISION_PREFIX, stored, where, optional=optional)
     return trunk.eval()
 
 
-def _siglip_trunk(settings: BunnyVision) -> torch.nn.Module:
+def siglip_trunk(settings: BunnyVision) -> torch.nn.Module:
     """The SigLIP trunk, weights not yet loaded."""
     from transformers import SiglipVisionConfig, SiglipVisionModel
 

@@ -30,6 +30,13 @@ def architectures() -> tuple[Architecture, ...]:
     return tuple(found)
 
 
+@functools.cache
+def chat_templates() -> Mapping[str, str]:
+    """Every family's named chat templates (Jinja), name -> text, in detection order: the
+    names ``ModelSpec.template`` accepts besides ``"auto"``."""
+    return {name: text for arch in architectures() for name, text in arch.chat_templates.items()}
+
+
 def supported() -> str:
     """The families, for messages: "A; B; C"."""
     return "; ".join(a.description for a in architectures())

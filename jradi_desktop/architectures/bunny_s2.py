@@ -2,7 +2,8 @@
 
 The declaration, torch-free: how a Bunny folder is recognised, where its parts sit in the
 checkpoint, and the vision settings read from ``config.json`` and the tensors' shapes
-(bunny-v1.1.md §1-§2, §7). ``_bunny_torch`` builds the model from it.
+(bunny-v1.1.md §1-§2, §7), and its Vicuna-style prompt format. ``_bunny_torch`` builds the
+model from it.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from jradi_desktop.architectures._base import Architecture, ArchitectureError, Part
+from jradi_desktop.architectures._chat import gguf_content, hf_content
 
 LANGUAGE_PREFIXES = ("model.", "lm_head.")
 VISION_PREFIX = "model.vision_tower.vision_tower.vision_model."
@@ -28,6 +30,37 @@ SO400M_DEFAULTS: Mapping[str, Any] = {
     "num_hidden_layers": 27,
 }
 
+
+BUNNY = "bunny"  # the Bunny template's name (ModelSpec.template)
+BUNNY_SYSTEM = (
+    "A chat between a curious user and an artificial intelligence assistant. "
+    "The assistant gives helpful, detailed, and polite answers to the user's questions."
+)
+_USER = "{{ ' USER: ' }}"
+_ASSISTANT = "{{ ' ASSISTANT: ' }}"
+_GENERATION = "{% if add_generation_prompt %}{{ ' ASSISTANT:' }}{% endif %}"
+
+# Bunny's prompt "<system> USER: <image>\n{prompt} ASSISTANT:" (JRadiEvo), with the system
+# message replaceable (Bunny's own when none is given). No BOS: the tokenizer adds it.
+BUNNY_CHAT_TEMPLATE = (
+    "{% if messages and messages[0]['role'] == 'system' %}{{ messages[0]['content'] }}"
+    "{% set rest = messages[1:] %}{% else %}{{ '" + BUNNY_SYSTEM.replace("'", "\\'") + "' }}"
+    "{% set rest = messages %}{% endif %}"
+    "{% for message in rest %}"
+    "{% if message['role'] == 'user' %}" + _USER + hf_content() + "{% endif %}"
+    "{% if message['role'] == 'assistant' %}" + _ASSISTANT + hf_content() + "{{ eos_token }}"
+    "{% endif %}{% endfor %}" + _GENERATION
+)
+# llama-cpp-python's handler: its default system message is BUNNY_SYSTEM, images come first.
+BUNNY_GGUF_FORMAT = (
+    "{% for message in messages %}"
+    "{% if message.role == 'system' %}{{ message.content }}{% endif %}"
+    "{% if message.role == 'user' %}" + _USER + gguf_content() + "{% endif %}"
+    "{% if message.role == 'assistant' and message.content is not none %}"
+    + _ASSISTANT
+    + "{{ message.content }}{{ eos_token }}{% endif %}"
+    "{% endfor %}" + _GENERATION
+)
 
 # Bunny's own config keys (besides mm_* and tokenizer_*); everything else is the Llama's.
 _NOT_LLAMA = frozenset(
@@ -49,7 +82,8 @@ class BunnyS2(Architecture):
         "Bunny-v1.1 / v1.0 (SigLIP at S² scales, mlp2x_gelu projector, Llama-3; "
         "BunnyLlamaForCausalLM, read without its custom code)"
     )
-    template: ClassVar[str | None] = "bunny"
+    template: ClassVar[str | None] = BUNNY
+    chat_templates: ClassVar[Mapping[str, str]] = {template: BUNNY_CHAT_TEMPLATE}
     model_type: ClassVar[str] = "bunny-llama"
     classes: ClassVar[tuple[str, ...]] = ("BunnyLlamaForCausalLM",)
 

@@ -6,6 +6,8 @@ Importing this package is cheap: llama_cpp, torch and transformers load only wit
 
 import logging
 
+from jradi_desktop.architectures.bunny_s2 import BUNNY_CHAT_TEMPLATE
+from jradi_desktop.architectures.llama import LLAMA3_CHAT_TEMPLATE
 from jradi_desktop.inference._backend import (
     Backend,
     GenerationParams,
@@ -39,7 +41,6 @@ from jradi_desktop.inference._prompts import (
     report_prompt,
     split_report,
 )
-from jradi_desktop.inference._templates import BUNNY_CHAT_TEMPLATE, LLAMA3_CHAT_TEMPLATE
 from jradi_desktop.inference._worker import InferenceWorker
 
 # Library logging (llama.cpp's log included) reaches no terminal unless the app configures it.

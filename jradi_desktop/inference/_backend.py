@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from jradi_desktop.inference._errors import (
     BackendUnavailableError,
+    GenerationError,
     InvalidRequestError,
     UnknownBackendError,
     VisionNotSupportedError,
@@ -28,6 +29,8 @@ if TYPE_CHECKING:
     from jradi_desktop.models import ModelSpec
 
 Message = Mapping[str, Any]
+Messages = Sequence[Message]
+Images = Sequence["Image.Image | bytes"]  # PIL images or encoded PNG/JPEG bytes
 
 
 @dataclass(frozen=True)
@@ -70,7 +73,9 @@ class Backend(ABC):
     yields text pieces as they are produced; :meth:`cancel` may be called from any other
     thread and stops the running generation before its next piece (the iterator then simply
     ends, with :attr:`finish_reason` ``"cancelled"``); :meth:`close` frees the model and may be
-    called any number of times. A backend is not shared between processes.
+    called any number of times. A backend is not shared between processes. Subclasses
+    implement :meth:`_generate` (the checks and the one-at-a-time lock are :meth:`generate`'s)
+    and :meth:`close`.
     """
 
     name: ClassVar[str] = ""
@@ -93,14 +98,24 @@ class Backend(ABC):
         """Whether the loaded model takes images."""
         return False
 
-    @abstractmethod
     def generate(
-        self,
-        messages: Sequence[Message],
-        images: Sequence[Image.Image | bytes] = (),
-        params: GenerationParams | None = None,
+        self, messages: Messages, images: Images = (), params: GenerationParams | None = None
     ) -> Iterator[str]:
-        """Stream the reply to ``messages`` as text pieces."""
+        """Stream the reply to ``messages`` as text pieces: the request is checked and the
+        model taken (one generation at a time) before :meth:`_generate` runs."""
+        params = params or GenerationParams()
+        check_images(messages, images)
+        self._begin(images)
+        try:
+            yield from self._generate(messages, images, params)
+        finally:
+            self._busy.release()
+
+    @abstractmethod
+    def _generate(
+        self, messages: Messages, images: Images, params: GenerationParams
+    ) -> Iterator[str]:
+        """The reply's pieces; sets :attr:`finish_reason` and :attr:`generated_tokens`."""
 
     def cancel(self) -> None:
         """Stop the running generation before its next piece (thread-safe, non-blocking)."""
@@ -130,8 +145,8 @@ class Backend(ABC):
 
     # -- helpers for subclasses -------------------------------------------------------------
 
-    def _begin(self, images: Sequence[object]) -> None:
-        """Take the generation lock and check the request; call at the top of ``generate``."""
+    def _begin(self, images: Images) -> None:
+        """Take the generation lock and check the request (``generate`` releases it)."""
         if self._closed:
             raise InvalidRequestError(
                 f"モデル「{self.spec.name}」は既に閉じられています。",
@@ -155,8 +170,12 @@ class Backend(ABC):
                 "for GGUF, no mmproj file). Choose a vision-language model.",
             )
 
-    def _end(self) -> None:
-        self._busy.release()
+    def _generation_error(self, exc: Exception) -> GenerationError:
+        """What the user sees when the library fails while generating."""
+        return GenerationError(
+            f"モデル「{self.spec.name}」で生成中にエラーが起きました：{exc}",
+            f'Generation with model "{self.spec.name}" failed: {exc}',
+        )
 
     def _cancel_and_wait(self, timeout: float = 5.0) -> None:
         """For ``close``: stop a generation running in another thread and wait (up to
@@ -167,7 +186,7 @@ class Backend(ABC):
             self._busy.release()
 
 
-def count_image_parts(messages: Sequence[Message]) -> int:
+def count_image_parts(messages: Messages) -> int:
     """Number of ``{"type": "image"}`` parts in the messages."""
     return sum(
         1
@@ -178,7 +197,7 @@ def count_image_parts(messages: Sequence[Message]) -> int:
     )
 
 
-def check_images(messages: Sequence[Message], images: Sequence[object]) -> None:
+def check_images(messages: Messages, images: Sequence[object]) -> None:
     """Raise :class:`InvalidRequestError` unless each image part has exactly one image."""
     n_parts = count_image_parts(messages)
     if n_parts != len(images):

@@ -7,19 +7,10 @@ from __future__ import annotations
 
 from llama_cpp.llama_chat_format import Llava15ChatHandler
 
-from jradi_desktop.inference._templates import BUNNY_SYSTEM
+from jradi_desktop.architectures.bunny_s2 import BUNNY_GGUF_FORMAT, BUNNY_SYSTEM
+from jradi_desktop.architectures.llama import LLAMA3_GGUF_FORMAT
 
-__all__ = ["BUNNY_SYSTEM", "BunnyChatHandler", "Llama3VisionChatHandler"]
-
-# A user turn's images (mtmd's image URLs), each on its own line, before any of its text.
-_IMAGES_FIRST = (
-    "{% for content in message.content %}"
-    "{% if content.type == 'image_url' and content.image_url is string %}"
-    "{{ content.image_url }}{{ '\n' }}{% endif %}"
-    "{% if content.type == 'image_url' and content.image_url is mapping %}"
-    "{{ content.image_url.url }}{{ '\n' }}{% endif %}"
-    "{% endfor %}"
-)
+__all__ = ["BunnyChatHandler", "Llama3VisionChatHandler"]
 
 
 class BunnyChatHandler(Llava15ChatHandler):
@@ -31,20 +22,7 @@ class BunnyChatHandler(Llava15ChatHandler):
     """
 
     DEFAULT_SYSTEM_MESSAGE = BUNNY_SYSTEM
-    CHAT_FORMAT = (
-        "{% for message in messages %}"
-        "{% if message.role == 'system' %}{{ message.content }}{% endif %}"
-        "{% if message.role == 'user' %}{{ ' USER: ' }}"
-        "{% if message.content is string %}{{ message.content }}{% else %}"
-        + _IMAGES_FIRST
-        + "{% for content in message.content %}"
-        "{% if content.type == 'text' %}{{ content.text }}{% endif %}"
-        "{% endfor %}{% endif %}{% endif %}"
-        "{% if message.role == 'assistant' and message.content is not none %}"
-        "{{ ' ASSISTANT: ' }}{{ message.content }}{{ eos_token }}{% endif %}"
-        "{% endfor %}"
-        "{% if add_generation_prompt %}{{ ' ASSISTANT:' }}{% endif %}"
-    )
+    CHAT_FORMAT = BUNNY_GGUF_FORMAT
 
 
 class Llama3VisionChatHandler(Llava15ChatHandler):
@@ -55,15 +33,4 @@ class Llama3VisionChatHandler(Llava15ChatHandler):
     """
 
     DEFAULT_SYSTEM_MESSAGE = None
-    CHAT_FORMAT = (
-        "{% for message in messages %}"
-        "{{ '<|start_header_id|>' + message.role + '<|end_header_id|>\n\n' }}"
-        "{% if message.content is string %}{{ message.content | trim }}{% else %}"
-        + _IMAGES_FIRST
-        + "{% for content in message.content %}"
-        "{% if content.type == 'text' %}{{ content.text | trim }}{% endif %}"
-        "{% endfor %}{% endif %}"
-        "{{ '<|eot_id|>' }}{% endfor %}"
-        "{% if add_generation_prompt %}{{ '<|start_header_id|>assistant<|end_header_id|>\n\n' }}"
-        "{% endif %}"
-    )
+    CHAT_FORMAT = LLAMA3_GGUF_FORMAT

@@ -20,10 +20,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from jradi_desktop.architectures.bunny_s2 import BUNNY_CHAT_TEMPLATE
 from jradi_desktop.inference._backend import Message
 from jradi_desktop.inference._errors import ModelLoadError
 from jradi_desktop.inference._images import to_pil
-from jradi_desktop.inference._templates import BUNNY_CHAT_TEMPLATE
 
 if TYPE_CHECKING:
     from PIL import Image

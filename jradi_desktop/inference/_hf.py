@@ -22,50 +22,49 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from jradi_desktop.inference._backend import (
     Backend,
     GenerationParams,
-    Message,
+    Images,
+    Messages,
     StopFilter,
-    check_images,
     text_of,
 )
+from jradi_desktop.inference._devices import best_device, torch_dtype
 from jradi_desktop.inference._errors import (
-    GenerationError,
     ModelFileNotFoundError,
     ModelLoadError,
     PromptTooLongError,
 )
 from jradi_desktop.inference._images import to_pil
 from jradi_desktop.inference._templates import template_for
+from jradi_desktop.models import folder_problems
 
 if TYPE_CHECKING:
-    from PIL import Image
-
     from jradi_desktop.models import ModelSpec
 
 
 def _check_folder(path: Path) -> None:
-    if not path.is_dir():
+    problems = folder_problems(path)
+    if not problems:
+        return
+    problem = problems[0]
+    if problem.kind == "no_folder":
         raise ModelFileNotFoundError.for_path(path, "モデルフォルダー", "Model folder")
-    if not (path / "config.json").is_file():
+    if problem.kind == "no_config":
         raise ModelFileNotFoundError.for_path(
-            path / "config.json", "モデル設定ファイル", "Model config file"
+            problem.path, "モデル設定ファイル", "Model config file"
         )
-    if not any(path.glob("*.safetensors")):
-        pickles = sorted(p.name for p in path.glob("*.bin")) + sorted(
-            p.name for p in path.glob("*.pt*")
-        )
-        found_ja = f"（あるのは {', '.join(pickles)}）" if pickles else ""
-        found_en = f" (found {', '.join(pickles)})" if pickles else ""
-        err = ModelLoadError(
-            f"「{path}」に safetensors 形式の重みがありません{found_ja}。安全のため pickle 形式"
-            "の重みは読み込みません。safetensors に変換してください。",
-            f'"{path}" has no safetensors weights{found_en}. Pickle checkpoints are not loaded, '
-            "for safety; convert the weights to safetensors.",
-        )
-        err.path = str(path)
-        raise err
+    found_ja = f"（あるのは {problem.found}）" if problem.pickles else ""
+    found_en = f" (found {problem.found})" if problem.pickles else ""
+    err = ModelLoadError(
+        f"「{path}」に safetensors 形式の重みがありません{found_ja}。安全のため pickle 形式"
+        "の重みは読み込みません。safetensors に変換してください。",
+        f'"{path}" has no safetensors weights{found_en}. Pickle checkpoints are not loaded, '
+        "for safety; convert the weights to safetensors.",
+    )
+    err.path = str(path)
+    raise err
 
 
-def _with_images(messages: Sequence[Message], images: Sequence[Any]) -> list[dict[str, Any]]:
+def _with_images(messages: Messages, images: Sequence[Any]) -> list[dict[str, Any]]:
     """Messages for a processor's chat template: each image part carries its PIL image."""
     pending = iter([to_pil(image) for image in images])
     out: list[dict[str, Any]] = []
@@ -125,16 +124,12 @@ class HFBackend(Backend):
         self._template = template_for(spec.template)
         if self._template is None and arch is not None and arch.template is not None:
             self._template = template_for(arch.template)
-        import torch
         from transformers.utils import logging as hf_logging
 
         hf_logging.disable_progress_bar()
-        self._device = "cuda" if torch.cuda.is_available() else "cpu"
+        self._device = best_device()
         self.device = self._device
-        if self._device == "cuda":
-            dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-        else:
-            dtype = torch.float32
+        dtype = torch_dtype("auto", self._device)
         self._vision = spec.has_vision
         self._bunny = None
         try:
@@ -181,7 +176,7 @@ class HFBackend(Backend):
     def has_vision(self) -> bool:
         return self._vision
 
-    def _inputs(self, messages: Sequence[Message], images: Sequence[Any]) -> Any:
+    def _inputs(self, messages: Messages, images: Sequence[Any]) -> Any:
         if self._bunny is not None:
             ids = self._bunny.prompt_ids(messages, self._template)
             self._check_length(self._bunny.prompt_length(ids))  # before the images are encoded
@@ -209,15 +204,9 @@ class HFBackend(Backend):
                     inputs[key] = torch.cat([column, inputs[key]], dim=1)
         return inputs.to(self._device)
 
-    def generate(
-        self,
-        messages: Sequence[Message],
-        images: Sequence[Image.Image | bytes] = (),
-        params: GenerationParams | None = None,
+    def _generate(
+        self, messages: Messages, images: Images, params: GenerationParams
     ) -> Iterator[str]:
-        params = params or GenerationParams()
-        check_images(messages, images)
-        self._begin(images)
         thread = None
         try:
             thread, streamer, outcome = self._start(messages, images, params)
@@ -248,10 +237,9 @@ class HFBackend(Backend):
             self._stop_flag.set()
             if thread is not None:
                 thread.join()
-            self._end()
 
     def _start(
-        self, messages: Sequence[Message], images: Sequence[Any], params: GenerationParams
+        self, messages: Messages, images: Sequence[Any], params: GenerationParams
     ) -> tuple[threading.Thread, Any, dict[str, Any]]:
         import torch
         from transformers import StoppingCriteria, StoppingCriteriaList
@@ -301,10 +289,7 @@ class HFBackend(Backend):
                     out = self._model.generate(**gen_kwargs)
                 outcome["n_new"] = int(out.shape[1]) - n_prompt
             except Exception as exc:  # reported to the consumer, never lost in the thread
-                outcome["error"] = GenerationError(
-                    f"モデル「{self.spec.name}」で生成中にエラーが起きました：{exc}",
-                    f'Generation with model "{self.spec.name}" failed: {exc}',
-                )
+                outcome["error"] = self._generation_error(exc)
                 streamer.end()
 
         thread = threading.Thread(target=run, name="jradi-hf-generate", daemon=True)

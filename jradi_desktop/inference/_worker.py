@@ -19,11 +19,11 @@ import tempfile
 import threading
 import time
 import weakref
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from jradi_desktop.inference._backend import GenerationParams, Message, check_images
+from jradi_desktop.inference._backend import GenerationParams, Images, Messages, check_images
 from jradi_desktop.inference._child import child_main
 from jradi_desktop.inference._errors import InvalidRequestError, WorkerCrashedError
 from jradi_desktop.inference._images import encode_all
@@ -31,8 +31,6 @@ from jradi_desktop.inference._images import encode_all
 if TYPE_CHECKING:
     from multiprocessing.connection import Connection
     from multiprocessing.synchronize import Event
-
-    from PIL import Image
 
     from jradi_desktop.models import ModelSpec
 
@@ -172,10 +170,7 @@ class InferenceWorker:
             event.set()
 
     def generate(
-        self,
-        messages: Sequence[Message],
-        images: Sequence[Image.Image | bytes] = (),
-        params: GenerationParams | None = None,
+        self, messages: Messages, images: Images = (), params: GenerationParams | None = None
     ) -> Iterator[str]:
         """Stream the reply as text pieces (see :class:`Backend`); starts the worker if needed.
         :attr:`finish_reason` is ``"stop"``, ``"length"`` or ``"cancelled"`` afterwards."""

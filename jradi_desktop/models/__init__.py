@@ -1,5 +1,6 @@
 """The model registry: what a model is, checks, memory estimate."""
 
+from jradi_desktop.contract import find_mmproj
 from jradi_desktop.models._check import (
     GGUF_ARCHITECTURES,
     ModelCheck,
@@ -14,16 +15,11 @@ from jradi_desktop.models._demo import (
     is_demo,
     shown_name,
 )
+from jradi_desktop.models._folder import FolderProblem, folder_problems
 from jradi_desktop.models._hf_config import ConfigError, HFConfig, read_hf_config
 from jradi_desktop.models._registry import ModelRegistry, default_registry_path, resolve_model
 from jradi_desktop.models._shapes import hf_shape_problems, safetensors_files, safetensors_shapes
-from jradi_desktop.models._spec import (
-    TEMPLATES,
-    ModelKind,
-    ModelSpec,
-    default_model_name,
-    find_mmproj,
-)
+from jradi_desktop.models._spec import TEMPLATES, ModelKind, ModelSpec, default_model_name
 
 __all__ = [
     "DEMO_CLI_NAME",
@@ -31,6 +27,7 @@ __all__ = [
     "GGUF_ARCHITECTURES",
     "TEMPLATES",
     "ConfigError",
+    "FolderProblem",
     "HFConfig",
     "ModelCheck",
     "ModelCheckError",
@@ -43,6 +40,7 @@ __all__ = [
     "default_model_name",
     "default_registry_path",
     "find_mmproj",
+    "folder_problems",
     "hf_shape_problems",
     "is_demo",
     "read_hf_config",

@@ -17,6 +17,7 @@ from typing import Any
 
 from jradi_desktop.architectures import Architecture, ArchitectureError, detect
 from jradi_desktop.errors import JRadiError
+from jradi_desktop.models._folder import folder_problems
 from jradi_desktop.models._hf_config import ConfigError, HFConfig, read_hf_config
 from jradi_desktop.models._shapes import (
     Problem,
@@ -286,18 +287,17 @@ def _check_hf(spec: ModelSpec, check: ModelCheck, problems: list[Problem]) -> No
     except ConfigError as exc:
         problems.append((exc.message_ja, exc.message_en))
         config = None
+    if any(problem.kind == "no_weights" for problem in folder_problems(folder)):
+        problems.append(
+            (
+                f"{folder}: safetensors 形式の重みがありません"
+                "（pickle 形式は安全のため読み込みません）。",
+                f"{folder}: no safetensors weights (pickle checkpoints are not loaded: unsafe).",
+            )
+        )
+        return
     try:
         weights = safetensors_files(folder)
-        if not weights:
-            problems.append(
-                (
-                    f"{folder}: safetensors 形式の重みがありません"
-                    "（pickle 形式は安全のため読み込みません）。",
-                    f"{folder}: no safetensors weights (pickle checkpoints are not loaded: "
-                    "unsafe).",
-                )
-            )
-            return
         check.weights_bytes = sum(p.stat().st_size for p in weights)
         if config is not None:
             problems += hf_shape_problems(config, safetensors_shapes(weights))

@@ -14,7 +14,8 @@ import sys
 from pathlib import Path
 
 from jradi_desktop._resources import resource_path
-from jradi_desktop.models._spec import ModelSpec, find_mmproj
+from jradi_desktop.contract import find_mmproj
+from jradi_desktop.models._spec import ModelSpec
 
 DEMO_MARK = "臨床使用不可"
 DEMO_CLI_NAME = "demo"

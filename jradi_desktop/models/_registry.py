@@ -21,8 +21,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from jradi_desktop.contract import find_mmproj
+from jradi_desktop.file_lock import try_lock, unlock
 from jradi_desktop.models._check import ModelCheck, ModelCheckError, check_model
-from jradi_desktop.models._spec import ModelSpec, find_mmproj
+from jradi_desktop.models._spec import ModelSpec
 
 LOCK_TIMEOUT_S = 60.0
 
@@ -50,15 +52,7 @@ def _lock_file(f: IO[bytes], path: Path) -> None:
     deadline = time.monotonic() + LOCK_TIMEOUT_S
     while True:
         try:
-            if os.name == "nt":
-                import msvcrt
-
-                f.seek(0)
-                msvcrt.locking(f.fileno(), msvcrt.LK_NBLCK, 1)
-            else:
-                import fcntl
-
-                fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            try_lock(f)
             return
         except OSError:
             if time.monotonic() > deadline:
@@ -71,18 +65,6 @@ def _lock_file(f: IO[bytes], path: Path) -> None:
             time.sleep(0.02)
 
 
-def _unlock_file(f: IO[bytes]) -> None:
-    if os.name == "nt":
-        import msvcrt
-
-        f.seek(0)
-        msvcrt.locking(f.fileno(), msvcrt.LK_UNLCK, 1)
-    else:
-        import fcntl
-
-        fcntl.flock(f.fileno(), fcntl.LOCK_UN)
-
-
 @contextlib.contextmanager
 def _locked(path: Path) -> Iterator[None]:
     """An exclusive lock on ``models.json.lock``: one registry change at a time, everywhere."""
@@ -93,7 +75,7 @@ def _locked(path: Path) -> Iterator[None]:
         try:
             yield
         finally:
-            _unlock_file(f)
+            unlock(f)
 
 
 def _corrupt(path: Path, why: str) -> ModelCheckError:

@@ -21,6 +21,7 @@ import struct
 from pathlib import Path
 
 from jradi_desktop.architectures import Architecture, ArchitectureError, Part, detect, get
+from jradi_desktop.models._folder import INDEX
 from jradi_desktop.models._hf_config import ConfigError, HFConfig, build_error
 
 Shapes = dict[str, tuple[Path, list[int]]]
@@ -58,8 +59,9 @@ def _header(path: Path, error: type[Exception]) -> dict:
 
 
 def safetensors_files(folder: Path, error: type[Exception] = ConfigError) -> list[Path]:
-    """The safetensors files: those the index names, else every ``*.safetensors``."""
-    index = folder / "model.safetensors.index.json"
+    """The safetensors files: those the index names (each must be there), else every
+    ``*.safetensors``; the one shard lookup of the app, the Bunny loader and the engine."""
+    index = folder / INDEX
     if not index.is_file():
         return sorted(folder.glob("*.safetensors"))
     try:
@@ -80,8 +82,8 @@ def safetensors_files(folder: Path, error: type[Exception] = ConfigError) -> lis
             error,
             f"{index}: 記載された重みファイル {', '.join(missing)} がありません。すべての分割"
             "ファイルを同じフォルダーに置いてください。",
-            f"{index}: names weight files that are missing ({', '.join(missing)}); put every "
-            "shard in the same folder.",
+            f"{index}: names weight files that are missing ({', '.join(missing)}). A model whose "
+            "shard is missing cannot load: put every shard in the same folder.",
         )
     return files
 

@@ -5,14 +5,13 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
-if TYPE_CHECKING:
-    from jradi_desktop.architectures import Architecture
+from jradi_desktop.architectures import Architecture, ArchitectureError, chat_templates, detect
 
 ModelKind = Literal["gguf", "hf"]
 # Prompt templates the runtime knows by name; "auto" takes the GGUF's or the HF folder's own.
-TEMPLATES = ("auto", "bunny", "llama3")
+TEMPLATES = ("auto", *chat_templates())
 
 
 def default_model_name(path: str | Path) -> str:
@@ -22,21 +21,6 @@ def default_model_name(path: str | Path) -> str:
     if path.suffix.lower() == ".gguf":
         return path.parent.name if path.stem.lower() in ("model", "ggml-model") else path.stem
     return path.name
-
-
-def find_mmproj(model: str | Path) -> Path | None:
-    """The vision encoder beside a GGUF model: an S² vision folder ``vision/`` (Bunny-v1.1,
-    with its ``manifest.json``), else the first ``mmproj*.gguf`` (LLaVA/CLIP).
-
-    The exporter writes ``model.gguf`` + ``vision/`` or ``mmproj.gguf`` side by side;
-    ``jradi report --model X.gguf``, ``jradi models add`` and the model manager all look here,
-    and an explicit ``--mmproj`` always wins.
-    """
-    model = Path(model)
-    if (model.parent / "vision" / "manifest.json").is_file():
-        return model.parent / "vision"
-    found = sorted(p for p in model.parent.glob("mmproj*.gguf") if p.name != model.name)
-    return found[0] if found else None
 
 
 @dataclass
@@ -65,8 +49,6 @@ class ModelSpec:
         None for a GGUF, an unreadable config or a family the registry does not run."""
         if self.kind != "hf":
             return None
-        from jradi_desktop.architectures import ArchitectureError, detect
-
         try:
             config = json.loads((Path(self.path) / "config.json").read_text(encoding="utf-8"))
             return detect(config)

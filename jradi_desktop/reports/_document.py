@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
 from pathlib import Path
 
@@ -87,15 +87,8 @@ class ReportDocument:
             generated_at=generated_at,
             edited_at=edited_at,
             source_path=image.source,
-            patient_name=image.patient_name,
-            patient_id=image.patient_id,
-            study_date=image.study_date,
-            modality=image.modality,
-            study_instance_uid=image.study_instance_uid,
-            series_instance_uid=image.series_instance_uid,
-            sop_instance_uid=image.sop_instance_uid,
-            sop_class_uid=image.sop_class_uid,
             warnings=tuple(plausibility_notes(image)),
+            **{name: getattr(image, name) for name in _mirrored(cls)},
         )
 
     @property
@@ -133,6 +126,13 @@ class ReportDocument:
         if not self.verified:
             return "未確認（医師による確認前の AI 下書き）"
         return f"医師確認済み（{self.verified_by}）" if self.verified_by else "医師確認済み"
+
+
+def _mirrored(cls: type[ReportDocument]) -> list[str]:
+    """The fields ``cls`` shares with :class:`XrayImage` (patient, study, UIDs): copied as
+    they are."""
+    image_fields = {f.name for f in fields(XrayImage)}
+    return [f.name for f in fields(cls) if f.name in image_fields]
 
 
 def display_person_name(name: str) -> str:

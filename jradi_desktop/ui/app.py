@@ -61,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
     multiprocessing.freeze_support()  # the inference worker is a spawned child (PyInstaller)
     args = build_parser().parse_args(argv)
     if args.self_test:  # before any window: it runs offscreen
-        from jradi_desktop.selftest import run_self_test
+        from jradi_desktop.ui.selftest import run_self_test
 
         return run_self_test()
     if not _has_display():
@@ -84,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
     window.show()
     if os.environ.get("JRADI_PRINT_SHOWN"):  # start-up benchmark and test hook
         QTimer.singleShot(0, _print_shown)
-    QTimer.singleShot(0, window.offer_draft_back)
+    QTimer.singleShot(0, window.session.offer_draft_back)
     if args.paths:
         window.open_paths(args.paths)
     if args.quit_after is not None:

@@ -9,21 +9,16 @@ box and in a crash draft, and goes back into the box if the generation fails.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QSize, Qt, QTimer, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QCheckBox,
     QFileDialog,
-    QHBoxLayout,
     QLabel,
-    QLayout,
     QLineEdit,
-    QListWidget,
     QListWidgetItem,
     QMessageBox,
     QPlainTextEdit,
@@ -37,49 +32,21 @@ from PySide6.QtWidgets import (
 from jradi_desktop.inference import GenerationParams
 from jradi_desktop.pipeline import ask
 from jradi_desktop.store import History
+from jradi_desktop.ui.chat_list import ChatList
 from jradi_desktop.ui.chat_text import (
     MAX_CHOICES,
     MIN_CHOICES,
     conversation_markdown,
-    format_question,
     split_question,
     transcript_html,
     write_atomic,
 )
-from jradi_desktop.ui.generation import GenerationController, error_text
+from jradi_desktop.ui.chat_turn import ChatTurn, crash_draft
+from jradi_desktop.ui.generation import GenerationController, GenerationJob, JobOutcome, error_text
+from jradi_desktop.ui.widgets import column, note_label, row
 
-TAG = "chat"
 DRAFT_KEY = "chat"
 RENDER_MS = 40  # streamed pieces are drawn at most this often
-
-
-def _column(*items: QWidget | QLayout | tuple[QWidget, int]) -> QWidget:
-    """A widget holding ``items`` top to bottom, without margins; (widget, stretch) pairs."""
-    widget = QWidget()
-    layout = QVBoxLayout(widget)
-    layout.setContentsMargins(0, 0, 0, 0)
-    for item in items:
-        if isinstance(item, QLayout):
-            layout.addLayout(item)
-        elif isinstance(item, tuple):
-            layout.addWidget(*item)
-        else:
-            layout.addWidget(item)
-    return widget
-
-
-@dataclass
-class _Turn:
-    """A question being answered."""
-
-    chat_id: int | None
-    question: str
-    choices: list[str] | None
-    regenerate: bool = False
-    created: bool = False  # the chat was created for this turn
-    text: str = ""
-    typed: tuple[str, str] = ("", "")  # the input and choices boxes when it was sent
-    history: list[dict[str, str]] = field(default_factory=list)
 
 
 class ChatPanel(QWidget):
@@ -98,7 +65,7 @@ class ChatPanel(QWidget):
         self.params = params or GenerationParams(max_new_tokens=512)
         self._chat_id: int | None = None
         self._messages: list[dict[str, str]] = []
-        self._pending: _Turn | None = None
+        self._pending: ChatTurn | None = None
         self._error = ""
         self._render_timer = QTimer(self, singleShot=True, interval=RENDER_MS)
         self._render_timer.timeout.connect(self.render)
@@ -106,14 +73,10 @@ class ChatPanel(QWidget):
         self._draft_timer.timeout.connect(self._save_draft)
 
         self.search = QLineEdit(clearButtonEnabled=True)
-        self.chat_list = QListWidget()
+        self.chat_list = ChatList()
         self.new_button = QPushButton()
         self.delete_button = QPushButton()
-        self.disclaimer = QLabel(wordWrap=True, objectName="chatDisclaimer")
-        self.disclaimer.setStyleSheet(
-            "QLabel#chatDisclaimer { background: #fff3cd; color: #664d03; padding: 6px;"
-            " border: 1px solid #ffecb5; border-radius: 4px; }"
-        )
+        self.disclaimer = note_label("chatDisclaimer")
         self.transcript = QTextBrowser(openLinks=False)
         self.choice_mode = QCheckBox()
         self.choices = QPlainTextEdit()
@@ -127,19 +90,14 @@ class ChatPanel(QWidget):
         self.export_button = QPushButton()
         self.status = QLabel(wordWrap=True)
 
-        row = QHBoxLayout()
-        row.addWidget(self.new_button)
-        row.addWidget(self.delete_button)
-        left = _column(self.search, (self.chat_list, 1), row, self.export_button)
-        self.choices_box = _column(self.choices_label, self.choices)
+        chats = row(self.new_button, self.delete_button)
+        left = column(self.search, (self.chat_list, 1), chats, self.export_button)
+        self.choices_box = column(self.choices_label, self.choices)
         self.choices_box.setVisible(False)  # shown in multiple-choice mode
-        buttons = QHBoxLayout()
-        buttons.addWidget(self.choice_mode)
-        buttons.addStretch(1)
-        for button in (self.regenerate_button, self.stop_button, self.send_button):
-            buttons.addWidget(button)
+        buttons = row(self.choice_mode, None, self.regenerate_button, self.stop_button,
+                      self.send_button)  # fmt: skip
         parts = (self.disclaimer, (self.transcript, 1), self.input, self.choices_box, buttons)
-        right = _column(*parts, self.status)
+        right = column(*parts, self.status)
         splitter = QSplitter(Qt.Orientation.Horizontal)
         splitter.addWidget(left)
         splitter.addWidget(right)
@@ -162,9 +120,6 @@ class ChatPanel(QWidget):
         for keys, slot in (("Ctrl+Return", self.send), ("Ctrl+Enter", self.send)):
             QShortcut(QKeySequence(keys), self, slot, context=context)
         QShortcut(QKeySequence(Qt.Key.Key_Escape), self, self.stop, context=context)
-        controller.piece.connect(self._piece)
-        controller.finished.connect(self._finished)
-        controller.failed.connect(self._failed)
         controller.busyChanged.connect(self._update_buttons)
 
         draft = history.drafts().get(DRAFT_KEY) or {}
@@ -205,23 +160,14 @@ class ChatPanel(QWidget):
     def current_chat(self) -> int | None:
         return self._chat_id
 
+    @property
+    def job(self) -> GenerationJob | None:
+        """The job answering the question being answered (None when none is)."""
+        return self._pending.job if self._pending else None
+
     def refresh_chats(self) -> None:
         """Fill the list (newest first; the search box filters) keeping the selection."""
-        self.chat_list.blockSignals(True)
-        self.chat_list.clear()
-        metrics = self.chat_list.fontMetrics()
-        for chat_id, title, updated in self.history.chats(self.search.text().strip()):
-            when = datetime.fromisoformat(updated).astimezone().strftime("%m/%d %H:%M")
-            item = QListWidgetItem(f"{title}\n{when}")
-            item.setData(Qt.ItemDataRole.UserRole, chat_id)
-            # two lines high by the Japanese glyphs (a fallback font is taller than the Latin)
-            line = max(metrics.lineSpacing(), metrics.boundingRect(title).height())
-            item.setSizeHint(QSize(0, 2 * line + 6))
-            item.setToolTip(title)
-            self.chat_list.addItem(item)
-            if chat_id == self._chat_id:
-                self.chat_list.setCurrentItem(item)
-        self.chat_list.blockSignals(False)
+        self.chat_list.fill(self.history.chats(self.search.text().strip()), self._chat_id)
         self._update_buttons()
 
     def open_chat(self, chat_id: int | None) -> None:
@@ -273,7 +219,7 @@ class ChatPanel(QWidget):
                 rule = self.tr("選択肢は 2〜8 個、1 行に 1 つずつ入力してください（現在 {0} 個）。")
                 self._set_status(rule.format(len(choices)), error=True)
                 return False
-        turn = _Turn(self._chat_id, question, choices, history=list(self._messages))
+        turn = ChatTurn(self._chat_id, question, choices, history=list(self._messages))
         turn.typed = (self.input.toPlainText(), self.choices.toPlainText())
         if not self._start(turn):
             return False
@@ -289,16 +235,16 @@ class ChatPanel(QWidget):
         if not users or self._pending is not None:
             return False
         question, choices = split_question(self._messages[users[-1]]["content"])
-        turn = _Turn(self._chat_id, question, choices, regenerate=True)
+        turn = ChatTurn(self._chat_id, question, choices, regenerate=True)
         turn.history = self._messages[: users[-1]]
         return self._start(turn)
 
     def stop(self) -> None:
-        if self._pending is not None:
-            self.controller.cancel()
+        if self._pending is not None and self._pending.job is not None:
+            self._pending.job.cancel()
             self._set_status(self.tr("停止しています…"))
 
-    def _start(self, turn: _Turn) -> bool:
+    def _start(self, turn: ChatTurn) -> bool:
         params, question, choices, past = self.params, turn.question, turn.choices, turn.history
 
         def job(worker: Any, emit: Any) -> str:
@@ -314,7 +260,9 @@ class ChatPanel(QWidget):
                 error=True,
             )
             return False
-        if not self.controller.run(TAG, job):
+        slots = {"piece": self._piece, "finished": self._finished, "failed": self._failed}
+        turn.job = self.controller.run("chat", job, slots)
+        if turn.job is None:
             self._set_status(self.tr("ほかの生成が実行中です。終わってから送信してください。"))
             return False
         if turn.chat_id is None:
@@ -331,43 +279,34 @@ class ChatPanel(QWidget):
         self._update_buttons()
         return True
 
-    # -- from the controller ----------------------------------------------------------------
-    def _piece(self, tag: str, text: str) -> None:
-        if tag == TAG and self._pending is not None:
+    # -- from the job ------------------------------------------------------------------------
+    def _piece(self, text: str) -> None:
+        if self._pending is not None:
             self._pending.text += text
             if not self._render_timer.isActive():
                 self._render_timer.start()
 
-    def _finished(self, tag: str, outcome: dict[str, Any]) -> None:
+    def _finished(self, outcome: JobOutcome) -> None:
         turn = self._pending
-        if tag != TAG or turn is None or turn.chat_id is None:
+        if turn is None or turn.chat_id is None:
             return
-        result = outcome.get("result")
-        text = result if isinstance(result, str) else turn.text
-        reason = outcome.get("finish_reason")
+        text = outcome.result if isinstance(outcome.result, str) else turn.text
+        reason = outcome.finish_reason
         self._pending = None
         if reason == "cancelled" and not text.strip():
             self._give_back(turn)
             self._set_status(self.tr("停止しました。"))
         else:
-            stored = self.history.messages(turn.chat_id)
-            if turn.regenerate and stored and stored[-1].role == "assistant":
-                self.history.replace_last_message(turn.chat_id, "assistant", text)
-            else:
-                if not turn.regenerate:
-                    content = format_question(turn.question, turn.choices)
-                    self.history.add_message(turn.chat_id, "user", content)
-                self.history.add_message(turn.chat_id, "assistant", text)
+            turn.store(self.history, text)
             note = {"cancelled": self.tr("（停止）"), "length": self.tr("（最大長で打ち切り）")}
-            seconds = float(outcome.get("seconds") or 0.0)
-            message = self.tr("回答しました（{0:.1f} 秒）").format(seconds)
+            message = self.tr("回答しました（{0:.1f} 秒）").format(outcome.seconds)
             self._set_status(message + note.get(str(reason), ""))
         self._save_draft()
         self._after_turn(turn)
 
-    def _failed(self, tag: str, exc: BaseException) -> None:
+    def _failed(self, exc: BaseException) -> None:
         turn = self._pending
-        if tag != TAG or turn is None:
+        if turn is None:
             return
         self._pending = None
         self._give_back(turn)
@@ -375,7 +314,7 @@ class ChatPanel(QWidget):
         self._set_status(self.tr("回答を生成できませんでした。"), error=True)
         self._after_turn(turn)
 
-    def _give_back(self, turn: _Turn) -> None:
+    def _give_back(self, turn: ChatTurn) -> None:
         """Put an unanswered question back into the boxes, ahead of anything typed since."""
         if turn.regenerate:
             return
@@ -390,7 +329,7 @@ class ChatPanel(QWidget):
             if self._chat_id == turn.chat_id:
                 self._chat_id = None
 
-    def _after_turn(self, turn: _Turn) -> None:
+    def _after_turn(self, turn: ChatTurn) -> None:
         if self._chat_id == turn.chat_id or self._chat_id is None:
             self._reload()
         self.refresh_chats()
@@ -398,16 +337,10 @@ class ChatPanel(QWidget):
     # -- transcript -------------------------------------------------------------------------
     def render(self) -> None:
         """Draw the transcript: the stored turns, the one being answered, an error."""
-        messages = list(self._messages)
+        messages = self._messages
         turn = self._pending
         if turn is not None and turn.chat_id == self._chat_id:
-            if turn.regenerate:
-                while messages and messages[-1]["role"] == "assistant":
-                    messages.pop()
-            else:
-                content = format_question(turn.question, turn.choices)
-                messages.append({"role": "user", "content": content})
-            messages.append({"role": "assistant", "content": turn.text, "streaming": "1"})
+            messages = turn.drawn(messages)
         bar = self.transcript.verticalScrollBar()
         at_end = bar.value() >= bar.maximum() - 8
         position = bar.value()
@@ -415,20 +348,21 @@ class ChatPanel(QWidget):
         bar.setValue(bar.maximum() if at_end else position)
 
     # -- export -----------------------------------------------------------------------------
+    def _title(self, chat_id: int) -> str:
+        return next((t for i, t, _ in self.history.chats() if i == chat_id), "")
+
     def export_markdown(self, chat_id: int, path: str | Path) -> Path:
         """Write a conversation as Markdown (atomically: a temporary file, then a rename)."""
         path = Path(path)
-        title = next((t for i, t, _ in self.history.chats() if i == chat_id), "")
         messages = [{"role": m.role, "content": m.content} for m in self.history.messages(chat_id)]
-        text = conversation_markdown(title or self.tr("医療QA"), messages, self.disclaimer.text())
-        write_atomic(path, text)
+        title = self._title(chat_id) or self.tr("医療QA")
+        write_atomic(path, conversation_markdown(title, messages, self.disclaimer.text()))
         return path
 
     def _export_dialog(self) -> None:
         if self._chat_id is None:
             return
-        title = next((t for i, t, _ in self.history.chats() if i == self._chat_id), "chat")
-        name = re.sub(r'[\\/:*?"<>|\s]+', "_", title)[:40] or "chat"
+        name = re.sub(r'[\\/:*?"<>|\s]+', "_", self._title(self._chat_id))[:40] or "chat"
         path, _ = QFileDialog.getSaveFileName(
             self, self.tr("Markdown に書き出し"), f"{name}.md", "Markdown (*.md)"
         )
@@ -456,14 +390,9 @@ class ChatPanel(QWidget):
         self.status.setText(text)
 
     def _save_draft(self) -> None:
-        """The crash draft: what is in the boxes, after the question being answered."""
-        boxes = [self.input.toPlainText(), self.choices.toPlainText()]
-        turn = self._pending
-        if turn is not None and not turn.regenerate:
-            boxes = [f"{a}\n\n{b}".strip() for a, b in zip(turn.typed, boxes, strict=True)]
-        if any(text.strip() for text in boxes):
-            mode = self.choice_mode.isChecked() or bool(turn and turn.choices)
-            draft = {"question": boxes[0], "choices": boxes[1], "choice_mode": mode}
-            self.history.save_draft(DRAFT_KEY, draft)
-        else:
+        boxes = (self.input.toPlainText(), self.choices.toPlainText())
+        draft = crash_draft(boxes, self.choice_mode.isChecked(), self._pending)
+        if draft is None:
             self.history.discard_draft(DRAFT_KEY)
+        else:
+            self.history.save_draft(DRAFT_KEY, draft)

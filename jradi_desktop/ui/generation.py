@@ -1,36 +1,90 @@
 """The bridge between the Qt event loop and the inference worker process.
 
-A job runs on a Python thread (the worker's ``generate`` blocks on a pipe poll); its text
-pieces reach the UI through a queued Qt signal, so the UI thread never waits on the model.
+A job runs on a Python thread (the worker's ``generate`` blocks on a pipe poll), so the UI
+thread never waits on the model. Each run is its own :class:`GenerationJob` with its own
+signals, as superqt's ``GeneratorWorker``: whoever started a job connects to it, and nobody
+filters a shared broadcast.
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject, Qt, Signal
 
 from jradi_desktop.errors import JRadiError
 from jradi_desktop.inference import InferenceWorker
 from jradi_desktop.models import ModelSpec
 
-# A job gets the worker and a callback for each text piece, and returns its result.
-Job = Callable[[InferenceWorker, Callable[[str], None]], Any]
+# A job function gets the worker and a callback for each text piece, and returns its result.
+JobFunction = Callable[[InferenceWorker, Callable[[str], None]], Any]
+
+
+@dataclass(frozen=True)
+class JobOutcome:
+    """What a finished job hands back: its result, how long it ran and why the model stopped
+    (``"stop"``, ``"length"`` or ``"cancelled"``)."""
+
+    result: Any
+    seconds: float
+    finish_reason: str | None
+
+
+class GenerationJob(QObject):
+    """One run on the worker. Its signals are emitted on the UI thread (relayed from the job's
+    thread through queued connections), so a listener connected right after the job started
+    misses nothing. Exactly one of ``finished`` and ``failed`` comes, after the controller is
+    no longer busy."""
+
+    piece = Signal(str)  # a streamed text piece
+    finished = Signal(object)  # JobOutcome
+    failed = Signal(object)  # JRadiError or Exception
+    _streamed = Signal(str)  # from the job's thread
+    _ended = Signal(object)  # JobOutcome | Exception, from the job's thread
+
+    def __init__(
+        self, name: str, function: JobFunction, worker: InferenceWorker, on_end: Callable[[], None]
+    ) -> None:
+        super().__init__()
+        self.name = name
+        self._function = function
+        self._worker = worker
+        self._on_end = on_end
+        queued = Qt.ConnectionType.QueuedConnection
+        self._streamed.connect(self.piece, queued)
+        self._ended.connect(self._end, queued)
+
+    def start(self) -> None:
+        threading.Thread(target=self._run, name=f"jradi-{self.name}", daemon=True).start()
+
+    def cancel(self) -> None:
+        self._worker.cancel()
+
+    def _run(self) -> None:
+        start = time.perf_counter()
+        try:
+            result = self._function(self._worker, self._streamed.emit)
+        except Exception as exc:
+            self._ended.emit(exc)
+            return
+        seconds = time.perf_counter() - start
+        self._ended.emit(JobOutcome(result, seconds, self._worker.finish_reason))
+
+    def _end(self, end: JobOutcome | Exception) -> None:
+        self._on_end()
+        if isinstance(end, JobOutcome):
+            self.finished.emit(end)
+        else:
+            self.failed.emit(end)
 
 
 class GenerationController(QObject):
-    """Owns the worker of the current model; runs one job at a time.
+    """Owns the worker of the current model; runs one job at a time, for every panel."""
 
-    Signals carry the ``tag`` given to :meth:`run` so that several panels (report, chat) can
-    share one model and tell their jobs apart.
-    """
-
-    piece = Signal(str, str)  # tag, text
-    finished = Signal(str, object)  # tag, result
-    failed = Signal(str, object)  # tag, JRadiError or Exception
     busyChanged = Signal(bool)
     modelChanged = Signal(object)  # ModelSpec | None
 
@@ -38,7 +92,7 @@ class GenerationController(QObject):
         super().__init__(parent)
         self._worker: InferenceWorker | None = None
         self._spec: ModelSpec | None = None
-        self._thread: threading.Thread | None = None
+        self._job: GenerationJob | None = None  # kept alive until the next one
         self._busy = False
         self.language = "ja"
 
@@ -71,28 +125,21 @@ class GenerationController(QObject):
             self._worker.start()
         self.modelChanged.emit(spec)
 
-    def run(self, tag: str, job: Job) -> bool:
-        """Start ``job`` unless one is running or there is no model; returns whether it did."""
+    def run(
+        self, name: str, function: JobFunction, connect: Mapping[str, Callable[..., Any]]
+    ) -> GenerationJob | None:
+        """Start ``function`` as a job unless one is running or there is no model. ``connect``
+        maps the job's signal names to slots (superqt's ``create_worker(_connect=...)``): they
+        are connected before the job's thread starts, so no signal can be missed."""
         if self._busy or self._worker is None:
-            return False
-        worker = self._worker
+            return None
+        job = GenerationJob(name, function, self._worker, lambda: self._set_busy(False))
+        for signal, slot in connect.items():
+            getattr(job, signal).connect(slot)
+        self._job = job
         self._set_busy(True)
-
-        def target() -> None:
-            start = time.perf_counter()
-            try:
-                result = job(worker, lambda text: self.piece.emit(tag, text))
-            except Exception as exc:
-                self._set_busy(False)
-                self.failed.emit(tag, exc)
-                return
-            self._set_busy(False)
-            self.finished.emit(tag, {"result": result, "seconds": time.perf_counter() - start,
-                                     "finish_reason": worker.finish_reason})  # fmt: skip
-
-        self._thread = threading.Thread(target=target, name=f"jradi-{tag}", daemon=True)
-        self._thread.start()
-        return True
+        job.start()
+        return job
 
     def cancel(self) -> None:
         if self._worker is not None:

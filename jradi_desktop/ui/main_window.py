@@ -1,4 +1,7 @@
-"""The main window: the viewer on the left, report / QA chat / tuning tabs on the right."""
+"""The main window: the viewer on the left, report / QA chat / tuning tabs on the right.
+
+The window opens images and wires panels and actions; a report's lifecycle (generation,
+draft, history, export) is :class:`~jradi_desktop.ui.report_session.ReportSession`'s."""
 
 from __future__ import annotations
 
@@ -15,31 +18,29 @@ from PySide6.QtWidgets import (
     QSplitter,
     QStackedWidget,
     QTabWidget,
-    QVBoxLayout,
-    QWidget,
 )
 
 from jradi_desktop.errors import JRadiError
 from jradi_desktop.imaging import XrayImage, open_image, scan_images
-from jradi_desktop.inference import GenerationParams, split_report
 from jradi_desktop.models import ModelRegistry, ModelSpec
-from jradi_desktop.reports import ReportDocument
-from jradi_desktop.store import History, ReportRecord
+from jradi_desktop.store import History
 from jradi_desktop.ui.actions import build_menus, retranslate_actions
 from jradi_desktop.ui.chat_panel import ChatPanel
 from jradi_desktop.ui.demo_install import bundled_demo
+from jradi_desktop.ui.first_start import FirstStartPage
 from jradi_desktop.ui.generation import GenerationController, error_text
 from jradi_desktop.ui.history_panel import HistoryPanel
 from jradi_desktop.ui.i18n import set_language
-from jradi_desktop.ui.model_manager import FirstStartPage, ModelManagerDialog
-from jradi_desktop.ui.report_panel import DRAFT_KEY, ReportPanel
+from jradi_desktop.ui.model_manager import ModelManagerDialog
+from jradi_desktop.ui.report_panel import ReportPanel
+from jradi_desktop.ui.report_session import ReportSession
 from jradi_desktop.ui.status import StatusBar
 from jradi_desktop.ui.tuning import TuningWidget
 from jradi_desktop.ui.viewer import ImageViewer, ThumbnailStrip
+from jradi_desktop.ui.widgets import column
 
 MAX_RECENT = 10
 MAX_FRAMES = 64  # frames of a multi-frame file shown as thumbnails
-EXPORT_SUFFIXES = {"txt": ".txt", "md": ".md", "pdf": ".pdf", "sr": ".dcm"}
 
 
 class MainWindow(QMainWindow):
@@ -57,20 +58,14 @@ class MainWindow(QMainWindow):
         self.settings = settings or QSettings("JRadi", "JRadi Desktop")
         self.controller = GenerationController(self)
         self.images: list[XrayImage] = []
-        self.current: XrayImage | None = None
         self._loader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="jradi-open")
-        self._pending_draft: dict[str, Any] | None = None
-        self.report_params = GenerationParams()  # JRadiEvo's: greedy, 256 new tokens
 
         self.viewer = ImageViewer()
         self.thumbnails = ThumbnailStrip()
-        left = QWidget()
-        left_layout = QVBoxLayout(left)
-        left_layout.setContentsMargins(0, 0, 0, 0)
-        left_layout.addWidget(self.viewer, 1)
-        left_layout.addWidget(self.thumbnails)
+        left = column((self.viewer, 1), self.thumbnails)
 
         self.report = ReportPanel()
+        self.session = ReportSession(self.report, self.controller, self.history, self.open_paths)
         self.first_start = FirstStartPage()
         self.report_stack = QStackedWidget()
         self.report_stack.addWidget(self.first_start)
@@ -99,16 +94,10 @@ class MainWindow(QMainWindow):
 
         self.thumbnails.selected.connect(lambda row: self.show_image(self.images[row]))
         self.imagesLoaded.connect(self._images_loaded)
-        self.report.generateRequested.connect(self.generate_report)
-        self.report.stopRequested.connect(self.controller.cancel)
-        self.report.draftChanged.connect(self._save_draft)
-        self.report.exportRequested.connect(self.export_dialog)
-        self.controller.piece.connect(self._piece)
-        self.controller.finished.connect(self._finished)
-        self.controller.failed.connect(self._failed)
-        self.controller.busyChanged.connect(self.report.set_busy)
+        self.session.message.connect(lambda text: self.statusBar().showMessage(text, 5000))
+        self.session.restored.connect(lambda: self.tabs.setCurrentIndex(0))
         self.controller.modelChanged.connect(self._model_changed)
-        self.history_panel.openRequested.connect(self.open_report)
+        self.history_panel.openRequested.connect(self.session.open_report)
         self.tabs.currentChanged.connect(
             lambda _: (
                 self.tabs.currentWidget() is self.history_panel and self.history_panel.refresh()
@@ -190,15 +179,16 @@ class MainWindow(QMainWindow):
                 self, self.tr("開けないファイル"),
                 "\n\n".join(error_text(e, self.controller.language) for e in errors),
             )  # fmt: skip
-        if self._pending_draft is not None and loaded:
-            self._apply_pending_draft()
+        if loaded:
+            self.session.apply_pending_draft()
+
+    @property
+    def current(self) -> XrayImage | None:
+        """The image shown (the one the report is about)."""
+        return self.session.image
 
     def show_image(self, image: XrayImage) -> None:
-        if self.current is not None and image is not self.current:
-            self._commit_report()
-            self.report.clear()
-        self.current = image
-        self.report.set_image(image)
+        self.session.set_image(image)
         self.viewer.set_image(image)
 
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:
@@ -274,162 +264,13 @@ class MainWindow(QMainWindow):
             return
         self.set_model(spec)
 
-    # -- reports ----------------------------------------------------------------------------
-    def generate_report(self, indication: str) -> None:
-        from jradi_desktop.pipeline import generate_report
-
-        if self.current is None:
-            self.statusBar().showMessage(self.tr("先に画像を開いてください"), 5000)
-            return
-        spec = self.controller.spec
-        if spec is None:
-            return
-        image = self.current
-        self._commit_report()
-        self.report.begin_stream()
-        self.controller.run(
-            "report",
-            lambda worker, emit: generate_report(
-                worker,
-                image,
-                model_name=spec.name,
-                indication=indication,
-                params=self.report_params,
-                on_piece=emit,
-            ),
-        )
-
-    def _piece(self, tag: str, text: str) -> None:
-        if tag == "report":
-            self.report.append_piece(text)
-
-    def _finished(self, tag: str, outcome: dict[str, Any]) -> None:
-        if tag != "report":
-            return
-        result = outcome["result"]
-        spec = self.controller.spec
-        cancelled = outcome["finish_reason"] == "cancelled"
-        self.report.end_stream(
-            self.tr("中止しました") if cancelled else self.tr("%1 秒で生成しました").replace(
-                "%1", f"{outcome['seconds']:.1f}")
-        )  # fmt: skip
-        self.report.report_id = self.history.add_report(
-            image_path=result.image, model_name=result.model,
-            model_path=spec.path if spec and spec.kind == "gguf" else None,
-            prompt=result.prompt, indication=self.report.indication.text(),
-            generated_text=self.report.generated_text(), final_text=self.report.text(),
-            seconds=result.seconds,
-        )  # fmt: skip
-        self.report.set_busy(False)
-
-    def _failed(self, tag: str, exc: BaseException) -> None:
-        if tag != "report":
-            return
-        self.report.end_stream(self.tr("生成に失敗しました"))
-        QMessageBox.warning(self, self.tr("生成エラー"), error_text(exc, self.controller.language))
-
-    def _commit_report(self) -> None:
-        """Store the edited text of the report on screen and drop its crash draft."""
-        if self.report.report_id is not None:
-            self.history.update_final_text(self.report.report_id, self.report.text())
-        self.history.discard_draft(DRAFT_KEY)
-
-    def _save_draft(self, draft: dict[str, Any]) -> None:
-        draft["image_path"] = str(self.current.source) if self.current else ""
-        self.history.save_draft(DRAFT_KEY, draft)
-        if self.report.report_id is not None:
-            self.history.update_final_text(self.report.report_id, self.report.text())
-
-    # -- export -----------------------------------------------------------------------------
-    def report_document(self) -> ReportDocument:
-        findings, impression = self.report.sections()
-        if self.current is None:
-            return ReportDocument(findings=findings, impression=impression)
-        spec = self.controller.spec
-        return ReportDocument.from_image(
-            self.current, findings=findings, impression=impression,
-            indication=self.report.indication.text().strip(),
-            model_name=spec.name if spec else "",
-        )  # fmt: skip
-
-    def export_report(self, fmt: str, path: str | Path) -> None:
-        """Write the report as shown (the physician's edits) in ``fmt``: txt, md, pdf, sr."""
-        from jradi_desktop.reports import write_dicom_sr, write_markdown, write_text
-
-        document = self.report_document()
-        if fmt == "pdf":
-            from jradi_desktop.ui.pdf_export import write_pdf
-
-            write_pdf(document, path)
-        else:
-            writer = {"txt": write_text, "md": write_markdown, "sr": write_dicom_sr}[fmt]
-            writer(document, path)
-        self._commit_report()
-
-    def export_dialog(self, fmt: str) -> None:
-        suffix = EXPORT_SUFFIXES[fmt]
-        stem = Path(str(self.current.source)).stem if self.current else "report"
-        path, _ = QFileDialog.getSaveFileName(
-            self, self.tr("レポートの書き出し"), f"{stem}_report{suffix}", f"*{suffix}"
-        )
-        if not path:
-            return
-        try:
-            self.export_report(fmt, path)
-        except JRadiError as exc:
-            QMessageBox.warning(
-                self, self.tr("書き出せません"), error_text(exc, self.controller.language)
-            )
-            return
-        self.statusBar().showMessage(self.tr("書き出しました：") + path, 5000)
-
-    def open_report(self, record: ReportRecord) -> None:
-        """Bring back a stored report: its image (if still there) and its final text."""
-        sections = split_report(record.final_text)
-        self._pending_draft = {
-            "findings": sections.findings, "impression": sections.impression,
-            "indication": record.indication, "generated_text": record.generated_text,
-            "report_id": record.id,
-        }  # fmt: skip
-        if Path(record.image_path).exists():
-            self.open_paths([record.image_path])
-        else:
-            self._apply_pending_draft()
-
-    def offer_draft_back(self, ask: bool = True) -> bool:
-        """After a crash: offer the unsaved report draft back (reopening its image)."""
-        draft = self.history.drafts().get(DRAFT_KEY)
-        if not draft or not (draft.get("findings") or draft.get("impression")):
-            return False
-        if ask:
-            answer = QMessageBox.question(
-                self, self.tr("保存されていない下書き"),
-                self.tr("前回終了時に保存されていないレポートの下書きがあります。復元しますか？"),
-            )  # fmt: skip
-            if answer != QMessageBox.StandardButton.Yes:
-                self.history.discard_draft(DRAFT_KEY)
-                return False
-        self._pending_draft = draft
-        image_path = draft.get("image_path")
-        if image_path and Path(image_path).exists():
-            self.open_paths([image_path])
-        else:
-            self._apply_pending_draft()
-        return True
-
-    def _apply_pending_draft(self) -> None:
-        draft, self._pending_draft = self._pending_draft, None
-        if draft:
-            self.report.restore_draft(draft)
-            self.tabs.setCurrentIndex(0)
-
     # -- lifetime ---------------------------------------------------------------------------
     def closeEvent(self, event: QCloseEvent) -> None:
         if not self.tuning.confirm_close():  # a tuning job runs and the user keeps it
             event.ignore()
             return
         self.report.flush_draft()
-        self._commit_report()
+        self.session.commit()
         self.controller.cancel()
         self.controller.shutdown()
         self._loader.shutdown(wait=False, cancel_futures=True)

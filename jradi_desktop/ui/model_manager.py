@@ -1,6 +1,5 @@
 """The model manager: the registered models, adding a GGUF (+ mmproj) or a Hugging Face folder
-with its checks and memory estimate, settings per model, the default model; and the page shown
-at first start, before any model is registered.
+with its checks and memory estimate, settings per model, the default model.
 
 Checks read only headers (``check_model``: GGUF metadata, ``config.json``), so adding even an
 8B model takes a moment; each model is checked once per dialog and the estimate for another
@@ -21,7 +20,6 @@ from PySide6.QtWidgets import (
     QFileDialog,
     QFormLayout,
     QGroupBox,
-    QHBoxLayout,
     QLabel,
     QMessageBox,
     QPushButton,
@@ -42,6 +40,7 @@ from jradi_desktop.models import (
     default_model_name,
     find_mmproj,
 )
+from jradi_desktop.ui.widgets import row
 
 NAME, KIND, DEFAULT, PATH = range(4)
 ERROR_STYLE = "color: #b3261e"
@@ -91,15 +90,11 @@ class ModelManagerDialog(QDialog):
         self.buttons = QDialogButtonBox()
         self.close_button = self.buttons.addButton("", QDialogButtonBox.ButtonRole.RejectRole)
 
-        row = QHBoxLayout()
-        for button in (self.add_gguf_button, self.add_hf_button):
-            row.addWidget(button)
-        row.addStretch(1)
-        for button in (self.default_button, self.remove_button):
-            row.addWidget(button)
+        buttons = row(self.add_gguf_button, self.add_hf_button, None, self.default_button,
+                      self.remove_button)  # fmt: skip
         layout = QVBoxLayout(self)
         layout.addWidget(self.table, 1)
-        layout.addLayout(row)
+        layout.addLayout(buttons)
         layout.addWidget(self.message)
         layout.addWidget(self.settings_box)
         layout.addWidget(self.buttons)
@@ -365,68 +360,3 @@ class ModelManagerDialog(QDialog):
     def _say(self, text: str, error: bool = False) -> None:
         self.message.setStyleSheet(ERROR_STYLE if error else OK_STYLE)
         self.message.setText(text)
-
-
-class FirstStartPage(QWidget):
-    """Shown while no model is registered: which files to add, where they come from."""
-
-    addRequested = Signal()
-    demoRequested = Signal()
-
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.text = QLabel(wordWrap=True, textFormat=Qt.TextFormat.RichText)
-        self.english = QLabel(wordWrap=True)
-        self.english.setStyleSheet("color: gray")
-        self.english.setText(
-            "No model is registered yet. Add model.gguf (+ mmproj.gguf) of the merged JRadiEvo "
-            "model, made by your engineers with jradi-engine export-gguf; or install the demo "
-            "model to try the app (random tiny model, not for clinical use)."
-        )
-        self.add_button = QPushButton(default=True)
-        self.demo_button = QPushButton()
-        self.add_button.clicked.connect(self.addRequested)
-        self.demo_button.clicked.connect(self.demoRequested)
-        card = QWidget()  # a readable column in the middle of a wide window
-        card.setMaximumWidth(660)
-        column = QVBoxLayout(card)
-        column.addWidget(self.text)
-        column.addWidget(self.english)
-        column.addSpacing(12)
-        buttons = QHBoxLayout()
-        buttons.addWidget(self.add_button)
-        buttons.addWidget(self.demo_button)
-        buttons.addStretch(1)
-        column.addLayout(buttons)
-        middle = QHBoxLayout()
-        middle.addStretch(1)
-        middle.addWidget(card, 4)
-        middle.addStretch(1)
-        layout = QVBoxLayout(self)
-        layout.addStretch(1)
-        layout.addLayout(middle)
-        layout.addStretch(2)
-        self.retranslate()
-
-    def retranslate(self) -> None:
-        title = self.tr("モデルを登録してください")
-        intro = self.tr(
-            "JRadi Desktop は、このコンピューターの中だけで動く AI モデルを使います。"
-            "はじめに、統合済みの JRadiEvo モデルの次の 2 つのファイルを登録してください。"
-        )
-        files = [
-            ("model.gguf", self.tr("言語モデル（レポート作成と医療QA）")),
-            ("mmproj.gguf", self.tr("画像エンコーダー（X 線画像の読影に必要）")),
-        ]
-        source = self.tr(
-            "これらのファイルは、エンジニアが jradi-engine export-gguf で作成します。"
-            "受け取ったファイルを同じフォルダーに置き、「モデルを追加…」で model.gguf を選んで"
-            "ください。mmproj.gguf は同じフォルダーから自動で見つかります。"
-        )
-        listed = "".join(f"<li><b>{name}</b> — {html.escape(what)}</li>" for name, what in files)
-        self.text.setText(
-            f"<h2>{html.escape(title)}</h2><p>{html.escape(intro)}</p><ul>{listed}</ul>"
-            f"<p>{html.escape(source)}</p>"
-        )
-        self.add_button.setText(self.tr("モデルを追加…"))
-        self.demo_button.setText(self.tr("デモモデルをインストール（臨床使用不可）"))

@@ -28,19 +28,8 @@ from PySide6.QtGui import (
     QTextDocument,
 )
 
-from jradi_desktop.reports import (
-    AI_NOTICE_EN,
-    AI_NOTICE_JA,
-    EMPTY_SECTION,
-    SECTIONS,
-    TITLE_EN,
-    TITLE_JA,
-    WARNING_EN,
-    WARNING_JA,
-    ReportDocument,
-    ReportExportError,
-    atomic_write,
-)
+from jradi_desktop import reports  # the wording every export shares
+from jradi_desktop.reports import ReportDocument, ReportExportError, atomic_write
 from jradi_desktop.ui.fonts import FONT_DIRS, bundled_font_families
 
 # Japanese system fonts, best first (Linux, Windows, macOS; English and Japanese names).
@@ -107,17 +96,20 @@ def report_html(doc: ReportDocument) -> str:
         for label, value in doc.info_rows()
     )
     parts = [
-        f'<h1 style="font-size:17pt; margin-bottom:2pt">{html.escape(TITLE_JA)}</h1>',
-        f'<p style="font-size:8pt; color:#555555; margin-top:0">{html.escape(TITLE_EN)}</p>',
+        f'<h1 style="font-size:17pt; margin-bottom:2pt">{html.escape(reports.TITLE_JA)}</h1>',
+        '<p style="font-size:8pt; color:#555555; margin-top:0">'
+        f"{html.escape(reports.TITLE_EN)}</p>",
         '<table width="100%" cellpadding="6" cellspacing="0" border="1"'
         ' style="border-color:#d4a72c; border-style:solid; margin-bottom:8pt">'
-        f'<tr><td bgcolor="#fff3cd"><b>{html.escape(AI_NOTICE_JA)}</b><br/>'
-        f'<span style="font-size:8.5pt">{html.escape(AI_NOTICE_EN)}</span></td></tr></table>',
+        f'<tr><td bgcolor="#fff3cd"><b>{html.escape(reports.AI_NOTICE_JA)}</b><br/>'
+        f'<span style="font-size:8.5pt">{html.escape(reports.AI_NOTICE_EN)}</span>'
+        "</td></tr></table>",
     ]
     if doc.warnings:
         notes = "".join(
-            f'<tr><td bgcolor="#f8d7da"><b>{html.escape(WARNING_JA + note.ja)}</b><br/>'
-            f'<span style="font-size:8.5pt">{html.escape(WARNING_EN + note.en)}</span></td></tr>'
+            f'<tr><td bgcolor="#f8d7da"><b>{html.escape(reports.WARNING_JA + note.ja)}</b><br/>'
+            f'<span style="font-size:8.5pt">{html.escape(reports.WARNING_EN + note.en)}</span>'
+            "</td></tr>"
             for note in doc.warnings
         )
         parts.append(
@@ -129,7 +121,7 @@ def report_html(doc: ReportDocument) -> str:
             '<table width="100%" cellpadding="4" cellspacing="0" border="1"'
             f' style="border-color:#bbbbbb; border-style:solid">{rows}</table>'
         )
-    for key, heading, heading_en in SECTIONS:
+    for key, heading, heading_en in reports.SECTIONS:
         text = doc.section_text(key)
         if key == "indication" and not text:
             continue
@@ -137,7 +129,7 @@ def report_html(doc: ReportDocument) -> str:
             '<h2 style="font-size:13pt; margin-top:14pt; margin-bottom:4pt">'
             f"{html.escape(heading)}"
             f' <span style="font-size:8pt; color:#777777">{html.escape(heading_en)}</span></h2>'
-            f'<p style="line-height:150%">{_paragraphs(text or EMPTY_SECTION)}</p>'
+            f'<p style="line-height:150%">{_paragraphs(text or reports.EMPTY_SECTION)}</p>'
         )
     return f"<html><body>{''.join(parts)}</body></html>"
 
@@ -212,7 +204,7 @@ def _render(doc: ReportDocument, target: Path, family: str) -> None:
     writer.setPageSize(QPageSize(QPageSize.PageSizeId.A4))
     margins = QMarginsF(MARGIN_MM, MARGIN_MM, MARGIN_MM, MARGIN_MM)
     writer.setPageMargins(margins, QPageLayout.Unit.Millimeter)
-    writer.setTitle(TITLE_JA)
+    writer.setTitle(reports.TITLE_JA)
     writer.setCreator("JRadi Desktop")
     font = _font(family, BODY_PT)
     footer_font = _font(family, 7.5)
@@ -227,7 +219,7 @@ def _render(doc: ReportDocument, target: Path, family: str) -> None:
     page = QSizeF(area.width(), area.height() - footer_height)
     document.setPageSize(page)
     pages = document.pageCount()
-    footer_text = f"{TITLE_JA}　{AI_NOTICE_JA}"
+    footer_text = f"{reports.TITLE_JA}　{reports.AI_NOTICE_JA}"
 
     painter = QPainter()
     if not painter.begin(writer):

@@ -15,7 +15,6 @@ from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QApplication,
-    QHBoxLayout,
     QLabel,
     QLineEdit,
     QMenu,
@@ -28,6 +27,7 @@ from PySide6.QtWidgets import (
 
 from jradi_desktop.imaging import PlausibilityNote, XrayImage, plausibility_notes
 from jradi_desktop.inference import split_report
+from jradi_desktop.ui.widgets import note_label, row
 
 AUTOSAVE_MS = 3000
 DRAFT_KEY = "report"
@@ -46,21 +46,9 @@ class ReportPanel(QWidget):
         self._dirty = False
         self.report_id: int | None = None
 
-        self.banner = QLabel()
-        self.banner.setWordWrap(True)
-        self.banner.setObjectName("aiDraftBanner")
-        self.banner.setStyleSheet(
-            "QLabel#aiDraftBanner { background: #fff3cd; color: #664d03; padding: 6px;"
-            " border: 1px solid #ffecb5; border-radius: 4px; }"
-        )
+        self.banner = note_label("aiDraftBanner")
         self.image_notes: list[PlausibilityNote] = []
-        self.warning = QLabel()
-        self.warning.setWordWrap(True)
-        self.warning.setObjectName("imageWarning")
-        self.warning.setStyleSheet(
-            "QLabel#imageWarning { background: #f8d7da; color: #58151c; padding: 6px;"
-            " border: 1px solid #f1aeb5; border-radius: 4px; font-weight: bold; }"
-        )
+        self.warning = note_label("imageWarning", "danger", bold=True)
         self.warning.hide()
         self.indication = QLineEdit()
         self.generate_button = QPushButton()
@@ -84,12 +72,8 @@ class ReportPanel(QWidget):
         self.status = QLabel()
         self.status.setStyleSheet("color: gray")
 
-        buttons = QHBoxLayout()
-        for button in (self.generate_button, self.stop_button, self.regenerate_button):
-            buttons.addWidget(button)
-        buttons.addStretch(1)
-        buttons.addWidget(self.copy_button)
-        buttons.addWidget(self.export_button)
+        buttons = row(self.generate_button, self.stop_button, self.regenerate_button, None,
+                      self.copy_button, self.export_button)  # fmt: skip
         layout = QVBoxLayout(self)
         layout.addWidget(self.banner)
         layout.addWidget(self.warning)

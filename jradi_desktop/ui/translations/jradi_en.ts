@@ -846,46 +846,6 @@ pleural effusion</translation>
         <translation>Cannot add the model</translation>
     </message>
     <message>
-        <source>先に画像を開いてください</source>
-        <translation>Open an image first</translation>
-    </message>
-    <message>
-        <source>中止しました</source>
-        <translation>Stopped</translation>
-    </message>
-    <message>
-        <source>%1 秒で生成しました</source>
-        <translation>Generated in %1 s</translation>
-    </message>
-    <message>
-        <source>生成に失敗しました</source>
-        <translation>Generation failed</translation>
-    </message>
-    <message>
-        <source>生成エラー</source>
-        <translation>Generation error</translation>
-    </message>
-    <message>
-        <source>レポートの書き出し</source>
-        <translation>Export the report</translation>
-    </message>
-    <message>
-        <source>書き出せません</source>
-        <translation>Cannot export</translation>
-    </message>
-    <message>
-        <source>書き出しました：</source>
-        <translation>Exported: </translation>
-    </message>
-    <message>
-        <source>保存されていない下書き</source>
-        <translation>Unsaved draft</translation>
-    </message>
-    <message>
-        <source>前回終了時に保存されていないレポートの下書きがあります。復元しますか？</source>
-        <translation>A report draft was not saved when the app last closed. Restore it?</translation>
-    </message>
-    <message>
         <source>開く…</source>
         <translation>Open…</translation>
     </message>
@@ -1213,6 +1173,49 @@ pleural effusion</translation>
     <message>
         <source>生成中…</source>
         <translation>Generating…</translation>
+    </message>
+</context>
+<context>
+    <name>ReportSession</name>
+    <message>
+        <source>先に画像を開いてください</source>
+        <translation>Open an image first</translation>
+    </message>
+    <message>
+        <source>中止しました</source>
+        <translation>Stopped</translation>
+    </message>
+    <message>
+        <source>%1 秒で生成しました</source>
+        <translation>Generated in %1 s</translation>
+    </message>
+    <message>
+        <source>生成に失敗しました</source>
+        <translation>Generation failed</translation>
+    </message>
+    <message>
+        <source>生成エラー</source>
+        <translation>Generation error</translation>
+    </message>
+    <message>
+        <source>保存されていない下書き</source>
+        <translation>Unsaved draft</translation>
+    </message>
+    <message>
+        <source>前回終了時に保存されていないレポートの下書きがあります。復元しますか？</source>
+        <translation>A report draft was not saved when the app last closed. Restore it?</translation>
+    </message>
+    <message>
+        <source>レポートの書き出し</source>
+        <translation>Export the report</translation>
+    </message>
+    <message>
+        <source>書き出せません</source>
+        <translation>Cannot export</translation>
+    </message>
+    <message>
+        <source>書き出しました：</source>
+        <translation>Exported: </translation>
     </message>
 </context>
 <context>

@@ -17,11 +17,8 @@ from pathlib import Path
 
 from PySide6.QtCore import QCoreApplication
 
-# The engine's column names (engine/data/_reports.py).
-IMAGE_COLUMNS = ("image", "image_path", "path", "file")
-REPORT_COLUMNS = ("report", "text", "ja_text")
-FINDINGS_COLUMNS = ("findings", "所見")
-DEMO_MODELS = ("base", "vlm", "med-a", "med-b", "ja")
+from jradi_desktop.contract import ALL_ROLES, FINDINGS_COLUMNS, IMAGE_COLUMNS, REPORT_COLUMNS
+
 GB = 1024**3
 ROOT = Path(__file__).resolve().parents[3]
 _DTYPE_BYTES = {"F64": 8, "F32": 4, "F16": 2, "BF16": 2, "I64": 8, "I32": 4, "I16": 2,
@@ -37,7 +34,7 @@ def sample_path(name: str) -> Path | None:
 def find_demo_models(*candidates: Path | None) -> Path | None:
     """The first folder holding the five demo model folders (``jradi-engine demo-models``)."""
     for folder in candidates:
-        if folder is not None and all((folder / m / "config.json").is_file() for m in DEMO_MODELS):
+        if folder is not None and all((folder / m / "config.json").is_file() for m in ALL_ROLES):
             return folder
     return None
 
@@ -45,24 +42,26 @@ def find_demo_models(*candidates: Path | None) -> Path | None:
 # -- model folders ----------------------------------------------------------------------------
 def model_folder_problem(text: str) -> str:
     """Why ``text`` is not a Hugging Face model folder ("" when it is one)."""
+    from jradi_desktop.models import folder_problems
+
     if not text.strip():
         return QCoreApplication.translate("Tuning", "フォルダーを選んでください。")
     path = Path(text).expanduser()
-    if not path.is_dir():
+    kinds = [problem.kind for problem in folder_problems(path)]
+    if "no_folder" in kinds:
         return QCoreApplication.translate("Tuning", "フォルダーがありません。")
-    config = path / "config.json"
-    if not config.is_file():
+    if "no_config" in kinds:
         return QCoreApplication.translate(
             "Tuning",
             "config.json がありません（Hugging Face 形式のモデルフォルダーを選んでください）。",
         )
     try:
-        json.loads(config.read_text(encoding="utf-8"))
+        json.loads((path / "config.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return QCoreApplication.translate(
             "Tuning", "config.json を読めません（JSON ではありません）。"
         )
-    if not list(path.glob("*.safetensors")):
+    if "no_weights" in kinds:
         return QCoreApplication.translate(
             "Tuning",
             "safetensors 形式の重みがありません（安全のため safetensors のみ読み込みます）。",

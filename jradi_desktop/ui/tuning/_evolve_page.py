@@ -10,6 +10,21 @@ from typing import Any
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QFileDialog, QLabel, QPushButton, QVBoxLayout, QWidget
 
+from jradi_desktop.contract import (
+    BEST_DIR,
+    BEST_MODEL_DIR,
+    RESULT,
+    STUDY_DB,
+    STUDY_NAME,
+    BatchDone,
+    Event,
+    GgufExported,
+    History,
+    TrialFinished,
+    TrialRow,
+    TrialStarted,
+    trial_texts,
+)
 from jradi_desktop.models import ModelRegistry
 from jradi_desktop.ui.tuning._evolve_form import EvolveForm
 from jradi_desktop.ui.tuning._export import ExportPanel
@@ -20,7 +35,6 @@ from jradi_desktop.ui.tuning._process import EngineJob
 from jradi_desktop.ui.tuning._trials import SampleTable, TrialTable, format_params
 from jradi_desktop.ui.tuning._workspace import (
     EVOLVE_RECIPE,
-    STUDY,
     best_export,
     dump_yaml,
     evolve_recipe_of,
@@ -101,7 +115,7 @@ class EvolvePage(JobPage):
         workspace = self.form.workspace.path()
         assert workspace is not None
         workspace = self.prepare_workspace(workspace, EVOLVE_RECIPE, dump_yaml(self.form.recipe()))
-        write_wizard_state(workspace, storage=self.form.storage(), study=STUDY)
+        write_wizard_state(workspace, storage=self.form.storage(), study=STUDY_NAME)
         known = self.workspace == workspace
         self.workspace, self.n_trials = workspace, self.form.trials.value()
         self.export.set_folder(workspace)
@@ -109,7 +123,7 @@ class EvolvePage(JobPage):
         steps = [self._search_step()]
         if not known:
             self._clear()
-            if any((workspace / m).exists() for m in ("study.sqlite3",)) or self.form.storage():
+            if (workspace / STUDY_DB).exists() or self.form.storage():
                 steps.insert(0, self._history_step())
         self.steps.setCurrentIndex(1)
         return self.run_chain(steps)
@@ -117,7 +131,7 @@ class EvolvePage(JobPage):
     def _history_step(self) -> Step:
         assert self.workspace is not None
         storage = read_wizard_state(self.workspace).get("storage")
-        args = ["history", "--workspace", str(self.workspace), "--study-name", STUDY]
+        args = ["history", "--workspace", str(self.workspace), "--study-name", STUDY_NAME]
         args += ["--storage", storage] if storage else []
         return Step("history", args, resumable=False, optional=True)
 
@@ -157,8 +171,8 @@ class EvolvePage(JobPage):
         args[4:4] = ["--n-trials", str(self.complete())]  # no more trials: export the best
         steps = [Step("export", args)]
         if quantize:
-            best = self.workspace / "best"
-            steps.append(Step("quantize", ["export-gguf", str(best / "model"),
+            best = self.workspace / BEST_DIR
+            steps.append(Step("quantize", ["export-gguf", str(best / BEST_MODEL_DIR),
                                            str(best / f"gguf-{quantize}"), "--quantize",
                                            quantize]))  # fmt: skip
         self.export.message.show_message(self.tr("書き出しています…"), "info")
@@ -172,30 +186,29 @@ class EvolvePage(JobPage):
         return self.table.best()
 
     # -- events -----------------------------------------------------------------------------
-    def on_event(self, step: Step, event: dict) -> None:
-        data = event.get("data") or {}
+    def on_event(self, step: Step, event: Event) -> None:
         if step.kind == "history":
-            if event.get("kind") == "result":
-                self._fill_history(data.get("trials") or [])
+            if history := History.from_event(event, RESULT):
+                self._fill_history(history.trials)
             return
-        kind = data.get("event")
-        if kind == "trial-started":
-            self._set_trial(int(data["trial"]), state="RUNNING", params=data.get("params") or {})
-        elif kind == "trial-finished":
-            self._set_trial(int(data["trial"]), state=data.get("state"), score=data.get("score"),
-                            seconds=data.get("seconds"))  # fmt: skip
-        elif kind == "batch":
+        if started := TrialStarted.from_event(event):
+            self._set_trial(int(started.trial), state="RUNNING", params=started.params or {})
+        elif finished := TrialFinished.from_event(event):
+            self._set_trial(int(finished.trial), state=finished.state, score=finished.score,
+                            seconds=finished.seconds)  # fmt: skip
+        elif BatchDone.from_event(event):
             return  # too many to log
-        if step.kind == "search" and event.get("kind") == "result":
-            self.result = data
+        if step.kind == "search" and event.kind == RESULT:
+            self.result = event.data
         super().on_event(step, event)
 
     def on_step_done(self, step: Step, job: EngineJob) -> None:
+        exported = GgufExported.from_event(job.result) if job.result else None
         if step.kind == "export":
             self._load_best()
-        elif step.kind == "quantize" and job.result:
-            mmproj = job.result.get("mmproj")
-            self.export.set_exported(Path(job.result["model"]), Path(mmproj) if mmproj else None)
+        elif step.kind == "quantize" and exported:
+            mmproj = exported.mmproj
+            self.export.set_exported(Path(exported.model), Path(mmproj) if mmproj else None)
         elif step.kind == "history":
             self.monitor.progress(self.complete(), self.n_trials)
 
@@ -235,7 +248,7 @@ class EvolvePage(JobPage):
             self.plot.add_point(number, float(trial["score"]))
             self._show_best()
 
-    def _fill_history(self, rows: list[dict[str, Any]]) -> None:
+    def _fill_history(self, rows: list[TrialRow]) -> None:
         self.table.fill(rows)
         self.plot.set_points(
             (t["trial"], t["score"]) for t in self.table.trials.values()
@@ -254,12 +267,12 @@ class EvolvePage(JobPage):
         text = text.replace("%1", str(best["trial"])).replace("%2", f"{best['score']:.4f}")
         text = text.replace("%3", str(self.complete())).replace("%4", str(self.n_trials))
         self.best_label.setText(text + "\n" + format_params(best.get("params") or {}))
-        self.samples.load(self.workspace / "trials" / f"{best['trial']:05d}.jsonl")
+        self.samples.load(trial_texts(self.workspace, best["trial"]))
 
     def _load_best(self) -> None:
         if self.workspace is None:
             return
-        info = best_export(self.workspace)
-        if info is not None and info.get("gguf"):
-            mmproj = info.get("mmproj")
-            self.export.set_exported(Path(info["gguf"]), Path(mmproj) if mmproj else None)
+        files = best_export(self.workspace)
+        if files is not None and files.gguf:
+            mmproj = files.mmproj
+            self.export.set_exported(Path(files.gguf), Path(mmproj) if mmproj else None)

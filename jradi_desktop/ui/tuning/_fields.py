@@ -21,13 +21,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from jradi_desktop.contract import FAMILIES, PER_MODEL, search_params
+
 ERROR_STYLE = "color: #b3261e"
 OK_STYLE = "color: #0d652d"
 INFO_STYLE = "color: #5f6368"
 WARNING_STYLE = "color: #8a5300"
 STYLES = {"error": ERROR_STYLE, "ok": OK_STYLE, "info": INFO_STYLE, "warning": WARNING_STYLE}
-# JRadiEvo's ranges (engine/merge/_recipe.py JRADIEVO_RANGES; REFERENCE.md §1).
-RANGES = {"p": (0.0, 1.0), "k": (0.0, 1.0), "w": (0.0, 1.0), "lambda": (0.0, 2.0)}
 
 
 class Form(QFormLayout):
@@ -175,12 +175,6 @@ def model_ok_message(folder: Path) -> str:
     return text.replace("%1", size).replace("%2", gigabytes(weights.bytes))
 
 
-def bound_names(n_models: int) -> list[tuple[str, str, int | None]]:
-    """(key, family, model index) of the 2 n + 2 searched numbers: p, k_i, w_i, lambda."""
-    return [("p", "p", None), *((f"k{i}", "k", i) for i in range(n_models)),
-            *((f"w{i}", "w", i) for i in range(n_models)), ("lambda", "lambda", None)]  # fmt: skip
-
-
 class BoundsTable(QWidget):
     """[low, high] of each searched number, REFERENCE's ranges by default."""
 
@@ -210,16 +204,17 @@ class BoundsTable(QWidget):
         self._relabel()
 
     def _relabel(self) -> None:
-        for key, family, index in bound_names(len(self.model_names)):
-            label = {
-                "p": self.tr("p（DARE の削除率）"),
-                "lambda": self.tr("λ（全体の倍率）"),
-                "k": self.tr("k（TIES の残す割合）"),
-                "w": self.tr("w（重み）"),
-            }[family]
-            if index is not None:
-                label = f"{family}{index}  {self.model_names[index]}"
-            self.labels[key].setText(label)
+        names = {
+            "p": self.tr("p（DARE の削除率）"),
+            "lambda": self.tr("λ（全体の倍率）"),
+            "k": self.tr("k（TIES の残す割合）"),
+            "w": self.tr("w（重み）"),
+        }
+        for param in search_params(len(self.model_names)):
+            label = names.get(param.family, param.family)
+            if param.index is not None:
+                label = f"{param.name}  {self.model_names[param.index]}"
+            self.labels[param.name].setText(label)
 
     def set_models(self, names: list[str]) -> None:
         """One k and one w row per model; values already set for kept rows stay."""
@@ -233,8 +228,9 @@ class BoundsTable(QWidget):
                 widget.hide()
                 widget.deleteLater()
         self.model_names = list(names)
-        for row, (key, family, _) in enumerate(bound_names(len(names)), start=1):
-            lo_ok, hi_ok = RANGES[family]
+        for row, param in enumerate(search_params(len(names)), start=1):
+            key = param.name
+            lo_ok, hi_ok = param.range
             pair = []
             for value in old.get(key, (lo_ok, hi_ok)):
                 spin = QDoubleSpinBox()
@@ -269,24 +265,23 @@ class BoundsTable(QWidget):
     def recipe_bounds(self) -> dict[str, object]:
         """The recipe's ``evolve.bounds``: one pair, or one per model when they differ."""
         values = self.bounds()
-        n = len(self.model_names)
-        out: dict[str, object] = {"p": list(values["p"]), "lambda": list(values["lambda"])}
-        for family in ("k", "w"):
-            pairs = [list(values[f"{family}{i}"]) for i in range(n)]
-            out[family] = pairs[0] if all(p == pairs[0] for p in pairs) else pairs
+        params = search_params(len(self.model_names))
+        out: dict[str, object] = {}
+        for family in FAMILIES:
+            pairs = [list(values[p.name]) for p in params if p.family == family]
+            same = all(pair == pairs[0] for pair in pairs)
+            out[family] = pairs[0] if family not in PER_MODEL or same else pairs
         return out
 
     def load_recipe_bounds(self, bounds: dict[str, object]) -> None:
         n = len(self.model_names)
         values: dict[str, tuple[float, float]] = {}
-        for family in ("p", "k", "w", "lambda"):
-            value = bounds.get(family)
+        for param in search_params(n):
+            value = bounds.get(param.family)
             if not isinstance(value, list | tuple) or not value:
                 continue
             pairs = value if isinstance(value[0], list | tuple) else [value] * n
-            if family in ("p", "lambda"):
-                values[family] = (float(pairs[0][0]), float(pairs[0][1]))
-            else:
-                for i, pair in enumerate(pairs[:n]):
-                    values[f"{family}{i}"] = (float(pair[0]), float(pair[1]))
+            index = param.index or 0
+            if index < len(pairs):
+                values[param.name] = (float(pairs[index][0]), float(pairs[index][1]))
         self.set_bounds(values)

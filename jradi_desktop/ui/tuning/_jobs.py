@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from jradi_desktop.contract import KINDS, PROGRESS, Event
 from jradi_desktop.ui.tuning._export import ExportPanel
 from jradi_desktop.ui.tuning._fields import Message
 from jradi_desktop.ui.tuning._monitor import RunMonitor
@@ -177,15 +178,12 @@ class JobPage(QWidget):
             self.job.stop_now(msecs)
 
     # -- hooks ------------------------------------------------------------------------------
-    def on_event(self, step: Step, event: dict) -> None:
+    def on_event(self, step: Step, event: Event) -> None:
         """Each event of ``step``'s job (the default logs its message)."""
-        message = event.get("message")
-        if message and event.get("kind") in ("log", "progress", "result", "error"):
-            self.monitor.log(str(message))
-        if event.get("kind") == "progress":
-            data = event.get("data") or {}
-            self.monitor.progress(int(event.get("step", 0)), int(event.get("total", 0)),
-                                  data.get("remaining_s"))  # fmt: skip
+        if event.message and event.kind in KINDS:
+            self.monitor.log(event.message)
+        if event.kind == PROGRESS:
+            self.monitor.progress(int(event.step), int(event.total), event.remaining_s)
 
     def on_step_done(self, step: Step, job: EngineJob) -> None:
         """``step`` ended with exit code 0."""

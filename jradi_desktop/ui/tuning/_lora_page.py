@@ -9,6 +9,17 @@ from typing import Any
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
+from jradi_desktop.contract import (
+    GGUF_DIR,
+    MERGED_DIR,
+    PROGRESS,
+    RESULT,
+    Event,
+    GgufExported,
+    TrainProgress,
+    TrainResult,
+    TrainResumed,
+)
 from jradi_desktop.models import ModelRegistry
 from jradi_desktop.ui.tuning._eval_box import EvalBox
 from jradi_desktop.ui.tuning._export import ExportPanel
@@ -36,7 +47,7 @@ class LoraPage(JobPage):
         super().__init__(RunMonitor(self.plot), engine_ok)
         self.form = LoraForm(base, data, workspace)
         self.workspace: Path | None = None
-        self.result: dict[str, Any] | None = None
+        self.result: dict[str, Any] | None = None  # the training's result data
         self.evaluation = EvalBox(qa_set)
         self.export = ExportPanel(registry)
         results = QWidget()
@@ -97,7 +108,7 @@ class LoraPage(JobPage):
     def merged(self) -> Path | None:
         if self.workspace is None:
             return None
-        merged = self.workspace / "merged"
+        merged = self.workspace / MERGED_DIR
         return merged if (merged / "config.json").is_file() else None
 
     def evaluate(self) -> bool:
@@ -113,7 +124,7 @@ class LoraPage(JobPage):
         merged = self.merged()
         if self.running or merged is None or self.workspace is None:
             return False
-        out = self.workspace / (f"gguf-{quantize}" if quantize else "gguf")
+        out = self.workspace / (f"{GGUF_DIR}-{quantize}" if quantize else GGUF_DIR)
         args = ["export-gguf", str(merged), str(out)]
         if quantize:
             args += ["--quantize", quantize]
@@ -122,28 +133,31 @@ class LoraPage(JobPage):
         return self.run_chain([Step("export", args)])
 
     # -- events -----------------------------------------------------------------------------
-    def on_event(self, step: Step, event: dict) -> None:
-        data = event.get("data") or {}
-        if step.kind == "train" and event.get("kind") == "progress" and "loss" in data:
-            self.plot.add_point(int(event.get("step", 0)), float(data["loss"]))
-        if step.kind == "train" and data.get("event") == "resume":
-            self.plot.set_points([(x, y) for x, y in self.plot.points if x <= data["step"]])
-        if step.kind == "train" and event.get("kind") == "result":
-            losses = data.get("losses") or []
-            self.plot.set_points((i + 1, loss) for i, loss in enumerate(losses))
+    def on_event(self, step: Step, event: Event) -> None:
+        if step.kind == "train":
+            self._plot_training(event)
         super().on_event(step, event)
 
+    def _plot_training(self, event: Event) -> None:
+        if point := TrainProgress.from_event(event, PROGRESS):
+            self.plot.add_point(int(event.step), float(point.loss))
+        if resumed := TrainResumed.from_event(event):
+            self.plot.set_points([(x, y) for x, y in self.plot.points if x <= resumed.step])
+        if result := TrainResult.from_event(event, RESULT):
+            self.plot.set_points((i + 1, loss) for i, loss in enumerate(result.losses or []))
+
     def on_step_done(self, step: Step, job: EngineJob) -> None:
-        result = job.result or {}
+        data = job.result.data if job.result is not None else {}
         if step.kind == "train":
-            self.result = result
-            if result.get("merged"):
-                self.evaluation.model.set_path(result["merged"])
-        elif step.kind == "eval" and result:
-            self.evaluation.show_metrics(result)
-        elif step.kind == "export" and result.get("model"):
-            mmproj = result.get("mmproj")
-            self.export.set_exported(Path(result["model"]), Path(mmproj) if mmproj else None)
+            self.result = data
+            trained = TrainResult.from_data(data)
+            if trained is not None and trained.merged:
+                self.evaluation.model.set_path(trained.merged)
+        elif step.kind == "eval" and data:
+            self.evaluation.show_metrics(data)
+        elif step.kind == "export" and (exported := GgufExported.from_data(data)):
+            mmproj = exported.mmproj
+            self.export.set_exported(Path(exported.model), Path(mmproj) if mmproj else None)
 
     def on_chain_end(self, state: str) -> None:
         kind = self.step.kind if self.step is not None else ""

@@ -1,23 +1,22 @@
 """Engine jobs as child processes: ``python -m engine.cli … --events jsonl`` under ``QProcess``.
 
 The GUI process never imports torch for tuning: it starts the engine's command line, reads
-its stdout line by line (each line one ``engine.events.Event`` as JSON) and keeps the tail of
-stderr for when the job fails. Nothing here blocks the UI thread; a child that crashes ends
-in ``failed(log tail)`` and ``finished(code)``, never in an exception in the GUI.
+its stdout line by line (each line one ``jradi_desktop.contract.Event`` as JSON) and keeps
+the tail of stderr for when the job fails. Nothing here blocks the UI thread; a child that
+crashes ends in ``failed(log tail)`` and ``finished(code)``, never in an exception in the GUI.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import sys
 from collections import deque
 from collections.abc import Sequence
-from typing import Any
 
 from PySide6.QtCore import QObject, QProcess, QProcessEnvironment, QTimer, Signal
 
+from jradi_desktop.contract import RESULT, Event, parse_event
 from jradi_desktop.ui.engine_command import engine_command
 
 GRACE_MS = 8000  # after SIGINT (a clean stop: the engine fails the trial, keeps the study)
@@ -29,13 +28,13 @@ CRASHED = -1  # exit code reported for a child that died by a signal or never st
 class EngineJob(QObject):
     """One child process and its JSON-lines events.
 
-    ``event`` carries each parsed line (a dict: job, kind, message, step, total, data);
+    ``event`` carries each parsed line (an ``Event``);
     ``failed`` carries the log tail when the job ended badly and was not cancelled; ``finished``
     (the exit code, ``CRASHED`` for a crash) always comes last. Lines of stdout that are not
     JSON (a library printing) go to the log tail with stderr.
     """
 
-    event = Signal(dict)
+    event = Signal(object)  # Event
     finished = Signal(int)
     failed = Signal(str)
 
@@ -51,7 +50,7 @@ class EngineJob(QObject):
         self.grace_ms = grace_ms
         self.cancelled = False
         self.exit_code: int | None = None
-        self.result: dict[str, Any] | None = None  # data of the last "result" event
+        self.result: Event | None = None  # the last RESULT event
         self.error_message = ""  # the engine's own one-line error (its stderr's last line)
         self._process: QProcess | None = None
         self._stdout = b""
@@ -147,17 +146,12 @@ class EngineJob(QObject):
         text = raw.decode("utf-8", "replace").rstrip("\r")
         if not text.strip():
             return
-        try:
-            event = json.loads(text)
-        except ValueError:
-            event = None
-        if not isinstance(event, dict) or "kind" not in event:
+        event = parse_event(text)
+        if event is None:
             self._tail.append(text)
             return
-        event.setdefault("data", {})
-        event.setdefault("message", "")
-        if event["kind"] == "result":
-            self.result = event["data"]
+        if event.kind == RESULT:
+            self.result = event
         self.event.emit(event)
 
     def _read_stderr(self) -> None:

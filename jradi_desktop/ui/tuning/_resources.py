@@ -11,6 +11,7 @@ from pathlib import Path
 from PySide6.QtCore import QProcess
 from PySide6.QtWidgets import QGroupBox, QLabel, QPushButton, QWidget
 
+from jradi_desktop.contract import RESULT, Devices, Event
 from jradi_desktop.ui.tuning._data import free_bytes, gigabytes
 from jradi_desktop.ui.tuning._fields import INFO_STYLE, OK_STYLE, WARNING_STYLE, Form
 from jradi_desktop.ui.tuning._process import EngineJob
@@ -106,10 +107,10 @@ class ResourceBox(QGroupBox):
         text = bytes(process.readAllStandardOutput().data()).decode("utf-8", "replace")
         self._gpu_done(parse_nvidia_smi(text) if code == 0 else [], ["nvidia-smi"])
 
-    def _gpu_event(self, event: dict) -> None:
-        if event.get("kind") == "result":
-            data = event.get("data", {})
-            self._gpu_done(list(data.get("gpus") or []), [str(data.get("reason") or "")])
+    def _gpu_event(self, event: Event) -> None:
+        devices = Devices.from_event(event, RESULT)
+        if devices is not None:
+            self._gpu_done(list(devices.gpus or []), [str(devices.reason or "")])
 
     def _gpu_done(self, gpus: list[dict[str, object]], reason: list[str]) -> None:
         self.gpus = gpus

@@ -11,23 +11,22 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QFont
 from PySide6.QtWidgets import QHeaderView, QTableWidget, QTableWidgetItem, QWidget
 
+from jradi_desktop.contract import TrialRow, TrialText, group_params
+
 NUMBER, STATE, SCORE, SECONDS, PARAMS = range(5)
 RIGHT = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
+SYMBOLS = {"lambda": "λ"}  # how a family is written for people
 
 
 def format_params(params: dict[str, float]) -> str:
     """``p=0.550 k=[0.72 0.60] w=[0.65 0.44] λ=0.770`` in the search's order."""
-
-    def family(letter: str) -> list[float]:
-        keys = [k for k in params if k[:1] == letter and k[1:].isdigit()]
-        return [params[k] for k in sorted(keys, key=lambda k: int(k[1:]))]
-
-    parts = [f"p={params['p']:.3f}"] if "p" in params else []
-    for letter in ("k", "w"):
-        if values := family(letter):
-            parts.append(f"{letter}=[" + " ".join(f"{v:.2f}" for v in values) + "]")
-    if "lambda" in params:
-        parts.append(f"λ={params['lambda']:.3f}")
+    parts = []
+    for family, value in group_params(params).items():
+        name = SYMBOLS.get(family, family)
+        if isinstance(value, list):
+            parts.append(f"{name}=[" + " ".join(f"{v:.2f}" for v in value) + "]")
+        else:
+            parts.append(f"{name}={value:.3f}")
     return " ".join(parts)
 
 
@@ -83,14 +82,14 @@ class TrialTable(QTableWidget):
         self.scrollToItem(self.item(self.rows[number], NUMBER))
         return trial
 
-    def fill(self, rows: list[dict[str, Any]]) -> None:
-        """A study's history (rows of the reader script), without the live ones."""
+    def fill(self, rows: list[TrialRow]) -> None:
+        """A study's history (``jradi-engine history``), without the live ones."""
         self.setUpdatesEnabled(False)
-        for row in sorted(rows, key=lambda r: r["trial"]):
-            if row["trial"] in self.trials:
+        for row in sorted(rows, key=lambda r: r.trial):
+            if row.trial in self.trials:
                 continue
-            values = {k: row.get(k) for k in ("state", "score", "seconds")}
-            self.set_trial(int(row["trial"]), **values, params=row.get("params") or {})
+            self.set_trial(int(row.trial), state=row.state, score=row.score, seconds=row.seconds,
+                           params=row.params or {})  # fmt: skip
         self.setUpdatesEnabled(True)
 
     def _show(self, trial: dict[str, Any]) -> None:
@@ -161,17 +160,18 @@ class SampleTable(QTableWidget):
         if path == self.source:
             return
         self.source = path
-        records: list[dict[str, Any]] = []
+        records: list[TrialText] = []
         try:
             text = path.read_text(encoding="utf-8") if path is not None else ""
-            records = [json.loads(line) for line in text.splitlines() if line.strip()]
+            lines = [json.loads(line) for line in text.splitlines() if line.strip()]
+            found = (TrialText.from_data(x) for x in lines if isinstance(x, dict))
+            records = [r for r in found if r is not None]
         except (OSError, ValueError):
             records = []
         self.setRowCount(len(records))
         for row, record in enumerate(records):
-            score = record.get("rouge_l")
-            cells = [Path(str(record.get("image", ""))).name, str(record.get("reference", "")),
-                     str(record.get("prediction", "")),
+            score = record.rouge_l
+            cells = [Path(str(record.image)).name, str(record.reference), str(record.prediction),
                      f"{score:.4f}" if isinstance(score, int | float) else ""]  # fmt: skip
             for column, value in enumerate(cells):
                 item = QTableWidgetItem(value)

@@ -1,4 +1,5 @@
-"""The files the wizard keeps in a workspace beside the engine's."""
+"""The files the wizard keeps in a workspace beside the engine's (whose layout is in
+``jradi_desktop.contract``)."""
 
 from __future__ import annotations
 
@@ -7,10 +8,11 @@ import os
 from pathlib import Path
 from typing import Any
 
-EVOLVE_RECIPE = "evolve_recipe.yaml"  # what the wizard wrote; the engine writes recipe.yaml
+from jradi_desktop.contract import BEST_DIR, BEST_JSON, RECIPE_FILE, BestFiles
+
+EVOLVE_RECIPE = "evolve_recipe.yaml"  # what the wizard wrote; the engine writes RECIPE_FILE
 LORA_CONFIG = "lora_wizard.yaml"  # the engine keeps its own lora_config.yaml to check resumes
 WIZARD_FILE = "jradi_wizard.json"  # the storage URL and the study name of an evolution
-STUDY = "jradievo"
 
 
 def write_atomic(path: Path, text: str, private: bool = False) -> Path:
@@ -68,22 +70,18 @@ def read_wizard_state(workspace: Path) -> dict[str, Any]:
 
 def evolve_recipe_of(workspace: Path) -> dict[str, Any] | None:
     """The recipe of an evolution workspace: the wizard's, else the engine's resolved one."""
-    for name in (EVOLVE_RECIPE, "recipe.yaml"):
+    for name in (EVOLVE_RECIPE, RECIPE_FILE):
         data = load_yaml(workspace / name)
         if data is not None and "evolve" in data:
             return data
     return None
 
 
-def best_export(workspace: Path) -> dict[str, Any] | None:
-    """``best/best.json`` of an evolution (the exported trial), with the GGUF paths."""
-    best = workspace / "best"
+def best_export(workspace: Path) -> BestFiles | None:
+    """The files of an evolution's exported best trial (None until ``best.json`` is there)."""
+    best = workspace / BEST_DIR
     try:
-        info = json.loads((best / "best.json").read_text(encoding="utf-8"))
+        json.loads((best / BEST_JSON).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
-    gguf = best / "gguf"
-    info["model_dir"] = str(best / "model")
-    info["gguf"] = str(gguf / "model.gguf") if (gguf / "model.gguf").is_file() else None
-    info["mmproj"] = str(gguf / "mmproj.gguf") if (gguf / "mmproj.gguf").is_file() else None
-    return info
+    return BestFiles.of(best)

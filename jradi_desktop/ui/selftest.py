@@ -311,5 +311,5 @@ def run_self_test() -> int:
     return 0
 
 
-if __name__ == "__main__":  # python -m jradi_desktop.selftest
+if __name__ == "__main__":  # python -m jradi_desktop.ui.selftest
     sys.exit(run_self_test())
