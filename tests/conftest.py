@@ -57,3 +57,60 @@ def trained_gguf(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     )
     vlm = export_gguf(models / "vlm", tmp_path_factory.mktemp("trained-gguf"), "f16")
     return {"dir": models, "vlm": vlm.model, "mmproj": vlm.mmproj}
+
+
+@pytest.fixture(scope="module")
+def dev_csv(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A demo dev set of 8 report pairs (PNG and DICOM), written once per module."""
+    from engine.demo_data import write_demo_dev_set
+
+    return write_demo_dev_set(tmp_path_factory.mktemp("dev"), n=8, seed=0)
+
+
+@pytest.fixture(scope="module")
+def specs(demo_dir, demo_gguf):
+    """The demo VLM and base LM as GGUF and HF model specs, by name (kind-role)."""
+    from jradi_desktop.models import ModelSpec
+
+    return {
+        "gguf-vlm": ModelSpec(
+            "vlm", "gguf", demo_gguf["vlm"], mmproj=demo_gguf["mmproj"], threads=1, context=4096
+        ),
+        "gguf-base": ModelSpec("base", "gguf", demo_gguf["base"], threads=1, context=4096),
+        "hf-vlm": ModelSpec("vlm", "hf", demo_dir / "vlm"),
+        "hf-base": ModelSpec("base", "hf", demo_dir / "base"),
+    }
+
+
+@pytest.fixture(scope="module")
+def backends(specs):
+    """A loader of ``specs`` by name: each backend created once, closed at the end."""
+    from jradi_desktop.inference import create_backend
+
+    loaded = {}
+    yield lambda name: loaded.get(name) or loaded.setdefault(name, create_backend(specs[name]))
+    for backend in loaded.values():
+        backend.close()
+
+
+@pytest.fixture(scope="module")
+def cpu_only() -> object:
+    """For the Bunny tests (``usefixtures``): the comparisons are in float32: the backends (in
+    the test and in worker processes) run on the CPU even where a GPU would give bf16.
+    tests/test_bunny_cuda.py runs the GPU path."""
+    torch = pytest.importorskip("torch")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("CUDA_VISIBLE_DEVICES", "")
+        patch.setattr(torch.cuda, "is_available", lambda: False)
+        yield
+
+
+@pytest.fixture(scope="module")
+def bunny(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, object]:
+    """A tiny Bunny-v1.1 checkpoint (tests/bunny_checkpoint.py) and its tensors in torch."""
+    import torch
+    from bunny_checkpoint import write_bunny
+
+    folder = tmp_path_factory.mktemp("bunny") / "Bunny-tiny"
+    tensors = write_bunny(folder)
+    return folder, {k: torch.from_numpy(v) for k, v in tensors.items()}

@@ -1,27 +1,20 @@
-"""Inference runtime: prompts and reply parsing, the GGUF and HF backends on the demo models,
-and the worker process (streaming, cancel, crash recovery, load errors)."""
+"""Inference runtime: prompts and reply parsing, and the GGUF and HF backends on the demo
+models."""
 
 from __future__ import annotations
 
-import os
 import pickle
 import signal
-import subprocess
-import sys
 import threading
 import time
 
-import numpy as np
-import psutil
 import pytest
-from PIL import Image
+from inference_helpers import HELLO, LONG, _image, _run
 
 from jradi_desktop.inference import (
     REPORT_PROMPT,
     ChoiceAnswer,
     GenerationParams,
-    InferenceError,
-    InferenceWorker,
     InvalidRequestError,
     ModelFileNotFoundError,
     ModelLoadError,
@@ -40,7 +33,6 @@ from jradi_desktop.inference import (
     report_prompt,
     split_report,
 )
-from jradi_desktop.inference._worker import remove_stale_logs
 from jradi_desktop.models import ModelSpec
 
 PAPER_PROMPT = (
@@ -51,9 +43,6 @@ VICUNA = (
     "A chat between a curious user and an artificial intelligence assistant. "
     "The assistant gives helpful, detailed, and polite answers to the user's questions."
 )
-HELLO = [{"role": "user", "content": "こんにちは"}]  # the demo base runs to the limit on this
-SHORT = GenerationParams(max_new_tokens=24)
-LONG = GenerationParams(max_new_tokens=3000)
 
 
 # -- prompts and parsing -----------------------------------------------------------------------
@@ -196,35 +185,6 @@ def test_stop_filter_holds_back_a_possible_stop():
 # -- backends on the demo models ---------------------------------------------------------------
 
 
-def _image() -> Image.Image:
-    return Image.fromarray(np.random.default_rng(0).integers(0, 255, (32, 32, 3), np.uint8))
-
-
-@pytest.fixture(scope="module")
-def specs(demo_dir, demo_gguf):
-    return {
-        "gguf-vlm": ModelSpec(
-            "vlm", "gguf", demo_gguf["vlm"], mmproj=demo_gguf["mmproj"], threads=1, context=4096
-        ),
-        "gguf-base": ModelSpec("base", "gguf", demo_gguf["base"], threads=1, context=4096),
-        "hf-vlm": ModelSpec("vlm", "hf", demo_dir / "vlm"),
-        "hf-base": ModelSpec("base", "hf", demo_dir / "base"),
-    }
-
-
-@pytest.fixture(scope="module")
-def backends(specs):
-    loaded = {}
-    yield lambda name: loaded.get(name) or loaded.setdefault(name, create_backend(specs[name]))
-    for backend in loaded.values():
-        backend.close()
-
-
-def _run(backend, messages, images=(), params=SHORT):
-    pieces = list(backend.generate(messages, images, params))
-    return pieces, "".join(pieces)
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize("kind", ["gguf", "hf"])
 def test_vlm_report_is_deterministic_and_streamed(backends, kind):
@@ -349,176 +309,3 @@ def test_bad_files_are_refused_with_the_reason(tmp_path, demo_gguf):
     (folder / "pytorch_model.bin").write_bytes(b"not loaded")
     with pytest.raises(ModelLoadError, match=r"no safetensors weights \(found pytorch_model.bin\)"):
         create_backend(ModelSpec("p", "hf", folder))
-
-
-# -- the worker process ------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def worker(specs):
-    with InferenceWorker(specs["gguf-vlm"]) as w:
-        yield w
-
-
-@pytest.mark.slow
-@pytest.mark.timeout(60)
-def test_worker_streams_the_backends_text(worker, backends):
-    backend = backends("gguf-vlm")
-    for messages, images in [(build_report_messages(), [_image()]), (HELLO, [])]:
-        expected = _run(backend, messages, images)[1]
-        pieces = list(worker.generate(messages, images, SHORT))
-        assert "".join(pieces) == expected and pieces
-        assert worker.finish_reason == backend.finish_reason
-        assert worker.generated_tokens == backend.generated_tokens
-    assert worker.info["backend"] == "gguf" and worker.info["has_vision"]
-
-
-@pytest.mark.slow
-@pytest.mark.timeout(60)
-def test_worker_cancel_and_next_request(worker, backends):
-    stream = worker.generate(HELLO, (), LONG)
-    next(stream)
-    with pytest.raises(InvalidRequestError, match="already generating"):
-        next(worker.generate(HELLO))
-    worker.cancel()
-    assert list(stream) == [] and worker.finish_reason == "cancelled"
-    expected = _run(backends("gguf-vlm"), HELLO)[1]
-    assert "".join(worker.generate(HELLO, (), SHORT)) == expected  # the old reply was drained
-
-
-@pytest.mark.slow
-@pytest.mark.timeout(60)
-def test_worker_killed_mid_generation_reports_and_recovers(worker, backends):
-    worker.wait_ready()
-    pid = worker.pid
-    stream = worker.generate(HELLO, (), LONG)
-    next(stream)
-    os.kill(pid, signal.SIGKILL)
-    with pytest.raises(WorkerCrashedError, match="killed by SIGKILL while generating") as info:
-        list(stream)
-    assert info.value.exitcode == -signal.SIGKILL
-    if info.value.log_path:  # kept for the user after a crash if it has traces
-        assert info.value.log_path in info.value.message("en")
-        os.unlink(info.value.log_path)
-    else:  # nothing was logged: no empty file left behind, none named
-        assert "log" not in info.value.message("en")
-    assert "推論プロセス" in info.value.message("ja") and "自動的に再起動" in info.value.message(
-        "ja"
-    )
-    expected = _run(backends("gguf-vlm"), HELLO)[1]
-    assert "".join(worker.generate(HELLO, (), SHORT)) == expected
-    assert worker.pid not in (None, pid)
-
-
-@pytest.mark.slow
-@pytest.mark.timeout(60)
-def test_worker_closed_from_another_thread_ends_the_stream_quietly(worker, backends):
-    pieces, errors, first = [], [], threading.Event()
-
-    def consume():
-        try:
-            for piece in worker.generate(HELLO, (), LONG):
-                pieces.append(piece)
-                first.set()
-                time.sleep(0.2)  # a slow reader: close() comes before the reply is read
-        except Exception as exc:
-            errors.append(exc)
-        first.set()
-
-    consumer = threading.Thread(target=consume)
-    consumer.start()
-    assert first.wait(30)
-    started = time.perf_counter()
-    worker.close()
-    consumer.join(10)
-    assert not consumer.is_alive() and errors == [] and pieces
-    assert time.perf_counter() - started < 3.0 and worker.pid is None
-    assert worker.finish_reason == "cancelled"
-    expected = _run(backends("gguf-vlm"), HELLO)[1]
-    assert "".join(worker.generate(HELLO, (), SHORT)) == expected  # starts a new child
-
-
-def _wait_gone(pid: int, seconds: float = 30) -> None:
-    deadline = time.monotonic() + seconds
-    while psutil.pid_exists(pid) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE:
-        assert time.monotonic() < deadline, f"process {pid} still runs"
-        time.sleep(0.05)
-
-
-@pytest.mark.slow
-@pytest.mark.timeout(60)
-def test_worker_sigterm_of_the_child_leaves_no_empty_log(specs):
-    with InferenceWorker(specs["gguf-base"]) as worker:
-        worker.wait_ready()
-        pid, log = worker.pid, worker.log_path
-        assert os.path.getsize(log) == 0
-        os.kill(pid, signal.SIGTERM)
-        _wait_gone(pid)
-        assert "".join(worker.generate(HELLO, (), SHORT))  # a fresh child answers
-        assert not os.path.exists(log) and worker.pid not in (None, pid)
-        second = worker.log_path
-    assert not os.path.exists(second)  # a normal close removes the log too
-
-
-APP = """
-import os, signal, sys
-from pathlib import Path
-from jradi_desktop.inference import InferenceWorker
-from jradi_desktop.models import ModelSpec
-
-if __name__ == "__main__":
-    worker = InferenceWorker(ModelSpec("base", "gguf", Path(sys.argv[1]), threads=1))
-    worker.wait_ready()
-    print(worker.pid, worker.log_path, flush=True)
-    os.kill(os.getpid(), signal.SIGTERM if sys.argv[2] == "term" else signal.SIGKILL)
-"""
-
-
-@pytest.mark.slow
-@pytest.mark.timeout(60)
-@pytest.mark.parametrize("how", ["term", "kill"])
-def test_worker_of_a_killed_app_leaves_no_empty_log(demo_gguf, tmp_path, how):
-    """The app dies without closing its worker: the child sees the pipe close and removes its
-    empty log itself."""
-    script = tmp_path / "app.py"
-    script.write_text(APP, encoding="utf-8")
-    app = subprocess.run([sys.executable, str(script), str(demo_gguf["base"]), how],
-                         capture_output=True, text=True, timeout=60)  # fmt: skip
-    assert app.returncode == -(signal.SIGTERM if how == "term" else signal.SIGKILL), app.stderr
-    child, log = app.stdout.split()
-    _wait_gone(int(child))
-    assert not os.path.exists(log)
-
-
-def test_empty_logs_of_dead_apps_are_removed_at_the_next_start(tmp_path):
-    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
-                          capture_output=True, text=True, check=True)  # fmt: skip
-    dead_pid = int(dead.stdout)
-    files = {
-        "stale": tmp_path / f"jradi-inference-{dead_pid}-abc.log",
-        "crash": tmp_path / f"jradi-inference-{dead_pid}-def.log",
-        "running": tmp_path / f"jradi-inference-{os.getpid()}-ghi.log",
-        "old": tmp_path / "jradi-inference-jkl_mno.log",
-        "new": tmp_path / "jradi-inference-pqrstu.log",
-        "other": tmp_path / "notes.log",
-    }
-    for path in files.values():
-        path.touch()
-    files["crash"].write_text("Fatal Python error: Segmentation fault\n")
-    os.utime(files["old"], (time.time() - 2 * 86400,) * 2)
-    assert sorted(remove_stale_logs(str(tmp_path))) == sorted(
-        [str(files["stale"]), str(files["old"])]
-    )
-    kept = {"crash", "running", "new", "other"}
-    assert {name for name, path in files.items() if path.exists()} == kept
-
-
-@pytest.mark.slow
-@pytest.mark.timeout(60)
-def test_worker_brings_back_the_load_error(tmp_path):
-    missing = tmp_path / "なし" / "model.gguf"
-    with InferenceWorker(ModelSpec("missing", "gguf", missing)) as worker:
-        with pytest.raises(ModelFileNotFoundError, match="Model file not found") as info:
-            list(worker.generate(HELLO))
-        assert isinstance(info.value, InferenceError) and info.value.path == str(missing)
-        assert worker.pid is None

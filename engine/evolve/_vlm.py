@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import json
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -58,6 +58,23 @@ def vlm_family(vlm_dir: str | Path) -> Architecture:
             f"path; the evolution needs a VLM: {supported()}"
         )
     return family
+
+
+@dataclass(frozen=True)
+class DevSetup:
+    """What a dev set is built from: the VLM folder, the pairs and how to batch them."""
+
+    vlm_dir: Path
+    pairs: Sequence[ReportPair]
+    device: torch.device
+    dtype: torch.dtype
+    batch_size: int
+    image_size: tuple[int, int]
+
+    def chunks(self) -> Iterator[Sequence[ReportPair]]:
+        """The pairs in batches of ``batch_size``, in order."""
+        for start in range(0, len(self.pairs), self.batch_size):
+            yield self.pairs[start : start + self.batch_size]
 
 
 @dataclass
@@ -109,15 +126,8 @@ class LlavaDevSet(DevSet):
 
     family = "llava_clip"
 
-    def __init__(
-        self,
-        vlm_dir: Path,
-        pairs: Sequence[ReportPair],
-        device: torch.device,
-        dtype: torch.dtype,
-        batch_size: int,
-        image_size: tuple[int, int],
-    ) -> None:
+    def __init__(self, setup: DevSetup) -> None:
+        vlm_dir, device, dtype = setup.vlm_dir, setup.device, setup.dtype
         from transformers import AutoModelForImageTextToText, AutoProcessor
 
         from jradi_desktop.inference import build_report_messages
@@ -146,9 +156,8 @@ class LlavaDevSet(DevSet):
             build_report_messages(), add_generation_prompt=True
         )
         self.batches = []
-        for start in range(0, len(pairs), batch_size):
-            chunk = pairs[start : start + batch_size]
-            images = [pair.model_image(image_size) for pair in chunk]
+        for chunk in setup.chunks():
+            images = [pair.model_image(setup.image_size) for pair in chunk]
             inputs = self.processor(
                 images=images, text=[prompt] * len(chunk), padding=True, return_tensors="pt"
             )
@@ -218,15 +227,8 @@ class BunnyDevSet(DevSet):
 
     family = "bunny_s2"
 
-    def __init__(
-        self,
-        vlm_dir: Path,
-        pairs: Sequence[ReportPair],
-        device: torch.device,
-        dtype: torch.dtype,
-        batch_size: int,
-        image_size: tuple[int, int],
-    ) -> None:
+    def __init__(self, setup: DevSetup) -> None:
+        vlm_dir, device, dtype = setup.vlm_dir, setup.device, setup.dtype
         import torch
         from transformers import PreTrainedTokenizerFast
 
@@ -265,10 +267,10 @@ class BunnyDevSet(DevSet):
         length = len(ids) + ids.count(IMAGE_TOKEN_INDEX) * (self.bunny.image_tokens - 1)
         prefix = ids.index(IMAGE_TOKEN_INDEX) if IMAGE_TOKEN_INDEX in ids else 0
         self.batches = []
-        for start in range(0, len(pairs), batch_size):
-            chunk = pairs[start : start + batch_size]
+        for chunk in setup.chunks():
             with torch.inference_mode():
-                pixels = torch.cat([self.bunny.pixels(p.model_image(image_size)) for p in chunk])
+                images = [p.model_image(setup.image_size) for p in chunk]
+                pixels = torch.cat([self.bunny.pixels(image) for image in images])
                 rows = self.bunny.image_rows(pixels.to(dtype))
             self.images_encoded += len(chunk)
             mask = torch.ones(len(chunk), length, dtype=torch.long, device=device)
@@ -318,4 +320,5 @@ def open_dev_set(
 ) -> DevSet:
     """The VLM loaded and the dev pairs prepared as its family needs them."""
     family = vlm_family(vlm_dir)
-    return DEV_SETS[family.name](Path(vlm_dir), list(pairs), device, dtype, batch_size, image_size)
+    setup = DevSetup(Path(vlm_dir), list(pairs), device, dtype, batch_size, image_size)
+    return DEV_SETS[family.name](setup)
