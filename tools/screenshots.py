@@ -1,9 +1,11 @@
 """Screenshots of the real app for the README (run under a real X server or Xvfb).
 
     xvfb-run -a -s "-screen 0 1600x1000x24" .venv/bin/python tools/screenshots.py
+    QT_QPA_PLATFORM=offscreen .venv/bin/python tools/screenshots.py   # without an X server
 
-Builds the trained demo models in a temporary folder, opens the bundled synthetic chest
-radiograph, generates a report and saves docs/screenshots/*.png.
+Uses the shipped demo Bunny (resources/demo-model/: GGUF + the S² vision encoder), opens the
+bundled synthetic chest radiograph, generates a report, asks the chat one question and saves
+docs/screenshots/*.png.
 """
 
 from __future__ import annotations
@@ -29,18 +31,19 @@ def main() -> int:
     from PySide6.QtCore import QSettings
     from PySide6.QtWidgets import QApplication
 
-    from engine.demo import build_demo_models
-    from engine.export import export_gguf
-    from jradi_desktop.models import ModelRegistry, ModelSpec
+    from jradi_desktop.models import ModelRegistry
     from jradi_desktop.store import Database, History
+    from jradi_desktop.ui.demo_install import bundled_demo
     from jradi_desktop.ui.main_window import MainWindow
 
     app = QApplication(sys.argv[:1])
     SHOTS.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
-        models = build_demo_models(tmp / "demo", trained=True, vlm="llava")
-        exported = export_gguf(models / "vlm", tmp / "gguf", "f16")
+        demo = bundled_demo()
+        if demo is None:
+            print("resources/demo-model/ is missing: run tools/make_demo_model.py")
+            return 1
         window = MainWindow(
             History(Database(tmp / "h.sqlite3")), ModelRegistry(tmp / "m.json"),
             QSettings(str(tmp / "s.ini"), QSettings.Format.IniFormat),
@@ -49,8 +52,7 @@ def main() -> int:
         window.show()
         wait(app, lambda: False, timeout=0.5)
         window.grab().save(str(SHOTS / "app_first_start_ja.png"))
-        window.set_model(ModelSpec("jradi-demo (臨床使用不可)", "gguf", exported.model,
-                                   exported.mmproj))  # fmt: skip
+        window.set_model(demo)
         window.open_paths([SAMPLE])
         wait(app, lambda: window.current is not None)
         window.report.indication.setText("発熱と咳嗽")
