@@ -199,3 +199,23 @@ def test_report_panel_shows_the_note_above_the_report(qtbot, rtdose):
     assert layout.indexOf(panel.warning) < layout.indexOf(panel.findings)
     panel.set_image(open_image(CHEST))
     assert not panel.warning.isVisible() and panel.image_notes == []
+
+
+@pytest.mark.gui
+def test_report_panel_notes_follow_the_interface_language(qtbot, rtdose):
+    from jradi_desktop.ui.i18n import set_language
+    from jradi_desktop.ui.report_panel import ReportPanel
+
+    panel = ReportPanel()
+    qtbot.addWidget(panel)
+    panel.set_image(open_image(rtdose))
+    (note,) = [n for n in panel.image_notes if n.code == "modality"]
+    assert note.ja in panel.warning.text() and note.en not in panel.warning.text()
+    try:
+        set_language("en")
+        panel.retranslate()
+        assert note.en in panel.warning.text() and note.ja not in panel.warning.text()
+    finally:
+        set_language("ja")
+    panel.retranslate()
+    assert note.ja in panel.warning.text()

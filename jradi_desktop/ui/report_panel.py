@@ -4,7 +4,7 @@ The text streams in while the model writes; afterwards it is the physician's to 
 edits are what gets saved (history) and exported. An autosave timer keeps a draft in the
 store every few seconds, so a crash loses at most that much typing. Above the report, a red
 note says when the image shown may not be a chest radiograph the model can read
-(:func:`~jradi_desktop.imaging.plausibility_notes`), Japanese first with English.
+(:func:`~jradi_desktop.imaging.plausibility_notes`), in the interface's language.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
 
 from jradi_desktop.imaging import PlausibilityNote, XrayImage, plausibility_notes
 from jradi_desktop.inference import split_report
+from jradi_desktop.ui.i18n import current_language
 from jradi_desktop.ui.widgets import note_label, row
 
 AUTOSAVE_MS = 3000
@@ -125,6 +126,7 @@ class ReportPanel(QWidget):
         self.export_actions["sr"].setText(self.tr("DICOM SR (.dcm)"))
         self.findings_label.setText(self.tr("所見"))
         self.impression_label.setText(self.tr("印象"))
+        self._show_notes()
 
     def text(self) -> str:
         """The report as the physician left it (what is saved and exported)."""
@@ -153,7 +155,11 @@ class ReportPanel(QWidget):
         """The image the report is about: its plausibility notes are shown above the report
         (hidden when there are none)."""
         self.image_notes = plausibility_notes(image) if image is not None else []
-        self.warning.setText("\n".join(f"⚠ {note.ja}\n{note.en}" for note in self.image_notes))
+        self._show_notes()
+
+    def _show_notes(self) -> None:
+        language = current_language()
+        self.warning.setText("\n".join(f"⚠ {note.message(language)}" for note in self.image_notes))
         self.warning.setVisible(bool(self.image_notes))
 
     # -- streaming --------------------------------------------------------------------------
