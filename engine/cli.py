@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.errors import EngineError
-from jradi_desktop.contract import LOG, PROGRESS, RESULT, Event
+from jradi_desktop.contract import LOG, PROGRESS, RESULT, Event, History
 
 
 def _run_events(events: Iterable[Event], mode: str | None) -> dict:
@@ -105,11 +105,12 @@ def _cmd_history(args: argparse.Namespace) -> int:
     from engine.evolve import iter_history
 
     result = _run_events(iter_history(args.workspace, args.storage, args.study_name), args.events)
-    if args.events != "jsonl":
-        for row in result["trials"]:
-            score = "" if row["score"] is None else f"{row['score']:.4f}"
-            seconds = "" if row["seconds"] is None else f"{row['seconds']:.1f} s"
-            print(f"{row['trial']:>5}  {row['state']:<8}  {score:>7}  {seconds:>9}")
+    history = History.from_data(result)
+    if args.events != "jsonl" and history is not None:
+        for row in history.trials:
+            score = "" if row.score is None else f"{row.score:.4f}"
+            seconds = "" if row.seconds is None else f"{row.seconds:.1f} s"
+            print(f"{row.trial:>5}  {row.state:<8}  {score:>7}  {seconds:>9}")
     return 0
 
 
