@@ -48,9 +48,7 @@ class ChatTurn:
             while messages and messages[-1]["role"] == "assistant":
                 messages.pop()
         else:
-            messages.append(
-                {"role": "user", "content": format_question(self.question, self.choices)}
-            )
+            messages.append({"role": "user", "content": self.content})
         messages.append({"role": "assistant", "content": self.text, "streaming": "1"})
         return messages
 

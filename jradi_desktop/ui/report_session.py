@@ -20,6 +20,7 @@ from PySide6.QtWidgets import QFileDialog, QMessageBox
 from jradi_desktop.errors import JRadiError
 from jradi_desktop.imaging import XrayImage
 from jradi_desktop.inference import GenerationParams, split_report
+from jradi_desktop.models import ModelSpec
 from jradi_desktop.pipeline import ReportResult
 from jradi_desktop.reports import ReportDocument
 from jradi_desktop.store import History, ReportRecord
@@ -31,10 +32,12 @@ EXPORT_SUFFIXES = {"txt": ".txt", "md": ".md", "pdf": ".pdf", "sr": ".dcm"}
 
 @dataclass(frozen=True)
 class SentReport:
-    """A report job's result: the model's draft and the indication it was asked with."""
+    """A report job's result: the model's draft, the indication it was asked with and the
+    model that wrote it (the model or the box may have changed while it streamed)."""
 
     report: ReportResult
     indication: str
+    model: ModelSpec
 
 
 class ReportSession(QObject):
@@ -97,7 +100,7 @@ class ReportSession(QObject):
                 worker, image, model_name=spec.name, indication=indication, params=params,
                 on_piece=emit,
             )  # fmt: skip
-            return SentReport(report, indication)
+            return SentReport(report, indication, spec)
 
         self.commit()
         slots = {"piece": self.panel.append_piece, "finished": self._finished,
@@ -109,7 +112,6 @@ class ReportSession(QObject):
 
     def _finished(self, outcome: JobOutcome) -> None:
         sent: SentReport = outcome.result
-        spec = self.controller.spec
         cancelled = outcome.finish_reason == "cancelled"
         self.panel.end_stream(
             self.tr("中止しました") if cancelled else self.tr("%1 秒で生成しました").replace(
@@ -117,7 +119,7 @@ class ReportSession(QObject):
         )  # fmt: skip
         self.panel.report_id = self.history.add_report(
             image_path=sent.report.image, model_name=sent.report.model,
-            model_path=spec.path if spec and spec.kind == "gguf" else None,
+            model_path=sent.model.path if sent.model.kind == "gguf" else None,
             prompt=sent.report.prompt, indication=sent.indication,
             generated_text=self.panel.generated_text(), final_text=self.panel.text(),
             seconds=sent.report.seconds,
