@@ -24,7 +24,7 @@ from engine.errors import ExportError
 from engine.export._llama import OUTTYPES, llama_params, write_llama_gguf
 from engine.export._mmproj import mmproj_params, write_mmproj_gguf
 from engine.export._quantize import QUANT_TYPES, quantize_gguf
-from jradi_desktop.contract import PROGRESS, RESULT, Event
+from jradi_desktop.contract import MMPROJ_GGUF, MODEL_GGUF, PROGRESS, RESULT, VISION_DIR, Event
 
 MANIFEST = "export.json"
 
@@ -43,7 +43,7 @@ def _check_clip(ckpt: Checkpoint) -> None:
 
 def _write_clip(ckpt: Checkpoint, out: Path, outtype: str) -> Path:
     """LLaVA/CLIP: ``mmproj.gguf``."""
-    path, partial = out / "mmproj.gguf", out / "mmproj.partial.gguf"
+    path, partial = out / MMPROJ_GGUF, out / "mmproj.partial.gguf"
     write_mmproj_gguf(ckpt, partial, outtype)
     os.replace(partial, path)
     return path
@@ -67,7 +67,7 @@ def _write_s2(ckpt: Checkpoint, out: Path, outtype: str) -> Path:
 
     from engine.export._s2_vision import export_s2_vision
 
-    path, partial = out / "vision", out / "vision.partial"
+    path, partial = out / VISION_DIR, out / f"{VISION_DIR}.partial"
     shutil.rmtree(partial, ignore_errors=True)
     export_s2_vision(ckpt.folder, partial, outtype=outtype)
     if path.exists():
@@ -117,7 +117,7 @@ def iter_export_gguf(
     vision = ckpt.architecture.has_vision
     steps = 1 + vision + (quantize is not None)
     step = 1
-    model_path = out / "model.gguf"
+    model_path = out / MODEL_GGUF
     # Written under a temporary name and renamed, so a killed export leaves no half file.
     partial = out / f"model.{outtype}.partial.gguf"
     yield Event("export-gguf", PROGRESS, f"language model ({outtype})", step, steps)

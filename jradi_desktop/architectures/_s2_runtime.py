@@ -22,8 +22,8 @@ from PIL import Image
 
 from jradi_desktop.architectures import _s2
 from jradi_desktop.architectures._base import ArchitectureError
+from jradi_desktop.contract import VISION_MANIFEST
 
-MANIFEST = "manifest.json"
 FORMAT = "jradi-s2-vision"
 VERSION = 1
 
@@ -70,14 +70,14 @@ class VisionManifest:
         }
 
     def write(self) -> Path:
-        path = self.folder / MANIFEST
+        path = self.folder / VISION_MANIFEST
         path.write_text(json.dumps(self.to_json(), indent=2) + "\n", encoding="utf-8")
         return path
 
 
 def read_manifest(folder: Path) -> VisionManifest:
     """The manifest of ``folder``, checked field by field."""
-    path = folder / MANIFEST
+    path = folder / VISION_MANIFEST
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -119,7 +119,7 @@ def read_manifest(folder: Path) -> VisionManifest:
         )
     for name in (manifest.trunk, manifest.projector):
         if Path(name).name != name or not (folder / name).is_file():
-            raise VisionFilesError(f"{folder / name}: named in {MANIFEST} but missing")
+            raise VisionFilesError(f"{folder / name}: named in {VISION_MANIFEST} but missing")
     return manifest
 
 

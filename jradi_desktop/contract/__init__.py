@@ -36,7 +36,13 @@ from jradi_desktop.contract._events import (
     TrialStarted,
     parse_event,
 )
-from jradi_desktop.contract._folders import MMPROJ_GGUF, MODEL_GGUF, VISION_DIR, find_mmproj
+from jradi_desktop.contract._folders import (
+    MMPROJ_GGUF,
+    MODEL_GGUF,
+    VISION_DIR,
+    VISION_MANIFEST,
+    find_mmproj,
+)
 from jradi_desktop.contract._search import (
     FAMILIES,
     PER_MODEL,
@@ -95,6 +101,7 @@ __all__ = [
     "STUDY_NAME",
     "TRIALS_DIR",
     "VISION_DIR",
+    "VISION_MANIFEST",
     "VLM_ROLE",
     "BatchDone",
     "BestFiles",

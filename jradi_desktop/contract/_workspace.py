@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from jradi_desktop.contract._events import Payload
-from jradi_desktop.contract._folders import MMPROJ_GGUF, MODEL_GGUF
+from jradi_desktop.contract._folders import MODEL_GGUF, find_mmproj
 
 # evolve
 RECIPE_FILE = "recipe.yaml"  # the resolved recipe the engine ran
@@ -49,10 +49,8 @@ class BestFiles(Payload):
     @classmethod
     def of(cls, best: Path) -> BestFiles:
         """The files under ``best`` (``WORKSPACE/best`` or a staging folder)."""
-        gguf = best / BEST_GGUF_DIR
-        model, mmproj = gguf / MODEL_GGUF, gguf / MMPROJ_GGUF
-        return cls(
-            str(best / BEST_MODEL_DIR),
-            str(model) if model.is_file() else None,
-            str(mmproj) if mmproj.is_file() else None,
-        )
+        model = best / BEST_GGUF_DIR / MODEL_GGUF
+        if not model.is_file():
+            return cls(str(best / BEST_MODEL_DIR), None, None)
+        mmproj = find_mmproj(model)  # mmproj.gguf, or a Bunny's vision/
+        return cls(str(best / BEST_MODEL_DIR), str(model), str(mmproj) if mmproj else None)

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from jradi_desktop.architectures.bunny_s2 import BUNNY_CHAT_TEMPLATE
+from jradi_desktop.contract import VISION_MANIFEST
 from jradi_desktop.inference._backend import Message
 from jradi_desktop.inference._errors import ModelLoadError
 from jradi_desktop.inference._images import to_pil
@@ -37,7 +38,7 @@ _CACHE_IMAGES = 4
 
 def is_s2_folder(path: Path | None) -> bool:
     """``path`` is an exported S² vision folder (``manifest.json`` inside)."""
-    return path is not None and path.is_dir() and (path / "manifest.json").is_file()
+    return path is not None and path.is_dir() and (path / VISION_MANIFEST).is_file()
 
 
 class S2Prompt:

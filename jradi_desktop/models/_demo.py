@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 from jradi_desktop._resources import resource_path
-from jradi_desktop.contract import find_mmproj
+from jradi_desktop.contract import MODEL_GGUF, find_mmproj
 from jradi_desktop.models._spec import ModelSpec
 
 DEMO_MARK = "臨床使用不可"
@@ -44,7 +44,7 @@ def _candidates() -> list[Path]:
 def bundled_demo_dir() -> Path | None:
     """The first demo folder holding ``model.gguf`` and its vision encoder, if any."""
     for folder in _candidates():
-        if (folder / "model.gguf").is_file() and find_mmproj(folder / "model.gguf"):
+        if (folder / MODEL_GGUF).is_file() and find_mmproj(folder / MODEL_GGUF):
             return folder
     return None
 
@@ -54,7 +54,7 @@ def bundled_demo(name: str = DEMO_CLI_NAME) -> ModelSpec | None:
     folder = bundled_demo_dir()
     if folder is None:
         return None
-    model = folder / "model.gguf"
+    model = folder / MODEL_GGUF
     return ModelSpec(name, "gguf", model.resolve(), find_mmproj(model).resolve())
 
 
@@ -64,7 +64,7 @@ def is_demo(spec: ModelSpec) -> bool:
     if folder is None or spec.kind != "gguf":
         return False
     try:
-        return Path(spec.path).resolve() == (folder / "model.gguf").resolve()
+        return Path(spec.path).resolve() == (folder / MODEL_GGUF).resolve()
     except OSError:
         return False
 
