@@ -1,8 +1,9 @@
-"""Offline by construction: switch every Hugging Face library to local files only.
+"""Offline by construction: switch every library we ship to local files and no telemetry.
 
 Called from the package's ``__init__`` so that any entry point (GUI, ``jradi``,
-``jradi-engine``, a worker process) sets the switches before transformers or
-huggingface_hub is imported: they read them once, at import time.
+``jradi-engine``, a worker process, the frozen app through its runtime hook) sets the
+switches before transformers, huggingface_hub or ONNX Runtime is imported: they read them
+once, when they load, and child processes inherit them.
 """
 
 from __future__ import annotations
@@ -17,6 +18,11 @@ OFFLINE_ENV = {
     "DO_NOT_TRACK": "1",
     # transformers otherwise probes for optional kernels from the hub.
     "HF_HUB_DISABLE_IMPLICIT_TOKEN": "1",
+    # ONNX Runtime (Bunny's S² encoder) otherwise sends usage telemetry on Linux from a native
+    # thread (DNS lookups of its collector) and writes a device ID under ~/.cache/Microsoft.
+    # DO_NOT_TRACK and onnxruntime.disable_telemetry_events() do not stop it; this does, if
+    # set before the library loads (tests/test_no_egress.py checks with strace).
+    "ORT_DISABLE_TELEMETRY": "1",
 }
 
 

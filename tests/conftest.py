@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import os
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+# The user's data folder (registry, history, worker logs) is never the real one in tests.
+os.environ["JRADI_DATA_DIR"] = tempfile.mkdtemp(prefix="jradi-test-data-")
 sys.path.insert(0, str(Path(__file__).parent))
 
 import offline_guard

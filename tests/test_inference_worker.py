@@ -85,6 +85,38 @@ def test_worker_killed_mid_generation_reports_and_recovers(worker, backends):
 
 @pytest.mark.slow
 @pytest.mark.timeout(60)
+def test_a_request_that_crashes_the_worker_is_reported_once_with_one_log(
+    specs, backends, tmp_path, monkeypatch
+):
+    """A deterministic native crash (a real SIGSEGV in the child, tests/crash_shim) is
+    reported once: the request is not sent to a second child, one crash log is kept in the
+    data folder's logs/, and the next, different request gets a fresh worker."""
+    from pathlib import Path
+
+    count = tmp_path / "crashes.txt"
+    monkeypatch.setenv("JRADI_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("JRADI_TEST_CRASH_COUNT", str(count))
+    shim = Path(__file__).parent / "crash_shim"
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(shim), os.environ.get("PYTHONPATH", "")]))
+    crash = [{"role": "user", "content": "CRASH_ON_THIS"}]
+    with InferenceWorker(specs["gguf-base"]) as worker:
+        worker.wait_ready()
+        first_pid = worker.pid
+        with pytest.raises(WorkerCrashedError, match="SIGSEGV") as info:
+            list(worker.generate(crash, (), SHORT))
+        assert count.read_text().splitlines() == ["crash"]  # asked once, not re-sent
+        logs = list((tmp_path / "data" / "logs").glob("jradi-inference-*.log"))
+        assert [str(p) for p in logs] == [info.value.log_path]
+        assert "Segmentation fault" in logs[0].read_text(errors="replace")
+        assert info.value.log_path in info.value.message("en")
+        expected = _run(backends("gguf-base"), HELLO)[1]
+        assert "".join(worker.generate(HELLO, (), SHORT)) == expected
+        assert worker.pid not in (None, first_pid)
+    assert count.read_text().splitlines() == ["crash"]
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(60)
 def test_worker_closed_from_another_thread_ends_the_stream_quietly(worker, backends):
     pieces, errors, first = [], [], threading.Event()
 

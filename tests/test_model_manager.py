@@ -176,7 +176,9 @@ def test_first_start_page_explains_and_offers_two_buttons(qtbot):
     qtbot.addWidget(page)
     text = page.text.text()
     assert "model.gguf" in text and "mmproj.gguf" in text and "jradi-engine export-gguf" in text
+    assert "vision/" in text and "Bunny-v1.1" in text and "LLaVA" in text  # both families
     assert "JRadiEvo" in text and "export-gguf" in page.english.text()
+    assert "vision/" in page.english.text() and "mmproj.gguf" in page.english.text()
     assert page.add_button.text() == "モデルを追加…"
     assert page.demo_button.text() == "デモモデルをインストール（臨床使用不可）"
     with qtbot.waitSignal(page.addRequested):

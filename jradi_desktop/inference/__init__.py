@@ -29,6 +29,7 @@ from jradi_desktop.inference._errors import (
     VisionNotSupportedError,
     WorkerCrashedError,
 )
+from jradi_desktop.inference._llama_runtime import CpuBackend, ensure_cpu_backend, load_llama
 from jradi_desktop.inference._prompts import (
     QA_SYSTEM_PROMPT,
     REPORT_PROMPT,
@@ -54,6 +55,7 @@ __all__ = [
     "Backend",
     "BackendUnavailableError",
     "ChoiceAnswer",
+    "CpuBackend",
     "GenerationError",
     "GenerationParams",
     "InferenceError",
@@ -71,7 +73,9 @@ __all__ = [
     "build_choice_messages",
     "build_report_messages",
     "create_backend",
+    "ensure_cpu_backend",
     "get_backend",
+    "load_llama",
     "parse_answer_letters",
     "parse_choice_answer",
     "register_backend",

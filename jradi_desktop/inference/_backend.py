@@ -84,6 +84,7 @@ class Backend(ABC):
     install_hint: ClassVar[str] = ""
 
     device = "cpu"  # where the model runs: "cpu", "cuda" or "gpu" (set by the backend)
+    runtime = ""  # what runs it, in words (the GGUF backend: llama.cpp's CPU variant and AMX)
 
     def __init__(self, spec: ModelSpec) -> None:
         self.spec = spec

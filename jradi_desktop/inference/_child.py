@@ -1,8 +1,9 @@
 """The worker's child process: load the model once, then serve requests from the pipe.
 
 Messages to the parent: ``("ready", info)`` or ``("load_error", error)`` once; per request
-``("piece", text)`` zero or more times, then ``("done", finish_reason, n_tokens, last_text)``
-or ``("error", error)``. Errors are :class:`InferenceError` instances (they pickle).
+``("accepted",)``, then ``("piece", text)`` zero or more times, then
+``("done", finish_reason, n_tokens, last_text)`` or ``("error", error)``. Errors are
+:class:`InferenceError` instances (they pickle).
 """
 
 from __future__ import annotations
@@ -55,6 +56,7 @@ def child_main(spec: ModelSpec, conn: Connection, cancel: Event, log_path: str) 
         "backend": backend.name,
         "has_vision": backend.has_vision,
         "device": backend.device,
+        "runtime": backend.runtime,
         "pid": os.getpid(),
         "load_seconds": time.perf_counter() - started,
     }
@@ -91,6 +93,7 @@ def _serve(
     images: list[bytes],
     params: dict[str, Any],
 ) -> None:
+    conn.send(("accepted",))  # from here a death is this request's crash (see _worker)
     stream = backend.generate(messages, images, GenerationParams(**params))
     finish = None
     buffer: list[str] = []

@@ -34,6 +34,7 @@ from jradi_desktop.inference._errors import (
 from jradi_desktop.inference._gguf_s2 import S2Prompt, is_s2_folder
 from jradi_desktop.inference._images import data_url
 from jradi_desktop.inference._llama_log import install_log_bridge, last_llama_errors
+from jradi_desktop.inference._llama_runtime import ensure_cpu_backend, load_llama
 from jradi_desktop.inference._templates import template_for
 
 if TYPE_CHECKING:
@@ -97,8 +98,8 @@ class GGUFBackend(Backend):
         template = template_for(spec.template)  # checks the name before any loading
         install_log_bridge()
         last_llama_errors(clear=True)
-        from llama_cpp import Llama
-
+        # Before anything of llama.cpp runs: the CPU code for this CPU, or a clear error.
+        self.runtime = ensure_cpu_backend().describe()
         handler = None
         if mmproj is not None:
             from jradi_desktop.inference import _chat_handlers as handlers
@@ -107,8 +108,8 @@ class GGUFBackend(Backend):
             cls = cls or handlers.BunnyChatHandler
             handler = cls(clip_model_path=str(mmproj), verbose=False)
         try:
-            self._llm = Llama(
-                model_path=str(path),
+            self._llm = load_llama(
+                path,
                 n_ctx=spec.context,
                 n_gpu_layers=spec.n_gpu_layers,
                 n_threads=spec.threads,

@@ -23,6 +23,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from jradi_desktop.data_folder import logs_folder
 from jradi_desktop.inference._backend import GenerationParams, Images, Messages, check_images
 from jradi_desktop.inference._child import child_main
 from jradi_desktop.inference._errors import InvalidRequestError, WorkerCrashedError
@@ -90,7 +91,7 @@ class InferenceWorker:
             self._reset()
             remove_stale_logs()
             prefix = f"{LOG_PREFIX}{os.getpid()}-"  # the app's pid: see remove_stale_logs
-            fd, self._log_path = tempfile.mkstemp(prefix=prefix, suffix=".log")
+            fd, self._log_path = tempfile.mkstemp(prefix=prefix, suffix=".log", dir=logs_folder())
             os.close(fd)
             parent_conn, child_conn = _CTX.Pipe(duplex=True)
             self._cancel_event = _CTX.Event()
@@ -213,18 +214,20 @@ class InferenceWorker:
     def _replies(self, request: tuple[Any, ...], epoch: int) -> Iterator[tuple[Any, ...]]:
         """Send ``request`` and yield the child's messages until cancelled or closed.
 
-        A child that dies before its first reply was idle when asked (killed, or out of
-        memory, between requests, which its pipe may not show yet): the request goes once to
-        a fresh child instead of failing.
+        The child answers ``accepted`` before it starts on a request. One that dies before
+        that was idle when asked (killed, or out of memory, between requests, which its pipe
+        may not show yet): the request goes once to a fresh child instead of failing. One that
+        dies after it crashed on this request, and the same request would crash the next child
+        too (a native fault in the model or its library): it is reported, not sent again.
         """
         for attempt in (1, 2):
             self._cancel_event.clear()
             try:
                 self._conn.send(request)
                 self._pending = True
-                first = None
-                while first is None and not self._cancelled(epoch):
-                    first = self._recv(loading=False)
+                accepted = None
+                while accepted is None and not self._cancelled(epoch):
+                    accepted = self._recv(loading=False)
             except (OSError, ValueError, WorkerCrashedError) as exc:
                 if attempt == 2 or epoch != self._epoch:
                     if isinstance(exc, WorkerCrashedError):
@@ -235,8 +238,8 @@ class InferenceWorker:
                 if not self._prepare(epoch):
                     return
                 continue
-            if first is not None:
-                yield first
+            if accepted is not None and accepted[0] != "accepted":
+                yield accepted  # not expected: the child always accepts first
             while not self._cancelled(epoch):
                 message = self._recv(loading=False)
                 if message is not None:
@@ -314,7 +317,7 @@ class InferenceWorker:
         elif kind == "load_error":
             self.close()
             raise message[1]
-        # "piece" of a cancelled reply being drained: dropped
+        # "accepted" or "piece" of a cancelled reply being drained: dropped
 
     def _crashed(
         self, process: multiprocessing.process.BaseProcess | None, loading: bool
@@ -345,8 +348,9 @@ def _stop(process: multiprocessing.process.BaseProcess, log_path: str) -> None:
             os.unlink(log_path)
 
 
-def remove_stale_logs(folder: str | None = None) -> list[str]:
-    """Remove the empty logs of workers whose app is gone (killed before it could clean up).
+def remove_stale_logs(folder: str | Path | None = None) -> list[str]:
+    """Remove the empty logs of workers whose app is gone (killed before it could clean up)
+    from ``folder`` (default: the logs in the data folder).
 
     A log is named ``jradi-inference-<app pid>-….log``; an empty one whose app process no
     longer runs holds nothing and is never read. Logs with content are crash traces, kept for
@@ -355,7 +359,7 @@ def remove_stale_logs(folder: str | None = None) -> list[str]:
     import psutil
 
     removed = []
-    folder = folder or tempfile.gettempdir()
+    folder = folder or logs_folder()
     for path in Path(folder).glob(f"{LOG_PREFIX}*.log"):
         owner, named, _ = path.name.removeprefix(LOG_PREFIX).partition("-")
         try:

@@ -30,11 +30,9 @@ LOCK_TIMEOUT_S = 60.0
 
 
 def default_registry_path() -> Path:
-    from platformdirs import user_data_dir
+    from jradi_desktop.data_folder import data_folder
 
-    override = os.environ.get("JRADI_DATA_DIR")
-    base = Path(override) if override else Path(user_data_dir("JRadi", appauthor=False))
-    return base / "models.json"
+    return data_folder() / "models.json"
 
 
 @dataclass

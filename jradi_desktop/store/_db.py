@@ -10,7 +10,6 @@ a file left half-migrated by an older version is completed, not refused.
 
 from __future__ import annotations
 
-import os
 import sqlite3
 import threading
 import time
@@ -67,11 +66,9 @@ SCHEMA = [
 
 
 def default_database_path() -> Path:
-    from platformdirs import user_data_dir
+    from jradi_desktop.data_folder import data_folder
 
-    override = os.environ.get("JRADI_DATA_DIR")
-    base = Path(override) if override else Path(user_data_dir("JRadi", appauthor=False))
-    return base / "history.sqlite3"
+    return data_folder() / "history.sqlite3"
 
 
 def _statements(script: str) -> list[str]:

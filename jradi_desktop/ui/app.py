@@ -35,6 +35,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="check this installation without a screen (sample DICOM, decoders, window, "
         "a report from the bundled demo model) and exit 0 if all worked",
     )
+    parser.add_argument(
+        "--in-process",
+        action="store_true",
+        help="with --self-test: run the demo model in this process, not the worker child "
+        "(to check the app under a CPU emulator such as qemu-x86_64 -cpu Haswell)",
+    )
     return parser
 
 
@@ -63,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.self_test:  # before any window: it runs offscreen
         from jradi_desktop.ui.selftest import run_self_test
 
-        return run_self_test()
+        return run_self_test(in_process=args.in_process)
     if not _has_display():
         print(NO_DISPLAY, file=sys.stderr)
         return 1

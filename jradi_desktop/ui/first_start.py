@@ -21,8 +21,9 @@ class FirstStartPage(QWidget):
         self.english = QLabel(wordWrap=True)
         self.english.setStyleSheet("color: gray")
         self.english.setText(
-            "No model is registered yet. Add model.gguf (+ mmproj.gguf) of the merged JRadiEvo "
-            "model, made by your engineers with jradi-engine export-gguf; or install the demo "
+            "No model is registered yet. Add model.gguf of the merged JRadiEvo model with its "
+            "vision encoder beside it (the vision/ folder for Bunny-v1.1, mmproj.gguf for "
+            "LLaVA), made by your engineers with jradi-engine export-gguf; or install the demo "
             "model to try the app (random tiny model, not for clinical use)."
         )
         self.add_button = QPushButton(default=True)
@@ -54,16 +55,27 @@ class FirstStartPage(QWidget):
         title = self.tr("モデルを登録してください")
         intro = self.tr(
             "JRadi Desktop は、このコンピューターの中だけで動く AI モデルを使います。"
-            "はじめに、統合済みの JRadiEvo モデルの次の 2 つのファイルを登録してください。"
+            "はじめに、統合済みの JRadiEvo モデルを登録してください。エンジニアから受け取る"
+            "フォルダーには次のファイルが入っています。"
         )
         files = [
             ("model.gguf", self.tr("言語モデル（レポート作成と医療QA）")),
-            ("mmproj.gguf", self.tr("画像エンコーダー（X 線画像の読影に必要）")),
+            (
+                "vision/",
+                self.tr(
+                    "画像エンコーダー（Bunny-v1.1 系のモデル：SigLIP の ONNX ファイル、"
+                    "投影層、manifest.json を含むフォルダー。X 線画像の読影に必要）"
+                ),
+            ),
+            (
+                "mmproj.gguf",
+                self.tr("画像エンコーダー（LLaVA 系のモデル：vision/ の代わりのファイル）"),
+            ),
         ]
         source = self.tr(
             "これらのファイルは、エンジニアが jradi-engine export-gguf で作成します。"
-            "受け取ったファイルを同じフォルダーに置き、「モデルを追加…」で model.gguf を選んで"
-            "ください。mmproj.gguf は同じフォルダーから自動で見つかります。"
+            "受け取ったフォルダーをそのまま置き、「モデルを追加…」で model.gguf を選んで"
+            "ください。同じフォルダーにある vision/ または mmproj.gguf は自動で見つかります。"
         )
         listed = "".join(f"<li><b>{name}</b> — {html.escape(what)}</li>" for name, what in files)
         self.text.setText(

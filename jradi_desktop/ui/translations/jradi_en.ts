@@ -536,20 +536,24 @@ pleural effusion</translation>
         <translation>Register a model</translation>
     </message>
     <message>
-        <source>JRadi Desktop は、このコンピューターの中だけで動く AI モデルを使います。はじめに、統合済みの JRadiEvo モデルの次の 2 つのファイルを登録してください。</source>
-        <translation>JRadi Desktop uses an AI model that runs only inside this computer. First register these two files of the merged JRadiEvo model.</translation>
-    </message>
-    <message>
         <source>言語モデル（レポート作成と医療QA）</source>
         <translation>the language model (reports and medical QA)</translation>
     </message>
     <message>
-        <source>画像エンコーダー（X 線画像の読影に必要）</source>
-        <translation>the vision encoder (needed to read X-ray images)</translation>
+        <source>JRadi Desktop は、このコンピューターの中だけで動く AI モデルを使います。はじめに、統合済みの JRadiEvo モデルを登録してください。エンジニアから受け取るフォルダーには次のファイルが入っています。</source>
+        <translation>JRadi Desktop uses an AI model that runs only inside this computer. First register the merged JRadiEvo model. The folder your engineers give you holds these files.</translation>
     </message>
     <message>
-        <source>これらのファイルは、エンジニアが jradi-engine export-gguf で作成します。受け取ったファイルを同じフォルダーに置き、「モデルを追加…」で model.gguf を選んでください。mmproj.gguf は同じフォルダーから自動で見つかります。</source>
-        <translation>Engineers make these files with jradi-engine export-gguf. Put them in one folder and choose model.gguf with &quot;Add model…&quot;; mmproj.gguf is found in the same folder.</translation>
+        <source>画像エンコーダー（Bunny-v1.1 系のモデル：SigLIP の ONNX ファイル、投影層、manifest.json を含むフォルダー。X 線画像の読影に必要）</source>
+        <translation>the vision encoder (Bunny-v1.1 models: a folder with the SigLIP ONNX files, the projector and manifest.json; needed to read X-ray images)</translation>
+    </message>
+    <message>
+        <source>画像エンコーダー（LLaVA 系のモデル：vision/ の代わりのファイル）</source>
+        <translation>the vision encoder (LLaVA models: one file instead of vision/)</translation>
+    </message>
+    <message>
+        <source>これらのファイルは、エンジニアが jradi-engine export-gguf で作成します。受け取ったフォルダーをそのまま置き、「モデルを追加…」で model.gguf を選んでください。同じフォルダーにある vision/ または mmproj.gguf は自動で見つかります。</source>
+        <translation>Engineers make these files with jradi-engine export-gguf. Keep the folder as you received it and choose model.gguf with &quot;Add model…&quot;; vision/ or mmproj.gguf in the same folder is found automatically.</translation>
     </message>
     <message>
         <source>モデルを追加…</source>
