@@ -15,10 +15,18 @@
 #   PACKAGE-VERSION-linux-ARCH.tar.gz
 #   build-FLAVOUR.json                           sizes and seconds of each step
 #
-# Environment: PYTHON (default .venv/bin/python: the dev venv, with pyinstaller and, for the
-# full flavour, the engine extra), JRADI_DEMO_MODEL_DIR (another demo model folder: model.gguf
-# + vision/, or a LLaVA model.gguf + mmproj.gguf), JRADI_DEB_COMPRESSION (xz, the default, gzip, zstd, none),
-# JRADI_SKIP_SELF_TEST=1.
+# The bundle's llama.cpp runs on any x86-64 CPU: it is not the dev venv's (pip compiles that one
+# with -march=native) but a portable build (packaging/llama_cpp/build_wheel.sh: one CPU backend
+# per CPU family, the best loaded at start), installed with the app into its own environment,
+# packaging/build/venv-FLAVOUR. The folder is then checked: the core libraries use no AVX,
+# and under `qemu-x86_64 -cpu Haswell` (an AVX2-only CPU; Debian's qemu-user) the frozen app
+# drafts the demo report in one process (`--self-test --in-process`).
+#
+# Environment: PYTHON (a Python whose environment has the app, pyinstaller and, for the full
+# flavour, the engine extra, used as it is: its llama.cpp is what the bundle gets; default:
+# the packaging environment above), JRADI_DEMO_MODEL_DIR (another demo model folder:
+# model.gguf + vision/, or a LLaVA model.gguf + mmproj.gguf), JRADI_DEB_COMPRESSION (xz, the
+# default, gzip, zstd, none), JRADI_SKIP_SELF_TEST=1, JRADI_WHEEL_CACHE (build_wheel.sh).
 set -euo pipefail
 
 usage() {
@@ -31,8 +39,6 @@ case "$FLAVOUR" in clinician | full) ;; *) usage ;; esac
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 PACKAGING=$ROOT/packaging
-PY=${PYTHON:-$ROOT/.venv/bin/python}
-BIN=$(dirname "$PY")
 DIST=${JRADI_DIST_DIR:-$PACKAGING/dist}
 WORK=$PACKAGING/build/$FLAVOUR
 APP=jradi-desktop
@@ -51,7 +57,30 @@ now() { date +%s.%N; }
 since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
 mb() { du -sm "$1" | cut -f1; }
 
-[[ -x $PY ]] || fail "no Python at $PY (set PYTHON, or create the dev venv: see README.md)"
+mkdir -p "$WORK" "$DIST"
+STARTED=$(now)
+declare -A TIMES
+
+# -- 0. the packaging environment, with the portable llama.cpp ---------------------------------
+T=$(now)
+if [[ -n ${PYTHON:-} ]]; then
+    PY=$PYTHON
+    log "packaging environment: $PY (as given)"
+else
+    VENV=$PACKAGING/build/venv-$FLAVOUR
+    log "packaging environment: $VENV (portable llama.cpp)"
+    WHEEL=$(bash "$PACKAGING/llama_cpp/build_wheel.sh" "$WORK/wheels" | tail -n 1)
+    EXTRAS=dev
+    [[ $FLAVOUR == full ]] && EXTRAS=engine,dev
+    [[ -x $VENV/bin/python ]] || python3 -m venv "$VENV"
+    "$VENV/bin/pip" install -q --disable-pip-version-check "$WHEEL" -e "$ROOT[$EXTRAS]"
+    # An environment that held another build of the same version keeps it: replace it.
+    "$VENV/bin/pip" install -q --disable-pip-version-check --force-reinstall --no-deps "$WHEEL"
+    PY=$VENV/bin/python
+fi
+BIN=$(dirname "$PY")
+TIMES[environment]=$(since "$T")
+[[ -x $PY ]] || fail "no Python at $PY (set PYTHON, or let build.sh make its environment)"
 "$PY" -m PyInstaller --version >/dev/null 2>&1 ||
     fail "PyInstaller is missing: $PY -m pip install -e '.[dev]'"
 for tool in dpkg-deb readelf objdump tar; do
@@ -59,9 +88,6 @@ for tool in dpkg-deb readelf objdump tar; do
 done
 VERSION=$("$PY" -c 'import sys, tomllib; print(tomllib.load(open(sys.argv[1], "rb"))["project"]["version"])' "$ROOT/pyproject.toml")
 ARCH=$(dpkg --print-architecture)
-mkdir -p "$WORK" "$DIST"
-STARTED=$(now)
-declare -A TIMES
 
 # -- 1. the demo model -------------------------------------------------------------------------
 T=$(now)
@@ -105,6 +131,20 @@ for path in \
     demo-model/model.gguf "$DEMO_VISION" onnxruntime/capi; do
     [[ -e $INTERNAL/$path ]] || fail "missing in the folder: $path"
 done
+# llama.cpp: a CPU backend per CPU family, loaded at start; the libraries every CPU loads use
+# the x86-64 baseline (no AVX/AVX-512 registers, no AMX tiles).
+LLAMA_LIB=$INTERNAL/llama_cpp/lib
+if [[ -z ${PYTHON:-} ]]; then
+    for variant in x64 haswell skylakex sapphirerapids; do
+        [[ -f $LLAMA_LIB/libggml-cpu-$variant.so ]] ||
+            fail "missing in the folder: llama_cpp/lib/libggml-cpu-$variant.so (portable build)"
+    done
+    for core in libllama.so libggml.so libggml-base.so libmtmd.so; do
+        wide=$(objdump -d --no-show-raw-insn "$LLAMA_LIB/$core" | grep -cE '%(y|z|t)mm[0-9]' || true)
+        [[ $wide -eq 0 ]] || fail "$core uses $wide AVX/AVX-512/AMX instructions (not portable)"
+    done
+    echo "llama.cpp: $(compgen -G "$LLAMA_LIB/libggml-cpu-*.so" | wc -l) CPU variants; core libraries x86-64 baseline"
+fi
 for dist in pylibjpeg_libjpeg pylibjpeg_openjpeg pylibjpeg_rle; do
     compgen -G "$INTERNAL/$dist-*.dist-info/entry_points.txt" >/dev/null ||
         fail "missing $dist's entry points (pylibjpeg would not find the decoder)"
@@ -136,6 +176,26 @@ if [[ ${JRADI_SKIP_SELF_TEST:-} != 1 ]]; then
     env -u DISPLAY -u WAYLAND_DISPLAY "${NO_NET[@]}" "$BUNDLE/$APP" --self-test ||
         fail "the frozen app's self-test failed"
     [[ ${#NO_NET[@]} -gt 0 ]] && echo "(ran without network: ${NO_NET[*]})"
+    # On an AVX2-only CPU (no AVX-512): qemu-user emulates one process, and a program it
+    # starts with execve runs on the real CPU. So the model runs in the app's own process
+    # (--in-process, not the worker child), and the bootloader is given the environment of
+    # its second stage: PyInstaller's Linux bootloader otherwise re-executes itself once to
+    # set LD_LIBRARY_PATH (the _PYI_* variables tell it that it already did).
+    if [[ -z ${PYTHON:-} ]] && command -v qemu-x86_64 >/dev/null; then
+        log "self-test on an emulated AVX2 CPU (qemu-x86_64 -cpu Haswell)"
+        if ! env -u DISPLAY -u WAYLAND_DISPLAY "${NO_NET[@]}" qemu-x86_64 -cpu Haswell \
+            -E "_PYI_ARCHIVE_FILE=$BUNDLE/$APP" -E _PYI_PARENT_PROCESS_LEVEL=-1 \
+            -E "_PYI_LINUX_PROCESS_NAME=$APP" -E "LD_LIBRARY_PATH=$INTERNAL" \
+            "$BUNDLE/$APP" --self-test --in-process >"$WORK/selftest-haswell.txt" 2>&1; then
+            grep -v "TCG doesn't support" "$WORK/selftest-haswell.txt" >&2
+            fail "the frozen app's self-test failed on an AVX2 CPU (qemu-x86_64 -cpu Haswell)"
+        fi
+        grep -v "TCG doesn't support" "$WORK/selftest-haswell.txt"
+        grep -q "variant haswell" "$WORK/selftest-haswell.txt" ||
+            fail "under qemu -cpu Haswell llama.cpp did not load its haswell CPU backend"
+    elif [[ -z ${PYTHON:-} ]]; then
+        echo "(qemu-x86_64 not found: the AVX2 check was not run; Debian: apt-get install qemu-user)"
+    fi
     if [[ $FLAVOUR == full ]]; then
         # The frozen engine end to end: demo models and data, a two-trial search (Optuna's
         # SQLite storage, the greedy decoder, Japanese ROUGE-L), the study's history.

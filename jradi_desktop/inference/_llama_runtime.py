@@ -58,9 +58,17 @@ class CpuBackend:
 
 
 def _ggml() -> ctypes.CDLL:
-    import llama_cpp._ggml as ggml
+    """The ggml library ``libllama`` uses. The wheel ships ``libggml.so`` and ``libggml.so.0``
+    as two copies of one file; ``libllama`` loads the second (its soname), and a copy loaded
+    under the other name would be a second library with its own, empty, backend registry."""
+    folder = _library_folder()
+    sonames = sorted(folder.glob("libggml.so.*"), key=lambda p: len(p.name))
+    if sonames:
+        lib = ctypes.CDLL(str(sonames[0]))
+    else:  # Windows, macOS: one file
+        import llama_cpp._ggml as ggml
 
-    lib = ggml.libggml
+        lib = ggml.libggml
     lib.ggml_backend_dev_by_type.argtypes = [ctypes.c_int]
     lib.ggml_backend_dev_by_type.restype = ctypes.c_void_p
     lib.ggml_backend_load_all_from_path.argtypes = [ctypes.c_char_p]
