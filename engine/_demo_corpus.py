@@ -4,6 +4,12 @@ Written for this project (no external data): typical chest X-ray findings and im
 medical QA phrasing, and the prompts the app sends, so that the demo tokenizer splits the
 texts the tests and demos use into realistic pieces. The prompts are the runtime's own, each
 broken into two lines (the tokenizer trains on lines; the shipped demo model was made so).
+
+Llama-3's vocabulary has 231 tokens longer than 32 bytes (runs of U+3000, "—", "=", spaces),
+which llama-cpp-python's own detokenizer drops. So that the demo exercises them, its findings
+are indented with a run of 16 ideographic spaces (one 48-byte token) and the QA text has
+separator lines of 16 "—" and of 34 "=" (two more): the trained demo writes the first in
+every report.
 """
 
 from jradi_desktop.architectures.bunny_s2 import BUNNY_SYSTEM
@@ -46,17 +52,24 @@ _CORPUS = """\
 問題：肺炎の原因菌として最も頻度が高いのはどれか。
 選択肢：肺炎球菌, 大腸菌, 緑膿菌, 結核菌, 黄色ブドウ球菌
 答え：a, c
+————————————————
 患者は65歳男性。高血圧と糖尿病の既往があります。胸部単純X線写真で心拡大を認めた。
 Findings: The lungs are clear. No focal consolidation, pleural effusion or pneumothorax.
 The cardiomediastinal silhouette is within normal limits. No acute osseous abnormality.
 Impression: No acute cardiopulmonary process.
+————————————————
 Findings: Right lower lobe opacity concerning for pneumonia. Small left pleural effusion.
 Impression: Right lower lobe pneumonia. Cardiomegaly with mild pulmonary edema.
+==================================
+Impression: No change since the previous study.
+==================================
 {bunny_system}
 USER: ASSISTANT: 1 2 3 4 5 6 7 8 9 10 100 2024年 12月 31日 cm mm %
 """
 
+INDENT = "\u3000" * 16  # one token of 48 bytes in the demo vocabulary
+
 DEMO_CORPUS = _CORPUS.format(
     report_prompt=_two_lines(REPORT_PROMPT, "所見文を書いてください。"),
     bunny_system=_two_lines(BUNNY_SYSTEM, "assistant. "),
-)
+).replace("所見：", "所見：" + INDENT)

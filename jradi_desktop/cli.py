@@ -109,6 +109,8 @@ def _cmd_models(args: argparse.Namespace) -> int:
             f"{shown_name(spec)}: {check.architecture}, {check.layers} layers, "
             f"memory ≈ {check.memory_text(spec.context)} at context {spec.context}"
         )
+        for warning in check.warnings:
+            print(f"警告 / warning: {warning}", file=sys.stderr)
     elif args.action == "remove":
         registry.remove(args.name)
     elif args.action == "default":

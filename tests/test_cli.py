@@ -74,6 +74,29 @@ def test_models_add_list_and_errors(demo_gguf, tmp_path, monkeypatch, capsys):
     assert "not found" in capsys.readouterr().err
 
 
+@pytest.mark.slow
+def test_models_add_prints_the_checks_warnings(demo_dir, tmp_path, monkeypatch, capsys):
+    """A folder of a family the registry does not run, shipping its own code (auto_map):
+    registered (transformers may run it with allow_remote_code), and the warning is shown."""
+    import shutil
+
+    folder = tmp_path / "custom"
+    shutil.copytree(demo_dir / "base", folder)
+    config = json.loads((folder / "config.json").read_text())
+    config |= {
+        "model_type": "custom_llama",
+        "architectures": ["CustomLlamaForCausalLM"],
+        "auto_map": {"AutoModelForCausalLM": "modeling_custom.CustomLlamaForCausalLM"},
+    }
+    (folder / "config.json").write_text(json.dumps(config))  # fmt: skip
+    monkeypatch.setenv("JRADI_DATA_DIR", str(tmp_path / "data"))
+    assert main(["models", "add", str(folder)]) == 0
+    captured = capsys.readouterr()
+    assert "memory ≈" in captured.out
+    assert "警告 / warning:" in captured.err and "auto_map" in captured.err
+    assert "allow_remote_code" in captured.err
+
+
 def _report_lines(capsys):
     return [json.loads(line) for line in capsys.readouterr().out.splitlines()]
 

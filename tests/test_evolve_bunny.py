@@ -70,7 +70,7 @@ def test_bunny_image_rows_are_computed_once_and_reused_by_every_trial(bunny_demo
 
 @pytest.mark.slow
 def test_killed_bunny_run_resumes_to_exactly_12_trials_computing_image_rows_once_per_run(
-    bunny_demo_dir, tmp_path, capsys
+    bunny_demo_dir, tmp_path, capsys, qtbot
 ):
     import torch
     from safetensors.torch import load_file
@@ -110,12 +110,17 @@ def test_killed_bunny_run_resumes_to_exactly_12_trials_computing_image_rows_once
     summary = json.loads((ws / "summary" / "best.json").read_text(encoding="utf-8"))
     assert summary["images_encoded"] == 8 and summary["best_trial"] == result["best_trial"]
 
-    # The best model: a Bunny-layout folder, image path bit for bit the VLM's, no GGUF yet.
+    # The best model: a Bunny-layout folder, image path bit for bit the VLM's, and its GGUF
+    # pair for the clinician's app: model.gguf + the S² vision/ folder.
     best = ws / "best" / "model"
     config = json.loads((best / "config.json").read_text(encoding="utf-8"))
     assert config["model_type"] == "bunny-llama"
-    assert not (ws / "best" / "gguf" / "model.gguf").exists()
-    assert any(e["data"].get("event") == "no-gguf" for e in events)
+    gguf_dir = ws / "best" / "gguf"
+    assert (gguf_dir / "model.gguf").is_file()
+    assert (gguf_dir / "vision" / "manifest.json").is_file()
+    exported_files = [e["data"] for e in events if e["data"].get("gguf")][-1]
+    assert exported_files["gguf"] == str(gguf_dir / "model.gguf")
+    assert exported_files["mmproj"] == str(gguf_dir / "vision")
     source, exported = read_tensors(demo / "vlm"), read_tensors(best)
     assert exported.keys() == source.keys()
     language = set(load_file(demo / "base" / "model.safetensors"))
@@ -134,3 +139,23 @@ def test_killed_bunny_run_resumes_to_exactly_12_trials_computing_image_rows_once
     args = ["report", sample, "--model", str(best), "--json", "--max-new-tokens", "8"]
     assert jradi(args) == 0
     assert json.loads(capsys.readouterr().out.splitlines()[-1])["image"] == sample
+
+    # 「このモデルを使う」 (the wizard's export panel) registers the GGUF pair, which drafts
+    # a report through the app's worker
+    from jradi_desktop.inference import GenerationParams, InferenceWorker
+    from jradi_desktop.models import ModelRegistry
+    from jradi_desktop.pipeline import generate_report
+    from jradi_desktop.ui.tuning._export import ExportPanel
+
+    registry = ModelRegistry(tmp_path / "models.json")
+    panel = ExportPanel(registry)
+    qtbot.addWidget(panel)
+    panel.set_exported(gguf_dir / "model.gguf", gguf_dir / "vision")
+    assert panel.use_button.isEnabled()
+    with qtbot.waitSignal(panel.modelReady) as ready:
+        panel.use_button.click()
+    spec = ready.args[0]
+    assert registry.default == spec.name and registry.get(spec.name).mmproj == gguf_dir / "vision"
+    with InferenceWorker(spec) as worker:
+        report = generate_report(worker, sample, model_name=spec.name, params=GenerationParams(8))
+    assert report.model == spec.name and report.text.strip()

@@ -20,6 +20,7 @@ TEXTS = [
     "<|start_header_id|>user<|end_header_id|>\n\n質問<|eot_id|><image>",
     "　全角スペース\tタブ\n\n改行 ｱｲｳ ①② 😀",
 ]
+CLS_QUIRK_LOGIT_ERROR = 0.06  # max logit difference llama.cpp's CLS row causes (README)
 PROMPT = "あなたは優秀な放射線科医です。このレントゲン写真を見て、所見文を書いてください。"
 
 
@@ -80,9 +81,10 @@ def test_vlm_greedy_parity_through_multimodal_handler(demo_dir, demo_gguf):
 
     image, _, model, inputs = _vlm_inputs(demo_dir)
     with torch.no_grad():
-        out = model.generate(**inputs, max_new_tokens=8, do_sample=False)
+        out = model.generate(**inputs, max_new_tokens=8, do_sample=False,
+                             output_scores=True, return_dict_in_generate=True)  # fmt: skip
     n_prompt = inputs.input_ids.shape[1]
-    expected = out[0, n_prompt:].tolist()
+    expected = out.sequences[0, n_prompt:].tolist()
 
     buffer = io.BytesIO()
     image.save(buffer, "PNG")
@@ -108,7 +110,15 @@ def test_vlm_greedy_parity_through_multimodal_handler(demo_dir, demo_gguf):
     finally:
         llm.close()
     assert len(tokens) == n_prompt + 8  # same prompt length: text and 16 image positions
-    assert tokens[n_prompt:] == expected
+    # llama.cpp's LLaVA graph feeds patches 2..16 + CLS (docs/adr/0002): its logits differ from
+    # transformers' by up to ~0.06, so the random demo's greedy tokens agree until a near tie,
+    # where llama.cpp's token must be one transformers scores within twice that of its best.
+    got = tokens[n_prompt:]
+    same = next((i for i, (a, b) in enumerate(zip(got, expected, strict=True)) if a != b), 8)
+    assert same >= 3, (got, expected)
+    if same < 8:
+        scores = out.scores[same][0]
+        assert float(scores.max() - scores[got[same]]) <= 2 * CLS_QUIRK_LOGIT_ERROR
 
 
 def test_llama_cpp_llava_graph_still_swaps_first_patch_for_cls(demo_dir, demo_gguf):
@@ -247,8 +257,8 @@ def _edited_copy(demo_dir, tmp_path, name, edit):
             "vlm",
             lambda c: c["text_config"].update(hidden_size=128),
             r"vlm-edited/model\.safetensors: tensor language_model\.lm_head\.weight has shape "
-            r"\[717, 64\], but text_config\.hidden_size in .*vlm-edited/config\.json call for "
-            r"\[717, 128\]",
+            r"\[(\d+), 64\], but text_config\.hidden_size in .*vlm-edited/config\.json call for "
+            r"\[\1, 128\]",
         ),
         (
             "vlm",

@@ -39,7 +39,7 @@ PROMPTS = {
 
 # A fragment only its template has, and the templates (all renderings) that must hold it.
 TEMPLATE_FRAGMENTS = {
-    "Bunny's user turn": ("' USER: '", (BUNNY_CHAT_TEMPLATE, BunnyChatHandler.CHAT_FORMAT)),
+    "Bunny's user turn": ("'USER: '", (BUNNY_CHAT_TEMPLATE, BunnyChatHandler.CHAT_FORMAT)),
     "Llama-3's generation prompt": (
         "<|start_header_id|>assistant<|end_header_id|>",
         (LLAMA3_CHAT_TEMPLATE, LLAMA3_TEXT_TEMPLATE, Llama3VisionChatHandler.CHAT_FORMAT),

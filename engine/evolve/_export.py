@@ -2,8 +2,9 @@
 
 ``WORKSPACE/best/`` holds ``model/`` (a copy of the VLM with the merged language tower, in the
 VLM's own layout, LLaVA or Bunny, and ``jradi_recipe.yaml``: the merge recipe with the best
-numbers, so ``jradi-engine merge`` rebuilds the same weights), ``gguf/`` (``model.gguf`` +
-``mmproj.gguf``; not for a Bunny VLM until its GGUF export exists) and ``best.json``.
+numbers, so ``jradi-engine merge`` rebuilds the same weights), ``gguf/`` (``model.gguf`` with
+the vision part beside it: ``mmproj.gguf`` for a LLaVA, the S² ``vision/`` folder for a Bunny,
+as ``export-gguf`` writes them) and ``best.json``.
 It is built in a hidden staging folder (``.best.partial-PID-…``) and renamed into place; an
 export of the same trial that is already there is kept.
 
@@ -56,20 +57,6 @@ def best_recipe(recipe: EvolveRecipe, params: JRadiEvoParams) -> Recipe:
         device=recipe.device,
         seed=recipe.seed,
     )
-
-
-def _no_gguf_reason(vlm_dir: Path) -> str | None:
-    """Why the best model gets no GGUF pair (None: it does). A Bunny's image path (SigLIP at
-    S² scales) has no llama.cpp mmproj; its GGUF export is issue #14."""
-    from engine.evolve._vlm import vlm_family
-
-    family = vlm_family(vlm_dir)
-    if family.name == "bunny_s2":
-        return (
-            f"the VLM is a {family.description}, whose image path llama.cpp's mmproj cannot "
-            "run (S² scales); the HF folder is written (GGUF export of a Bunny: issue #14)"
-        )
-    return None
 
 
 def _exported(out: Path) -> dict[str, Any] | None:
@@ -164,11 +151,6 @@ def _export(
     os.umask(umask)
     stage.chmod(0o777 & ~umask)  # mkdtemp's 0700 would make the exported model private
     gguf = settings.gguf
-    refusal = _no_gguf_reason(recipe.vlm.path) if gguf else None  # type: ignore[union-attr]
-    if refusal is not None:
-        gguf = False
-        yield Event(JOB, LOG, f"exporting trial {trial}: no GGUF: {refusal}",
-                    data={"event": "no-gguf", "reason": refusal})  # fmt: skip
     try:
         total = 3 if gguf else 2
         yield Event(JOB, PROGRESS, f"exporting trial {trial}: merging", 1, total)

@@ -38,6 +38,7 @@ from jradi_desktop.architectures import (
     supported,
 )
 from jradi_desktop.architectures.bunny_s2 import IMAGE_TOKEN_INDEX
+from jradi_desktop.architectures.stops import end_of_generation_ids
 
 if TYPE_CHECKING:
     import torch
@@ -144,9 +145,8 @@ class LlavaDevSet(DevSet):
         if tokenizer.pad_token is None:
             tokenizer.pad_token = tokenizer.eos_token
         generation = self.model.generation_config
-        eos = generation.eos_token_id
         self.bos_token_id = generation.bos_token_id
-        self.eos_token_ids = [eos] if isinstance(eos, int) else list(eos or [])
+        self.eos_token_ids = end_of_generation_ids(tokenizer.get_vocab(), generation.eos_token_id)
         self.pad_token_id = tokenizer.pad_token_id
         config = self.model.config
         self.image_token_id = getattr(config, "image_token_id", None)
@@ -241,8 +241,9 @@ class BunnyDevSet(DevSet):
         self.merge_target = self.decoder_model = self.bunny.language
         self.tokenizer = PreTrainedTokenizerFast.from_pretrained(vlm_dir, local_files_only=True)
         generation = self.bunny.language.generation_config
-        eos = generation.eos_token_id
-        self.eos_token_ids = [eos] if isinstance(eos, int) else list(eos or [])
+        self.eos_token_ids = end_of_generation_ids(
+            self.tokenizer.get_vocab(), generation.eos_token_id
+        )
         self.bos_token_id = self.tokenizer.bos_token_id
         if self.bos_token_id is None:
             self.bos_token_id = generation.bos_token_id

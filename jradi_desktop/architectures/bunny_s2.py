@@ -36,26 +36,31 @@ BUNNY_SYSTEM = (
     "A chat between a curious user and an artificial intelligence assistant. "
     "The assistant gives helpful, detailed, and polite answers to the user's questions."
 )
-_USER = "{{ ' USER: ' }}"
-_ASSISTANT = "{{ ' ASSISTANT: ' }}"
-_GENERATION = "{% if add_generation_prompt %}{{ ' ASSISTANT:' }}{% endif %}"
+# Bunny's conversation format (bunny-v1.1.md §4; BAAI-DCAI/Bunny conversation.py, conv_llama:
+# SeparatorStyle.TWO, roles USER/ASSISTANT, sep " ", sep2 "<|end_of_text|>"):
+#   SYSTEM + " " + "USER: " + Q1 + " " + "ASSISTANT: " + A1 + "<|end_of_text|>"
+#                + "USER: " + Q2 + " " + "ASSISTANT:"
+# i.e. a user turn is followed by sep " ", an answer by sep2 (the EOS) with no space after it.
+_SEP = "{{ ' ' }}"
+_USER = "{{ 'USER: ' }}"
+_ASSISTANT = "{{ 'ASSISTANT: ' }}"
+_GENERATION = "{% if add_generation_prompt %}{{ 'ASSISTANT:' }}{% endif %}"
 
 # Bunny's prompt "<system> USER: <image>\n{prompt} ASSISTANT:" (JRadiEvo), with the system
 # message replaceable (Bunny's own when none is given). No BOS: the tokenizer adds it.
 BUNNY_CHAT_TEMPLATE = (
     "{% if messages and messages[0]['role'] == 'system' %}{{ messages[0]['content'] }}"
     "{% set rest = messages[1:] %}{% else %}{{ '" + BUNNY_SYSTEM.replace("'", "\\'") + "' }}"
-    "{% set rest = messages %}{% endif %}"
-    "{% for message in rest %}"
-    "{% if message['role'] == 'user' %}" + _USER + hf_content() + "{% endif %}"
+    "{% set rest = messages %}{% endif %}" + _SEP + "{% for message in rest %}"
+    "{% if message['role'] == 'user' %}" + _USER + hf_content() + _SEP + "{% endif %}"
     "{% if message['role'] == 'assistant' %}" + _ASSISTANT + hf_content() + "{{ eos_token }}"
     "{% endif %}{% endfor %}" + _GENERATION
 )
 # llama-cpp-python's handler: its default system message is BUNNY_SYSTEM, images come first.
 BUNNY_GGUF_FORMAT = (
     "{% for message in messages %}"
-    "{% if message.role == 'system' %}{{ message.content }}{% endif %}"
-    "{% if message.role == 'user' %}" + _USER + gguf_content() + "{% endif %}"
+    "{% if message.role == 'system' %}{{ message.content }}" + _SEP + "{% endif %}"
+    "{% if message.role == 'user' %}" + _USER + gguf_content() + _SEP + "{% endif %}"
     "{% if message.role == 'assistant' and message.content is not none %}"
     + _ASSISTANT
     + "{{ message.content }}{{ eos_token }}{% endif %}"

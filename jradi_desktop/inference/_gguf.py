@@ -228,8 +228,9 @@ class GGUFBackend(Backend):
         0.3.36's stream re-decodes the completion for every token (quadratic), overshoots
         ``max_tokens`` around multi-byte characters, and once the output holds bytes that are
         not valid UTF-8 yields nothing more until the end (cubic, with no point to cancel at:
-        on the demo model the first piece of a 200-token reply came after 0.5 s). Sampling is
-        the same ``Llama.generate``; invalid bytes show as U+FFFD, as in transformers.
+        on the demo model the first piece of a 200-token reply came after 0.5 s), and loses
+        tokens longer than 32 bytes (:func:`token_bytes`). Sampling is the same
+        ``Llama.generate``; invalid bytes show as U+FFFD, as in transformers.
         """
         import codecs
 
@@ -259,7 +260,7 @@ class GGUFBackend(Backend):
                 if llama_cpp.llama_vocab_is_eog(vocab, token):
                     self.finish_reason = "stop"
                     break
-                piece = stops.push(decoder.decode(llm.detokenize([token])))
+                piece = stops.push(decoder.decode(token_bytes(vocab, token)))
                 if piece:
                     yield piece
                 if stops.stopped:
@@ -282,6 +283,28 @@ class GGUFBackend(Backend):
         llm = getattr(self, "_llm", None)
         if llm is not None:
             llm.close()
+
+
+def token_bytes(vocab: Any, token: int, *, special: bool = False) -> bytes:
+    """The bytes of one token, however long.
+
+    llama-cpp-python 0.3.36's ``detokenize`` gives each piece a 32-byte buffer and turns
+    llama.cpp's "too small" answer (the size needed, negated) into nothing: Llama-3 has 231
+    longer tokens (runs of U+3000 that indent Japanese reports, of "—", "=", spaces), and a
+    reply would silently lose them. Here the buffer grows to the size llama.cpp asks for.
+    """
+    import ctypes
+
+    import llama_cpp
+
+    size = 64
+    for _ in range(2):
+        buffer = ctypes.create_string_buffer(size)
+        n = llama_cpp.llama_token_to_piece(vocab, token, buffer, size, 0, special)
+        if n >= 0:
+            return buffer.raw[:n]
+        size = -n
+    raise RuntimeError(f"llama_token_to_piece kept asking for more room for token {token}")
 
 
 def _llama_messages(messages: Messages, urls: list[str]) -> list[dict[str, Any]]:

@@ -19,6 +19,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from jradi_desktop.architectures.stops import end_of_generation_ids
 from jradi_desktop.inference._backend import (
     Backend,
     GenerationParams,
@@ -150,6 +151,10 @@ class HFBackend(Backend):
             )
             err.path = str(path)
             raise err from exc
+        # One stop set with the GGUF backend (architectures/stops.py), not only the config's.
+        self._stop_ids = end_of_generation_ids(
+            self._tokenizer.get_vocab(), self._model.generation_config.eos_token_id
+        )
         self._stop_flag = threading.Event()
 
     def _load_auto(self, path: Path, dtype: Any) -> None:
@@ -278,6 +283,7 @@ class HFBackend(Backend):
             "streamer": streamer,
             "stopping_criteria": StoppingCriteriaList([_Stop()]),
             "pad_token_id": pad if pad is not None else self._tokenizer.eos_token_id,
+            "eos_token_id": self._stop_ids,
         }
         outcome: dict[str, Any] = {}
 

@@ -307,7 +307,9 @@ def _check_hf(spec: ModelSpec, check: ModelCheck, problems: list[Problem]) -> No
     known = family is not None  # a family the registry runs is read without its custom code
     if config is not None and config.get("auto_map") and not known and not spec.allow_remote_code:
         check.warnings.append(
-            "This model ships its own code (auto_map); it loads only with allow_remote_code."
+            "このモデルは独自のコード（auto_map）を含みます。allow_remote_code を許可した場合"
+            "にだけ読み込めます。 / This model ships its own code (auto_map); it loads only "
+            "with allow_remote_code."
         )
 
 
