@@ -19,6 +19,7 @@ from jradi_desktop.imaging import (
     to_model_rgb,
 )
 from jradi_desktop.inference import (
+    GenerationError,
     GenerationParams,
     build_chat_messages,
     build_choice_messages,
@@ -85,6 +86,13 @@ def generate_report(
         if on_piece:
             on_piece(piece)
     text = "".join(pieces)
+    if not text.strip():
+        raise GenerationError(
+            f"モデル「{model_name}」が空のレポートを返しました（画像 {xray.source}）。モデルの"
+            "ファイルが壊れているか、このモデルは画像に対応していません。",
+            f'Model "{model_name}" returned an empty report (image {xray.source}): its files '
+            "are damaged or it cannot read images.",
+        )
     sections = split_report(text)
     return ReportResult(
         image=str(xray.source),

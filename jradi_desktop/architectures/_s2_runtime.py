@@ -22,6 +22,8 @@ from PIL import Image
 
 from jradi_desktop.architectures import _s2
 from jradi_desktop.architectures._base import ArchitectureError
+from jradi_desktop.architectures.bunny_s2 import MAX_S2_FACTOR, MAX_S2_SCALES
+from jradi_desktop.architectures.fields import inside, integer, integers, number, one_of
 from jradi_desktop.contract import VISION_MANIFEST
 
 FORMAT = "jradi-s2-vision"
@@ -91,35 +93,44 @@ def read_manifest(folder: Path) -> VisionManifest:
             f"{path}: manifest version {data.get('version')!r}; this JRadi reads {VERSION}"
         )
 
-    def field(name: str, kind: type) -> Any:
-        value = data.get(name)
-        if not isinstance(value, kind) or isinstance(value, bool):
-            raise VisionFilesError(f"{path}: field {name!r} is {value!r}, not a {kind.__name__}")
-        return value
-
-    scales = tuple(int(s) for s in field("scales", list))
+    err = VisionFilesError
+    image_size = integer(data.get("image_size"), path, "image_size", 1, 4096, err)
+    scales = integers(data.get("scales"), path, "scales", 1, MAX_S2_FACTOR * image_size,
+                      most=MAX_S2_SCALES, error=err)  # fmt: skip
+    if (
+        scales[0] != image_size
+        or list(scales) != sorted(set(scales))
+        or any(s % image_size for s in scales)
+    ):
+        raise err(
+            f"{path}: scales {list(scales)} は {image_size} px（trunk の入力）から始まり、その"
+            f"倍数で昇順である必要があります / scales {list(scales)} must ascend from the "
+            f"trunk's {image_size} px in multiples of it (at most {MAX_S2_FACTOR}x)"
+        )
+    trunk = inside(folder, data.get("trunk"), path, "trunk", err)
+    projector = inside(folder, data.get("projector"), path, "projector", err)
     manifest = VisionManifest(
         folder=folder,
         scales=scales,
-        image_size=field("image_size", int),
-        tokens=field("tokens", int),
-        vision_width=field("vision_width", int),
-        embedding_width=field("embedding_width", int),
-        pad_colour=tuple(int(c) for c in field("pad_colour", list)),  # type: ignore[arg-type]
-        mean=float(data.get("mean", 0.5)),
-        std=float(data.get("std", 0.5)),
-        trunk_layers=field("trunk_layers", int),
-        trunk=field("trunk", str),
-        projector=field("projector", str),
-        dtype=field("dtype", str),
+        image_size=image_size,
+        tokens=integer(data.get("tokens"), path, "tokens", 1, 65536, err),
+        vision_width=integer(data.get("vision_width"), path, "vision_width", 1, 65536, err),
+        embedding_width=integer(
+            data.get("embedding_width"), path, "embedding_width", 1, 65536, err
+        ),
+        pad_colour=integers(
+            data.get("pad_colour"), path, "pad_colour", 0, 255, length=3, error=err
+        ),
+        mean=number(data.get("mean", 0.5), path, "mean", error=err),
+        std=number(data.get("std", 0.5), path, "std", positive=True, error=err),
+        trunk_layers=integer(data.get("trunk_layers"), path, "trunk_layers", 1, 1024, err),
+        trunk=trunk.name,
+        projector=projector.name,
+        dtype=one_of(data.get("dtype"), path, "dtype", ("float32", "float16"), err),
     )
-    if not scales or sorted(scales) != list(scales) or scales[0] != manifest.image_size:
-        raise VisionFilesError(
-            f"{path}: scales {list(scales)} must ascend from the trunk's {manifest.image_size} px"
-        )
-    for name in (manifest.trunk, manifest.projector):
-        if Path(name).name != name or not (folder / name).is_file():
-            raise VisionFilesError(f"{folder / name}: named in {VISION_MANIFEST} but missing")
+    for file in (trunk, projector):
+        if not file.is_file():
+            raise VisionFilesError(f"{file}: named in {VISION_MANIFEST} but missing")
     return manifest
 
 
@@ -140,6 +151,11 @@ def _load_projector(path: Path, manifest: VisionManifest) -> dict[str, np.ndarra
         got = weights.get(name)
         if got is None:
             raise VisionFilesError(f"{path}: projector tensor {name!r} is missing")
+        if not np.isfinite(got).all():
+            raise VisionFilesError(
+                f"{path}: 射影層のテンソル {name!r} に有限でない値（NaN/Inf）があります / "
+                f"projector tensor {name!r} holds values that are not finite (NaN/Inf)"
+            )
         if len(got.shape) != len(shape) or any(
             w is not None and w != g for w, g in zip(shape, got.shape, strict=False)
         ):
@@ -199,4 +215,12 @@ class S2VisionEncoder:
                 f"{m.tokens} rows of {m.vision_width} x {len(m.scales)}"
             )
         p = self.projector
-        return _s2.project(features, (p["0.weight"], p["0.bias"]), (p["2.weight"], p["2.bias"]))
+        rows = _s2.project(features, (p["0.weight"], p["0.bias"]), (p["2.weight"], p["2.bias"]))
+        if not np.isfinite(rows).all():
+            raise VisionFilesError(
+                f"{m.folder}: 画像の行に有限でない値（NaN/Inf）が出ました。画像エンコーダーの"
+                f"ファイル（{m.trunk}、{m.projector}、{VISION_MANIFEST}）が壊れています / the "
+                f"image rows are not finite (NaN/Inf): the vision files ({m.trunk}, "
+                f"{m.projector}, {VISION_MANIFEST}) are damaged"
+            )
+        return rows

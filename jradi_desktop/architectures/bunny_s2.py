@@ -15,12 +15,18 @@ from typing import Any, ClassVar
 
 from jradi_desktop.architectures._base import Architecture, ArchitectureError, Part
 from jradi_desktop.architectures._chat import gguf_content, hf_content
+from jradi_desktop.architectures.fields import FieldError, integer, number
 
 LANGUAGE_PREFIXES = ("model.", "lm_head.")
 VISION_PREFIX = "model.vision_tower.vision_tower.vision_model."
 PROJECTOR_PREFIX = "model.mm_projector."
 IMAGE_TOKEN_INDEX = -200  # Bunny's placeholder id for the image rows (constants.py)
 DEFAULT_S2_SCALES = (384, 768, 1152)
+# S² scales are the trunk's crop times 1, 2, 3 (bunny-v1.1.md §3); the cost grows with the
+# square of the largest, so a model may ask for at most this many times the smallest, and for
+# at most MAX_S2_SCALES of them (60000 px would need tens of GB for one image).
+MAX_S2_FACTOR = 4
+MAX_S2_SCALES = 4
 
 # SigLIP-so400m-patch14-384: what the shapes cannot tell (bunny-v1.1.md §7).
 SO400M_DEFAULTS: Mapping[str, Any] = {
@@ -151,19 +157,30 @@ class BunnyVision:
         return self.width * len(self.scales)
 
 
-def _scales(config: Mapping[str, Any]) -> tuple[int, ...]:
+def _scales(config: Mapping[str, Any], where: object) -> tuple[int, ...]:
     if not config.get("use_s2", False):
         return ()
     raw = config.get("s2_scales")
     if raw is None:
         return DEFAULT_S2_SCALES
     try:
-        values = [int(v) for v in str(raw).split(",")] if isinstance(raw, str) else list(raw)
-        scales = tuple(sorted(int(v) for v in values))
+        values = [int(v) for v in raw.split(",")] if isinstance(raw, str) else list(raw)
+        if any(isinstance(v, bool) or not isinstance(v, int) for v in values):
+            raise TypeError(raw)
+        scales = tuple(sorted(values))
     except (TypeError, ValueError) as exc:
-        raise BunnyConfigError(f"s2_scales {raw!r} is not a comma-separated list") from exc
-    if not scales or scales[0] <= 0:
-        raise BunnyConfigError(f"s2_scales {raw!r} must be positive sizes")
+        raise FieldError(
+            f"{where}: s2_scales {raw!r} はカンマ区切りの整数ではありません / field 's2_scales' "
+            f"is {raw!r}, not a comma-separated list of integers"
+        ) from exc
+    if (not 1 <= len(scales) <= MAX_S2_SCALES or scales[0] <= 0
+            or scales[-1] > MAX_S2_FACTOR * scales[0]):  # fmt: skip
+        raise FieldError(
+            f"{where}: s2_scales {raw!r} は正の大きさ {MAX_S2_SCALES} 個までで、最大が最小の "
+            f"{MAX_S2_FACTOR} 倍以下である必要があります / field 's2_scales' is {raw!r}; "
+            f"expected 1..{MAX_S2_SCALES} positive sizes, the largest at most {MAX_S2_FACTOR}x "
+            "the smallest"
+        )
     return scales
 
 
@@ -188,13 +205,28 @@ def vision_settings(config: Mapping[str, Any], shapes: Mapping[str, Sequence[int
             "not a square grid"
         )
     stored = 1 + max(int(key.split(".")[2]) for key in shapes if key.startswith("encoder.layers."))
-    extra = dict(config.get("vision_config") or {})
-    layers = int(extra.get("num_hidden_layers", max(stored, SO400M_DEFAULTS["num_hidden_layers"])))
+    where = getattr(config, "path", "config.json")
+    extra = config.get("vision_config") or {}
+    if not isinstance(extra, Mapping):
+        raise FieldError(
+            f"{where}: vision_config が {extra!r} です（オブジェクトが必要です） / field "
+            f"'vision_config' is {extra!r}; expected an object"
+        )
+    extra = dict(extra)
+
+    def vision(name: str, default: Any, lo: int, hi: int) -> int:
+        return integer(extra.get(name, default), where, f"vision_config.{name}", lo, hi)
+
+    layers = vision("num_hidden_layers", max(stored, SO400M_DEFAULTS["num_hidden_layers"]), 1,
+                    1024)  # fmt: skip
     if width != 1152 and "num_hidden_layers" not in extra:
         layers = stored  # not so400m: the stored tower is the whole tower
     # 27 x 14 = 378: so400m takes 384 px crops and ignores the last 6 rows and columns.
     default_size = 384 if width == 1152 else grid * patch
-    scales = _scales(config) or (int(extra.get("image_size", default_size)),)
+    scales = _scales(config, where) or (vision("image_size", default_size, 1, 4096),)
+    act = extra.get("hidden_act", SO400M_DEFAULTS["hidden_act"])
+    if not isinstance(act, str):
+        raise FieldError(f"{where}: field 'vision_config.hidden_act' is {act!r}, not a name")
     if scales[0] // patch != grid:
         raise BunnyConfigError(
             f"the smallest scale {scales[0]} px gives {scales[0] // patch} patches a side, but "
@@ -206,10 +238,17 @@ def vision_settings(config: Mapping[str, Any], shapes: Mapping[str, Sequence[int
         patch=int(patch),
         image_size=scales[0],
         layers=layers,
-        heads=int(extra.get("num_attention_heads", SO400M_DEFAULTS["num_attention_heads"])),
-        eps=float(extra.get("layer_norm_eps", SO400M_DEFAULTS["layer_norm_eps"])),
-        act=str(extra.get("hidden_act", SO400M_DEFAULTS["hidden_act"])),
-        select_layer=int(config.get("mm_vision_select_layer", -2)),
+        heads=vision("num_attention_heads", SO400M_DEFAULTS["num_attention_heads"], 1, 1024),
+        eps=number(
+            extra.get("layer_norm_eps", SO400M_DEFAULTS["layer_norm_eps"]),
+            where,
+            "vision_config.layer_norm_eps",
+            positive=True,
+        ),
+        act=act,
+        select_layer=integer(
+            config.get("mm_vision_select_layer", -2), where, "mm_vision_select_layer", -1024, 1024
+        ),
         scales=scales,
     )
     if settings.trunk_layers > stored or settings.trunk_layers <= 0:
@@ -218,7 +257,9 @@ def vision_settings(config: Mapping[str, Any], shapes: Mapping[str, Sequence[int
             f"but the checkpoint stores {stored} layer(s)"
         )
     mm_hidden = config.get("mm_hidden_size")
-    if mm_hidden is not None and int(mm_hidden) != settings.feature_width:
+    if mm_hidden is not None:
+        mm_hidden = integer(mm_hidden, where, "mm_hidden_size", 1, 1 << 20)
+    if mm_hidden is not None and mm_hidden != settings.feature_width:
         raise BunnyConfigError(
             f"mm_hidden_size {mm_hidden} is not {len(scales)} scale(s) x vision width {width} "
             f"= {settings.feature_width}"

@@ -178,6 +178,20 @@ class Backend(ABC):
             f'Generation with model "{self.spec.name}" failed: {exc}',
         )
 
+    def check_logits(self, scores: Any) -> None:
+        """Raise :class:`GenerationError` when a step's logits are not finite: NaN or Inf
+        weights (or an overflow) would otherwise decode as an empty or meaningless reply."""
+        import numpy as np
+
+        if not np.isfinite(np.asarray(scores, dtype=np.float32)).all():
+            raise GenerationError(
+                f"モデル「{self.spec.name}」（{self.spec.path}）の出力（logits）に有限でない値"
+                "（NaN/Inf）が出ました。重みが壊れています。モデルを書き出し直すか入手し直して"
+                "ください。",
+                f'Model "{self.spec.name}" ({self.spec.path}) produced logits that are not '
+                "finite (NaN/Inf): its weights are damaged. Export or copy the model again.",
+            )
+
     def _cancel_and_wait(self, timeout: float = 5.0) -> None:
         """For ``close``: stop a generation running in another thread and wait (up to
         ``timeout``) until it has left the model, so native memory is not freed under it."""

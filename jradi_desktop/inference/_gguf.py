@@ -242,6 +242,11 @@ class GGUFBackend(Backend):
         stops = StopFilter(params.stop)
         budget = min(params.max_new_tokens, llm.n_ctx() - len(prompt))
         llm.set_seed(params.seed)
+
+        def finite(input_ids: Any, scores: Any) -> Any:
+            self.check_logits(scores)
+            return scores
+
         tokens = llm.generate(
             prompt,
             temp=params.temperature,
@@ -249,6 +254,7 @@ class GGUFBackend(Backend):
             top_k=0,
             min_p=0.0,
             repeat_penalty=params.repeat_penalty,
+            logits_processor=llama_cpp.LogitsProcessorList([finite]),
         )
         self.finish_reason = "length"
         try:

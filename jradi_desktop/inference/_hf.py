@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from jradi_desktop.architectures.stops import end_of_generation_ids
+from jradi_desktop.errors import JRadiError
 from jradi_desktop.inference._backend import (
     Backend,
     GenerationParams,
@@ -247,7 +248,12 @@ class HFBackend(Backend):
         self, messages: Messages, images: Sequence[Any], params: GenerationParams
     ) -> tuple[threading.Thread, Any, dict[str, Any]]:
         import torch
-        from transformers import StoppingCriteria, StoppingCriteriaList
+        from transformers import (
+            LogitsProcessor,
+            LogitsProcessorList,
+            StoppingCriteria,
+            StoppingCriteriaList,
+        )
 
         inputs = self._inputs(messages, images)
         # generate returns the prompt ids before the new ones; from inputs_embeds, only the new
@@ -262,6 +268,13 @@ class HFBackend(Backend):
             def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
                 stop = flag.is_set() or cancel.is_set()
                 return torch.full((input_ids.shape[0],), stop, device=input_ids.device)
+
+        class _Finite(LogitsProcessor):
+            """Stops with a clear error when a step's logits are not finite."""
+
+            def __call__(inner, input_ids: Any, scores: Any) -> Any:
+                self.check_logits(scores.float().cpu().numpy())
+                return scores
 
         streamer = _streamer_class()(self._tokenizer, skip_prompt=True, skip_special_tokens=True)
         sampling = (
@@ -282,6 +295,7 @@ class HFBackend(Backend):
             "repetition_penalty": params.repeat_penalty,
             "streamer": streamer,
             "stopping_criteria": StoppingCriteriaList([_Stop()]),
+            "logits_processor": LogitsProcessorList([_Finite()]),
             "pad_token_id": pad if pad is not None else self._tokenizer.eos_token_id,
             "eos_token_id": self._stop_ids,
         }
@@ -294,6 +308,9 @@ class HFBackend(Backend):
                 with torch.inference_mode():
                     out = self._model.generate(**gen_kwargs)
                 outcome["n_new"] = int(out.shape[1]) - n_prompt
+            except JRadiError as exc:  # already says what to do (non-finite logits)
+                outcome["error"] = exc
+                streamer.end()
             except Exception as exc:  # reported to the consumer, never lost in the thread
                 outcome["error"] = self._generation_error(exc)
                 streamer.end()

@@ -339,6 +339,39 @@ def check_model(spec: ModelSpec) -> ModelCheck:
         _check_hf(spec, check, problems)
     else:
         problems.append((f"種類 {spec.kind!r} は不明です。", f"unknown model kind {spec.kind!r}."))
+    if not problems:
+        _check_memory(spec, check, problems)
     if problems:
         raise ModelCheckError("\n".join(p[0] for p in problems), "\n".join(p[1] for p in problems))
     return check
+
+
+def _check_memory(spec: ModelSpec, check: ModelCheck, problems: list[Problem]) -> None:
+    """The estimate against this machine: refused when a model that runs on the CPU needs
+    more than all its memory (it would fail to allocate, or swap for minutes); a warning when
+    it needs more than is free now, or may not fit beside a GPU's share."""
+    import psutil
+
+    need = check.memory_bytes(spec.context)
+    memory = psutil.virtual_memory()
+    on_cpu = spec.kind == "gguf" and spec.n_gpu_layers == 0
+    where = spec.path
+    if on_cpu and need > memory.total:
+        problems.append(
+            (
+                f"{where}: このモデルには約 {need / GIB:.1f} GiB のメモリが必要ですが、この"
+                f"コンピューターのメモリは {memory.total / GIB:.1f} GiB です。より小さい量子化"
+                "（Q4_K_M など）のモデルか、短いコンテキストを選んでください。",
+                f"{where}: this model needs about {need / GIB:.1f} GiB of memory, but this "
+                f"computer has {memory.total / GIB:.1f} GiB; choose a smaller quantisation "
+                "(e.g. Q4_K_M) or a shorter context.",
+            )
+        )
+    elif need > memory.available:
+        check.warnings.append(
+            f"約 {need / GIB:.1f} GiB のメモリが必要ですが、いま空いているのは "
+            f"{memory.available / GIB:.1f} GiB です。ほかのアプリを閉じないと読み込めないか"
+            f"非常に遅くなります / needs about {need / GIB:.1f} GiB of memory, "
+            f"{memory.available / GIB:.1f} GiB is free now: close other programs, or loading "
+            "may fail or be very slow."
+        )

@@ -21,6 +21,7 @@ import struct
 from pathlib import Path
 
 from jradi_desktop.architectures import Architecture, ArchitectureError, Part, detect, get
+from jradi_desktop.architectures.fields import FieldError, inside
 from jradi_desktop.models._folder import INDEX
 from jradi_desktop.models._hf_config import ConfigError, HFConfig, build_error
 
@@ -67,6 +68,8 @@ def safetensors_files(folder: Path, error: type[Exception] = ConfigError) -> lis
     try:
         mapping = json.loads(index.read_text(encoding="utf-8"))["weight_map"]
         names = sorted(set(mapping.values()))
+        if not names or not all(isinstance(name, str) for name in names):
+            raise TypeError("weight_map values must be file names (strings)")
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
         raise build_error(
             error,
@@ -75,6 +78,17 @@ def safetensors_files(folder: Path, error: type[Exception] = ConfigError) -> lis
             f"{index}: unreadable or without a weight_map ({exc}); restore the file that came "
             "with the model.",
         ) from exc
+    for name in names:  # a shard named ../x, /etc/passwd or a link out is never opened
+        try:
+            inside(folder, name, index, "weight_map")
+        except FieldError as exc:
+            raise build_error(
+                error,
+                f"{index}: weight_map の {name!r} がモデルのフォルダーの外を指しています。モデルに"
+                "付属のファイルに戻してください。",
+                f"{index}: weight_map names {name!r}, outside the model folder; restore the "
+                f"file that came with the model. ({exc})",
+            ) from exc
     files = [folder / name for name in names]
     missing = [f.name for f in files if not f.is_file()]
     if missing:
@@ -94,7 +108,19 @@ def safetensors_shapes(files: list[Path], error: type[Exception] = ConfigError) 
     for path in files:
         for name, entry in _header(path, error).items():
             if name != "__metadata__" and isinstance(entry, dict):
-                shapes[name] = (path, [int(d) for d in entry.get("shape", [])])
+                shape = entry.get("shape", [])
+                if not isinstance(shape, list) or not all(
+                    isinstance(d, int) and not isinstance(d, bool) and 0 <= d < 1 << 40
+                    for d in shape
+                ):
+                    raise build_error(
+                        error,
+                        f"{path}: テンソル {name} の shape {shape!r} が不正です（0 以上の整数の"
+                        "リストが必要です）。ファイルが壊れています。",
+                        f"{path}: tensor {name} has shape {shape!r}; expected a list of "
+                        "non-negative integers. The file is damaged.",
+                    )
+                shapes[name] = (path, list(shape))
     return shapes
 
 
@@ -291,6 +317,9 @@ def _bunny_vision(rules: _Rules, config: HFConfig, text_hidden: int | None) -> N
     patch_key = rules.parts["vision"]["embeddings.patch_embedding.weight"]
     try:
         s = vision_settings(config, vision)
+    except FieldError as exc:  # a field of the wrong type or out of range: names it
+        rules.problems.append((str(exc), str(exc)))
+        return
     except ArchitectureError as exc:  # mm_hidden_size, s2_scales, layers: names the field
         source = f"the vision width from {patch_key} in {rules.shapes[patch_key][0]}"
         rules.problems.append(
