@@ -22,7 +22,16 @@ def data_folder() -> Path:
 
 
 def logs_folder() -> Path:
-    """Where crash logs of the inference worker are kept, created if needed."""
-    folder = data_folder() / "logs"
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
+    """Where crash logs of the inference worker are kept, created if needed: the data
+    folder's ``logs/``, or a folder in the temporary directory when the data folder cannot be
+    written (a read-only home): a model must still run."""
+    import tempfile
+
+    for folder in (data_folder() / "logs", Path(tempfile.gettempdir()) / "jradi-logs"):
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            if os.access(folder, os.W_OK):
+                return folder
+        except OSError:
+            continue
+    return Path(tempfile.gettempdir())

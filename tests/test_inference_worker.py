@@ -227,3 +227,17 @@ def test_worker_brings_back_the_load_error(tmp_path):
             list(worker.generate(HELLO))
         assert isinstance(info.value, InferenceError) and info.value.path == str(missing)
         assert worker.pid is None
+
+
+def test_worker_logs_go_to_the_temp_folder_when_the_data_folder_cannot_be_written(
+    tmp_path, monkeypatch
+):
+    """A data folder that cannot be created (its parent is a file; as root, permissions are
+    not enforced) must not stop a model from loading: the logs go to the temp folder."""
+    from jradi_desktop.data_folder import logs_folder
+
+    blocker = tmp_path / "a-file"
+    blocker.write_text("x")
+    monkeypatch.setenv("JRADI_DATA_DIR", str(blocker / "data"))
+    folder = logs_folder()
+    assert folder.is_dir() and os.access(folder, os.W_OK) and blocker not in folder.parents

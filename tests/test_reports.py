@@ -193,9 +193,10 @@ def test_failed_write_keeps_the_old_file_and_no_temp(tmp_path: Path):
         temp.write_bytes(b"half")
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    with pytest.raises(ReportExportError, match="ディスクの空き容量が足りません") as info:
+    with pytest.raises(ReportExportError, match="ディスクの空き容量が不足しています") as info:
         atomic_write(target, disk_full)
-    assert "no space left" in info.value.message_en
+    assert "no space left on device" in info.value.message_en
+    assert "元のファイルは変更していません" in info.value.message_ja
     assert target.read_text(encoding="utf-8") == "previous report"
     assert [p.name for p in tmp_path.iterdir()] == ["report.txt"]
 

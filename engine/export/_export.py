@@ -13,7 +13,6 @@ projector are not in it). The image path depends on the family, as the registry 
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -24,7 +23,16 @@ from engine.errors import ExportError
 from engine.export._llama import OUTTYPES, llama_params, write_llama_gguf
 from engine.export._mmproj import mmproj_params, write_mmproj_gguf
 from engine.export._quantize import QUANT_TYPES, quantize_gguf
-from jradi_desktop.contract import MMPROJ_GGUF, MODEL_GGUF, PROGRESS, RESULT, VISION_DIR, Event
+from engine.export._staging import staged_folder
+from jradi_desktop.contract import (
+    MMPROJ_GGUF,
+    MODEL_GGUF,
+    PROGRESS,
+    RESULT,
+    VISION_DIR,
+    Event,
+    model_fingerprint,
+)
 
 MANIFEST = "export.json"
 
@@ -43,9 +51,8 @@ def _check_clip(ckpt: Checkpoint) -> None:
 
 def _write_clip(ckpt: Checkpoint, out: Path, outtype: str) -> Path:
     """LLaVA/CLIP: ``mmproj.gguf``."""
-    path, partial = out / MMPROJ_GGUF, out / "mmproj.partial.gguf"
-    write_mmproj_gguf(ckpt, partial, outtype)
-    os.replace(partial, path)
+    path = out / MMPROJ_GGUF
+    write_mmproj_gguf(ckpt, path, outtype)
     return path
 
 
@@ -62,17 +69,14 @@ def _check_s2(ckpt: Checkpoint) -> None:
 
 
 def _write_s2(ckpt: Checkpoint, out: Path, outtype: str) -> Path:
-    """Bunny: ``vision/`` (trunk ONNX, projector.npz, manifest), written beside and renamed."""
-    import shutil
-
+    """Bunny: ``vision/`` (trunk ONNX, projector.npz, manifest recording the fingerprint of
+    the ``model.gguf`` beside it)."""
     from engine.export._s2_vision import export_s2_vision
 
-    path, partial = out / VISION_DIR, out / f"{VISION_DIR}.partial"
-    shutil.rmtree(partial, ignore_errors=True)
-    export_s2_vision(ckpt.folder, partial, outtype=outtype)
-    if path.exists():
-        shutil.rmtree(path)
-    os.replace(partial, path)
+    path = out / VISION_DIR
+    export_s2_vision(
+        ckpt.folder, path, outtype=outtype, model_fingerprint=model_fingerprint(out / MODEL_GGUF)
+    )
     return path
 
 
@@ -113,33 +117,34 @@ def iter_export_gguf(
     ckpt = open_checkpoint(model_dir, ExportError)
     check_checkpoint(ckpt)  # nothing is written for a folder that cannot give a loadable GGUF
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    vision = ckpt.architecture.has_vision
-    steps = 1 + vision + (quantize is not None)
-    step = 1
-    model_path = out / MODEL_GGUF
-    # Written under a temporary name and renamed, so a killed export leaves no half file.
-    partial = out / f"model.{outtype}.partial.gguf"
-    yield Event("export-gguf", PROGRESS, f"language model ({outtype})", step, steps)
-    write_llama_gguf(ckpt, partial, outtype)
-    if quantize:
-        step += 1
-        yield Event("export-gguf", PROGRESS, f"quantising to {quantize}", step, steps)
-        quantized = out / f"model.{quantize}.partial.gguf"
-        quantize_gguf(partial, quantized, quantize)
-        partial.unlink()
-        partial = quantized
-    os.replace(partial, model_path)
-    mmproj_path = None
-    if vision:
-        step += 1
-        _, write, what = _VISION[ckpt.architecture.name]
-        yield Event("export-gguf", PROGRESS, f"vision encoder + projector ({what})", step, steps)
-        mmproj_path = write(ckpt, out, "f32" if outtype == "f32" else "f16")
-    result = ExportResult(model_path, mmproj_path, outtype, quantize)
-    manifest = {k: str(v) if isinstance(v, Path) else v for k, v in asdict(result).items()}
-    manifest["source"] = str(Path(model_dir).resolve())
-    (out / MANIFEST).write_text(json.dumps(manifest, ensure_ascii=False, indent=2) + "\n")
+    with staged_folder(out) as stage:
+        vision = ckpt.architecture.has_vision
+        steps = 1 + vision + (quantize is not None)
+        step = 1
+        yield Event("export-gguf", PROGRESS, f"language model ({outtype})", step, steps)
+        if quantize:
+            unquantized = stage / f"model.{outtype}.gguf"
+            write_llama_gguf(ckpt, unquantized, outtype)
+            step += 1
+            yield Event("export-gguf", PROGRESS, f"quantising to {quantize}", step, steps)
+            quantize_gguf(unquantized, stage / MODEL_GGUF, quantize)
+            unquantized.unlink()
+        else:
+            write_llama_gguf(ckpt, stage / MODEL_GGUF, outtype)
+        mmproj_name = None
+        if vision:
+            step += 1
+            _, write, what = _VISION[ckpt.architecture.name]
+            yield Event("export-gguf", PROGRESS, f"vision encoder + projector ({what})", step,
+                        steps)  # fmt: skip
+            mmproj_name = write(ckpt, stage, "f32" if outtype == "f32" else "f16").name
+        result = ExportResult(
+            out / MODEL_GGUF, out / mmproj_name if mmproj_name else None, outtype, quantize
+        )
+        manifest = {k: str(v) if isinstance(v, Path) else v for k, v in asdict(result).items()}
+        manifest["source"] = str(Path(model_dir).resolve())
+        manifest["model_fingerprint"] = model_fingerprint(stage / MODEL_GGUF)
+        (stage / MANIFEST).write_text(json.dumps(manifest, ensure_ascii=False, indent=2) + "\n")
     yield Event("export-gguf", RESULT, f"exported to {out}", steps, steps, manifest)
 
 

@@ -37,9 +37,15 @@ def _image_path_tensors(
 
 
 def export_s2_vision(
-    folder: Path, out: Path, *, outtype: str = "f16", embedding_width: int | None = None
+    folder: Path,
+    out: Path,
+    *,
+    outtype: str = "f16",
+    embedding_width: int | None = None,
+    model_fingerprint: str | None = None,
 ) -> VisionManifest:
-    """Write ``out/trunk.onnx`` (+ data), ``out/projector.npz`` and ``out/manifest.json``."""
+    """Write ``out/trunk.onnx`` (+ data), ``out/projector.npz`` and ``out/manifest.json``
+    (recording ``model_fingerprint``, the ``model.gguf`` it belongs to, when given)."""
     import torch
 
     from jradi_desktop.architectures._bunny_torch import vision_trunk
@@ -74,6 +80,7 @@ def export_s2_vision(
         trunk="trunk.onnx",
         projector="projector.npz",
         dtype=dtype,
+        model_fingerprint=model_fingerprint,
     )
     manifest.write()
     return manifest

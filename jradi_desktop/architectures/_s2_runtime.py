@@ -51,6 +51,8 @@ class VisionManifest:
     trunk: str
     projector: str
     dtype: str
+    # contract.model_fingerprint of the model.gguf exported with it (None: an older export)
+    model_fingerprint: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -69,6 +71,7 @@ class VisionManifest:
             "trunk": self.trunk,
             "projector": self.projector,
             "dtype": self.dtype,
+            **({"model_fingerprint": self.model_fingerprint} if self.model_fingerprint else {}),
         }
 
     def write(self) -> Path:
@@ -127,11 +130,44 @@ def read_manifest(folder: Path) -> VisionManifest:
         trunk=trunk.name,
         projector=projector.name,
         dtype=one_of(data.get("dtype"), path, "dtype", ("float32", "float16"), err),
+        model_fingerprint=_fingerprint(data.get("model_fingerprint"), path),
     )
     for file in (trunk, projector):
         if not file.is_file():
             raise VisionFilesError(f"{file}: named in {VISION_MANIFEST} but missing")
     return manifest
+
+
+def _fingerprint(value: Any, path: Path) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.startswith("sampled-sha256:") or len(value) > 100:
+        raise VisionFilesError(
+            f"{path}: model_fingerprint {value!r} は指紋の形式ではありません / field "
+            f"'model_fingerprint' is {value!r}, not a fingerprint"
+        )
+    return value
+
+
+def check_pair(folder: Path, model: Path) -> None:
+    """Refuse a vision folder exported with another ``model.gguf`` than ``model`` (its
+    manifest records the model's fingerprint; an older export without one is accepted)."""
+    from jradi_desktop.contract import model_fingerprint
+
+    manifest = read_manifest(folder)
+    if manifest.model_fingerprint is None:
+        return
+    try:
+        found = model_fingerprint(model)
+    except OSError as exc:
+        raise VisionFilesError(f"{model}: cannot be read ({exc.strerror})") from exc
+    if found != manifest.model_fingerprint:
+        raise VisionFilesError(
+            f"{folder / VISION_MANIFEST} は別の {model.name} と一緒に書き出されたものです"
+            f"（{model} と組になりません）。同じ書き出しのフォルダーをそのまま使ってください / "
+            f"{folder / VISION_MANIFEST} was exported with another {model.name}, not {model}: "
+            "use the model and its vision folder from the same export."
+        )
 
 
 def _load_projector(path: Path, manifest: VisionManifest) -> dict[str, np.ndarray]:

@@ -42,6 +42,7 @@ from jradi_desktop.contract._folders import (
     VISION_DIR,
     VISION_MANIFEST,
     find_mmproj,
+    model_fingerprint,
 )
 from jradi_desktop.contract._search import (
     FAMILIES,
@@ -121,6 +122,7 @@ __all__ = [
     "TrialText",
     "find_mmproj",
     "group_params",
+    "model_fingerprint",
     "param_names",
     "parse_event",
     "search_params",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 MODEL_GGUF = "model.gguf"
@@ -23,3 +24,26 @@ def find_mmproj(model: str | Path) -> Path | None:
         return model.parent / VISION_DIR
     found = sorted(p for p in model.parent.glob("mmproj*.gguf") if p.name != model.name)
     return found[0] if found else None
+
+
+_HEAD = 4 * 1024**2  # a GGUF's header, metadata and tensor table, with room to spare
+_BLOCKS, _BLOCK = 64, 64 * 1024
+
+
+def model_fingerprint(model: str | Path) -> str:
+    """What ties a vision part to the ``model.gguf`` it was exported with: a SHA-256 of the
+    file's size, its first 4 MiB (header, metadata, tensor table) and 64 blocks of 64 KiB
+    spread over the rest. Reads ~8 MiB whatever the model's size (a full hash of a 5 GB file
+    would add seconds to every load); another export, quantisation or model differs in its
+    header or in the sampled weights. ``sampled-sha256:`` prefixes the hex digest."""
+    path = Path(model)
+    size = path.stat().st_size
+    digest = hashlib.sha256(str(size).encode())
+    with path.open("rb") as handle:
+        digest.update(handle.read(_HEAD))
+        if size > _HEAD:
+            step = max((size - _HEAD) // _BLOCKS, 1)
+            for offset in range(_HEAD, size, step):
+                handle.seek(offset)
+                digest.update(handle.read(_BLOCK))
+    return "sampled-sha256:" + digest.hexdigest()

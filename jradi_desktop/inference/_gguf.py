@@ -136,7 +136,7 @@ class GGUFBackend(Backend):
         self._s2: S2Prompt | None = None
         if s2_folder is not None:
             try:
-                self._s2 = S2Prompt(self._llm, s2_folder, spec.threads, template)
+                self._s2 = S2Prompt(self._llm, s2_folder, spec.threads, template, model=path)
             except ModelLoadError:
                 self._llm.close()
                 raise

@@ -45,14 +45,27 @@ class S2Prompt:
     """Evaluates Bunny prompts with images into ``llm``; image rows cached by content."""
 
     def __init__(
-        self, llm: Any, folder: Path, threads: int | None, template: str | None = None
+        self,
+        llm: Any,
+        folder: Path,
+        threads: int | None,
+        template: str | None = None,
+        *,
+        model: Path | None = None,
     ) -> None:
-        """``template``: the chat template (Jinja, HF message format); Bunny's by default."""
+        """``template``: the chat template (Jinja, HF message format); Bunny's by default.
+        ``model``: the GGUF the folder must have been exported with (checked when given)."""
         import llama_cpp
 
-        from jradi_desktop.architectures._s2_runtime import S2VisionEncoder, VisionFilesError
+        from jradi_desktop.architectures._s2_runtime import (
+            S2VisionEncoder,
+            VisionFilesError,
+            check_pair,
+        )
 
         try:
+            if model is not None:
+                check_pair(folder, model)
             self.encoder: S2VisionEncoder = S2VisionEncoder(folder, threads=threads)
         except VisionFilesError as exc:
             raise _load_error(folder, str(exc)) from exc

@@ -185,16 +185,18 @@ def _check_gguf(spec: ModelSpec, check: ModelCheck, problems: list[Problem]) -> 
             problems += _gguf_width(spec.path, tensors, pattern, width_key, check.embedding_length)
         problems += _gguf_blocks(spec.path, tensors, "blk.", f"{arch}.block_count", check.layers)
     if spec.mmproj is not None:
-        _check_mmproj(spec.mmproj, check, problems)
+        _check_mmproj(spec.mmproj, Path(spec.path), check, problems)
 
 
-def _check_s2_vision(folder: Path, check: ModelCheck, problems: list[Problem]) -> None:
-    """An exported S² vision folder (Bunny): its manifest reads, its files are there, and its
-    rows are as wide as the model's embeddings."""
-    from jradi_desktop.architectures._s2_runtime import read_manifest
+def _check_s2_vision(folder: Path, model: Path, check: ModelCheck, problems: list[Problem]) -> None:
+    """An exported S² vision folder (Bunny): its manifest reads, its files are there, it was
+    exported with this ``model`` (its fingerprint), and its rows are as wide as the model's
+    embeddings."""
+    from jradi_desktop.architectures._s2_runtime import check_pair, read_manifest
 
     try:
         manifest = read_manifest(folder)
+        check_pair(folder, model)
     except ArchitectureError as exc:  # VisionFilesError: names the file
         problems.append((f"画像エンコーダーのファイルが使えません: {exc}", str(exc)))
         return
@@ -212,9 +214,9 @@ def _check_s2_vision(folder: Path, check: ModelCheck, problems: list[Problem]) -
     check.weights_bytes += sum(p.stat().st_size for p in folder.iterdir() if p.is_file())
 
 
-def _check_mmproj(mmproj: Path, check: ModelCheck, problems: list[Problem]) -> None:
+def _check_mmproj(mmproj: Path, model: Path, check: ModelCheck, problems: list[Problem]) -> None:
     if mmproj.is_dir():
-        _check_s2_vision(mmproj, check, problems)
+        _check_s2_vision(mmproj, model, check, problems)
         return
     if not mmproj.is_file():
         problems.append(

@@ -1,7 +1,8 @@
 """Report export: a :class:`ReportDocument` to plain text, Markdown and DICOM Basic Text SR.
 
 No Qt here; the PDF writer (which needs Qt's font engine) is ``jradi_desktop.ui.pdf_export``.
-Every writer is atomic and raises :class:`ReportExportError` naming the file and the reason.
+Every writer is atomic and verified (the temporary file is read back before it replaces the
+target) and raises :class:`ReportExportError` naming the file and the reason.
 """
 
 from jradi_desktop.reports._atomic import atomic_write, write_bytes_atomic
@@ -20,7 +21,7 @@ from jradi_desktop.reports._document import (
     display_datetime,
     display_person_name,
 )
-from jradi_desktop.reports._errors import ReportExportError
+from jradi_desktop.reports._errors import IncompleteFileError, ReportExportError, incomplete_file
 from jradi_desktop.reports._text import to_markdown, to_text, write_markdown, write_text
 
 __all__ = [
@@ -33,6 +34,7 @@ __all__ = [
     "TITLE_JA",
     "WARNING_EN",
     "WARNING_JA",
+    "IncompleteFileError",
     "ReportDocument",
     "ReportExportError",
     "atomic_write",
@@ -40,6 +42,7 @@ __all__ = [
     "display_da",
     "display_datetime",
     "display_person_name",
+    "incomplete_file",
     "to_markdown",
     "to_text",
     "write_bytes_atomic",

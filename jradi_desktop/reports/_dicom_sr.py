@@ -14,17 +14,20 @@ C.17.2: the instances the report was made from), text is UTF-8 (ISO_IR 192).
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
 import pydicom
 from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.filebase import DicomBytesIO
 from pydicom.sequence import Sequence
 from pydicom.uid import ExplicitVRLittleEndian, generate_uid
 
 from jradi_desktop import __version__
-from jradi_desktop.reports._atomic import atomic_write
+from jradi_desktop.reports._atomic import write_bytes_atomic
 from jradi_desktop.reports._document import ReportDocument
+from jradi_desktop.reports._errors import export_error, incomplete_file, summary
 
 BASIC_TEXT_SR = "1.2.840.10008.5.1.4.1.1.88.11"
 CHARSET = "ISO_IR 192"
@@ -254,11 +257,56 @@ def build_dicom_sr(doc: ReportDocument, *, now: datetime | None = None) -> Datas
     return sr
 
 
+def _encode(sr: Dataset) -> bytes:
+    buffer = DicomBytesIO()
+    sr.save_as(buffer, enforce_file_format=True)
+    return buffer.getvalue()
+
+
+def _same_instance(sop_instance_uid: str) -> Callable[[Path], None]:
+    """A verifier: pydicom reads the file back as the SR with this SOP Instance UID, and
+    encoding what it read gives the file's bytes again. (pydicom reads a file cut short
+    without complaint, the last values just shorter, so reading alone proves little.)"""
+
+    def verify(temp: Path) -> None:
+        data = temp.read_bytes()
+        try:
+            found = pydicom.dcmread(DicomBytesIO(data))
+            again = _encode(found)
+        except Exception as exc:  # a truncated or damaged file, whatever pydicom says
+            raise incomplete_file(
+                f"DICOM として読み直せません（{summary(exc)}）",
+                f"it does not read back as DICOM ({summary(exc)})",
+            ) from exc
+        if str(found.get("SOPInstanceUID", "")) != sop_instance_uid:
+            raise incomplete_file(
+                "読み直した SOP Instance UID が一致しません",
+                "the SOP Instance UID read back differs",
+            )
+        if again != data:
+            raise incomplete_file(
+                f"DICOM として読み直した内容が一致しません（{len(data)} バイト）",
+                f"what pydicom reads back differs from the file ({len(data)} bytes)",
+            )
+
+    return verify
+
+
 def write_dicom_sr(doc: ReportDocument, path: str | os.PathLike[str]) -> Path:
     """Write ``doc`` as a DICOM Basic Text SR file at ``path`` (atomically).
 
     See :func:`build_dicom_sr` for what goes in; without source UIDs (PNG/JPEG) the SR gets
-    a new Study Instance UID. Raises :class:`ReportExportError` naming ``path`` on failure.
+    a new Study Instance UID. The file is encoded in memory, written, then read back (the same
+    bytes, and pydicom finds the SR's SOP Instance UID) before it replaces ``path``. Raises
+    :class:`ReportExportError` naming ``path`` on failure.
     """
     sr = build_dicom_sr(doc)
-    return atomic_write(path, lambda temp: sr.save_as(temp, enforce_file_format=True))
+    try:
+        data = _encode(sr)
+    except Exception as exc:  # pydicom's message carries a whole traceback: keep one line
+        raise export_error(
+            Path(path),
+            f"DICOM として符号化できません（{summary(exc)}）",
+            f"it cannot be encoded as DICOM ({summary(exc)})",
+        ) from exc
+    return write_bytes_atomic(path, data, verify=_same_instance(str(sr.SOPInstanceUID)))

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from jradi_desktop.store._db import Database
+from jradi_desktop.store._db import Database, StoreNotice
 
 
 def _now() -> str:
@@ -45,10 +45,20 @@ class ChatMessage:
 
 
 class History:
-    """The history store. Safe to use from several threads (one connection each)."""
+    """The history store. Safe to use from several threads (one connection each).
+
+    Without ``database`` it opens the user's history and starts anyway when that file is
+    damaged or its folder cannot be written (:attr:`notice` then says what was done).
+    """
 
     def __init__(self, database: Database | None = None) -> None:
-        self.db = database or Database()
+        self.db = database or Database(recover=True)
+
+    @property
+    def notice(self) -> StoreNotice | None:
+        """What was done to open the history (a damaged file moved aside, a history kept in
+        memory only), for the user; None when it opened as usual."""
+        return self.db.notice
 
     # -- file identity --------------------------------------------------------------------
     def file_sha256(self, path: str | Path) -> str:

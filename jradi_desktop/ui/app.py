@@ -88,6 +88,8 @@ def main(argv: list[str] | None = None) -> int:
     if language != "ja":
         window.set_language(language)
     window.show()
+    if window.history.notice is not None:  # the window shows it too; this is for the log
+        print(f"jradi-desktop: {window.history.notice}", file=sys.stderr, flush=True)
     if os.environ.get("JRADI_PRINT_SHOWN"):  # start-up benchmark and test hook
         QTimer.singleShot(0, _print_shown)
     QTimer.singleShot(0, window.session.offer_draft_back)

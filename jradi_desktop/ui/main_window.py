@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QSettings, Qt, Signal
+from PySide6.QtCore import QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import (
     QFileDialog,
@@ -113,6 +113,8 @@ class MainWindow(QMainWindow):
         default = self.registry.default
         if default:
             self.controller.set_model(self.registry.get(default))
+        self.notice_box: QMessageBox | None = None
+        QTimer.singleShot(0, self, self.show_start_notice)  # once the window is up
 
     # -- text -------------------------------------------------------------------------------
     def retranslate(self) -> None:
@@ -137,6 +139,21 @@ class MainWindow(QMainWindow):
         self.settings.setValue("language", language)
         self.actions_by_name[f"language:{language}"].setChecked(True)
         self.retranslate()
+
+    def show_start_notice(self) -> None:
+        """Say once, without blocking, that the history was damaged and moved aside or that
+        it is kept in memory only (both languages: the box may come before a switch)."""
+        notice = self.history.notice
+        if notice is None or self.notice_box is not None:
+            return
+        self.statusBar().showMessage(notice.message(self.controller.language))
+        box = QMessageBox(
+            QMessageBox.Icon.Warning, self.tr("履歴データベース"),
+            f"{notice.message_ja}\n\n{notice.message_en}", QMessageBox.StandardButton.Ok, self,
+        )  # fmt: skip
+        box.setWindowModality(Qt.WindowModality.NonModal)
+        box.show()
+        self.notice_box = box
 
     # -- images -----------------------------------------------------------------------------
     def open_paths(self, paths: list[str | Path]) -> None:

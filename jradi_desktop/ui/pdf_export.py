@@ -29,7 +29,12 @@ from PySide6.QtGui import (
 )
 
 from jradi_desktop import reports  # the wording every export shares
-from jradi_desktop.reports import ReportDocument, ReportExportError, atomic_write
+from jradi_desktop.reports import (
+    ReportDocument,
+    ReportExportError,
+    atomic_write,
+    incomplete_file,
+)
 from jradi_desktop.ui.fonts import FONT_DIRS, bundled_font_families
 
 # Japanese system fonts, best first (Linux, Windows, macOS; English and Japanese names).
@@ -245,22 +250,76 @@ def _render(doc: ReportDocument, target: Path, family: str) -> None:
     _fix_to_unicode(target, family, f"{document.toPlainText()}{footer_text}0123456789 /")
 
 
+_STARTXREF = re.compile(rb"startxref\s+(\d+)\s+%%EOF\s*\Z")
+_XREF = re.compile(rb"xref\s+(\d+)\s+(\d+)\s+")
+_ENTRY = re.compile(rb"(\d{10}) (\d{5}) ([nf])[ \r\n]{2}")
+_TRAILER = re.compile(rb"\s*trailer\s*<<(.*?)>>\s*startxref", re.DOTALL)
+
+
+def verify_pdf(path: Path) -> None:
+    """Read a PDF back and check its structure, as a reader would find it.
+
+    Qt's PDF writer does not report failed writes, so a full disk leaves a file that is cut
+    short (or has holes) without an error. Checked: the ``%PDF-`` header; ``startxref`` and
+    ``%%EOF`` at the end (trailing whitespace allowed); the cross-reference table at the
+    offset ``startxref`` gives, inside the file; every object it lists starts at its offset
+    (``n 0 obj``), so the byte count and every offset agree with what was written; the
+    trailer names a ``/Root``. Raises :class:`~jradi_desktop.reports.IncompleteFileError`.
+    """
+    data = path.read_bytes()
+    if not data.startswith(b"%PDF-"):
+        raise incomplete_file("PDF の先頭（%PDF-）がありません", "it does not start with %PDF-")
+    end = _STARTXREF.search(data, max(0, len(data) - 1024))
+    if end is None:
+        raise incomplete_file(
+            f"PDF の終わり（%%EOF）がありません（{len(data)} バイト）",
+            f"it does not end with %%EOF ({len(data)} bytes)",
+        )
+    start = int(end.group(1))
+    table = _XREF.match(data, start) if start < len(data) else None
+    if table is None:
+        raise incomplete_file(
+            f"相互参照表が startxref の位置 {start} にありません",
+            f"no cross-reference table at the startxref offset {start}",
+        )
+    first, count = int(table.group(1)), int(table.group(2))
+    position = table.end()
+    for number in range(first, first + count):
+        entry = _ENTRY.match(data, position)
+        if entry is None:
+            raise incomplete_file("相互参照表が壊れています", "the cross-reference table is broken")
+        position = entry.end()
+        offset, generation, kind = int(entry.group(1)), int(entry.group(2)), entry.group(3)
+        if kind == b"n" and not re.compile(rb"%d\s+%d\s+obj\b" % (number, generation)).match(
+            data, offset
+        ):
+            raise incomplete_file(
+                f"オブジェクト {number} が記録された位置 {offset} にありません",
+                f"object {number} is not at its recorded offset {offset}",
+            )
+    trailer = _TRAILER.match(data, position)
+    if trailer is None or b"/Root" not in trailer.group(1):
+        raise incomplete_file("トレーラーに /Root がありません", "the trailer has no /Root")
+
+
 def write_pdf(
     doc: ReportDocument, path: str | os.PathLike[str], *, font_family: str | None = None
 ) -> Path:
     """Write ``doc`` as an A4 PDF at ``path`` (atomically), the Japanese font embedded.
 
     ``font_family`` overrides :func:`japanese_font_family`. Needs a ``QGuiApplication``.
-    Raises :class:`ReportExportError` naming ``path`` (or saying no Japanese font exists).
+    The PDF is read back (:func:`verify_pdf`) before it replaces ``path``. Raises
+    :class:`ReportExportError` naming ``path`` (or saying no Japanese font exists).
     """
     _require_app()
     family = font_family or japanese_font_family()
-    return atomic_write(path, lambda temp: _render(doc, temp, family))
+    return atomic_write(path, lambda temp: _render(doc, temp, family), verify=verify_pdf)
 
 
 __all__ = [
     "SYSTEM_FAMILIES",
     "japanese_font_family",
     "report_html",
+    "verify_pdf",
     "write_pdf",
 ]

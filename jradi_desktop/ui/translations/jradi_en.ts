@@ -822,6 +822,10 @@ pleural effusion</translation>
         <translation>Tuning</translation>
     </message>
     <message>
+        <source>履歴データベース</source>
+        <translation>History database</translation>
+    </message>
+    <message>
         <source>画像が見つかりません</source>
         <translation>No images found</translation>
     </message>
