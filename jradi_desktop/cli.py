@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -323,6 +324,14 @@ def main(argv: list[str] | None = None) -> int:
         return args.run(args)
     except JRadiError as exc:
         print(f"jradi {args.command}: {exc}", file=sys.stderr)
+        return 1
+    except (ValueError, TypeError, KeyError, OSError, ArithmeticError) as exc:
+        # A check we do not have yet (a file that lies in a new way): say what failed in one
+        # line, never a traceback; JRADI_DEBUG=1 shows it for a bug report.
+        if os.environ.get("JRADI_DEBUG"):
+            raise
+        print(f"jradi {args.command}: 予期しないエラー / unexpected error: "
+              f"{type(exc).__name__}: {exc}", file=sys.stderr)  # fmt: skip
         return 1
 
 
