@@ -231,3 +231,27 @@ def test_a_model_bigger_than_this_computers_memory_is_refused_or_warned(exported
     spec.n_gpu_layers = -1  # all layers on a GPU, where there is one
     warnings = check_model(spec).warnings
     assert any("GiB is free now" in w and "GiB のメモリが必要" in w for w in warnings)
+
+
+@pytest.mark.gui
+def test_the_model_manager_opens_and_names_the_field_of_a_registered_model_that_now_lies(
+    exported, tmp_path, qtbot
+):
+    """A Bunny registered while sound whose manifest was edited since: the dialog opens and
+    shows why the model cannot be used (it crashed opening before)."""
+    from jradi_desktop.models import ModelRegistry, ModelSpec
+    from jradi_desktop.ui.model_manager import ModelManagerDialog
+
+    folder = tmp_path / "model"
+    shutil.copytree(exported, folder)
+    registry = ModelRegistry(tmp_path / "models.json")
+    registry.add(ModelSpec("bunny", "gguf", folder / "model.gguf", folder / "vision"))
+    manifest = json.loads((folder / "vision" / "manifest.json").read_text())
+    manifest["scales"] = ["abc", 112, 168]
+    (folder / "vision" / "manifest.json").write_text(json.dumps(manifest))
+    dialog = ModelManagerDialog(registry)
+    qtbot.addWidget(dialog)
+    dialog.show()
+    dialog.table.setCurrentItem(dialog.table.topLevelItem(0))
+    details = dialog.details.text()
+    assert "manifest.json" in details and "scales" in details
