@@ -11,6 +11,7 @@ import json
 import os
 import sys
 from pathlib import Path
+from typing import ClassVar
 
 from jradi_desktop.errors import JRadiError
 
@@ -140,6 +141,47 @@ def _params(args: argparse.Namespace, default_tokens: int) -> object:
     return GenerationParams(max_new_tokens=args.max_new_tokens or default_tokens)
 
 
+class _ProgressLine:
+    """The work before a report's first token on stderr: one line rewritten in place (a
+    terminal), or one JSON event per step with ``--json`` (stdout keeps one line per image)."""
+
+    PHASES: ClassVar[dict[str, tuple[str, str]]] = {
+        "encode": ("画像を解析中", "encoding the image"),
+        "prefill": ("入力を読み込み中", "reading the input"),
+    }
+
+    def __init__(self, image: str, *, json_lines: bool) -> None:
+        from jradi_desktop.pipeline import PhaseClock
+
+        self.image, self.json_lines, self.clock, self.shown = image, json_lines, PhaseClock(), False
+
+    def __call__(self, phase: str, done: int, total: int) -> None:
+        left = self.clock.left(phase, done, total)
+        if self.json_lines:
+            event = {
+                "event": "progress",
+                "image": self.image,
+                "phase": phase,
+                "done": done,
+                "total": total,
+                "seconds_left": None if left is None else round(left, 1),
+            }
+            print(json.dumps(event, ensure_ascii=False), file=sys.stderr, flush=True)
+            return
+        ja, en = self.PHASES.get(phase, (phase, phase))
+        eta = ""
+        if left is not None:
+            eta = f"（残り約 {max(1, round(left))} 秒 / about {left:.0f} s left）"
+        print(f"\r{ja} / {en} {done}/{total}{eta}\033[K", end="", file=sys.stderr, flush=True)
+        self.shown = True
+
+    def end(self) -> None:
+        """Clear the line before the report's text (once)."""
+        if self.shown:
+            print("\r\033[K", end="", file=sys.stderr, flush=True)
+            self.shown = False
+
+
 def _cmd_report(args: argparse.Namespace) -> int:
     from jradi_desktop.imaging import open_image, plausibility_notes, scan_images
     from jradi_desktop.inference import (
@@ -199,11 +241,17 @@ def _cmd_report(args: argparse.Namespace) -> int:
                 worker.wait_ready()  # loads the model once (again only after a crash)
             except JRadiError as exc:  # loading failed: it would fail for every image
                 return model_failed(exc, len(scan.files) - done)
-            stream = None if args.json else (lambda piece: print(piece, end="", flush=True))
+            progress = _ProgressLine(str(path), json_lines=args.json)
+
+            def stream(piece: str, progress: _ProgressLine = progress) -> None:
+                progress.end()
+                if not args.json:
+                    print(piece, end="", flush=True)
+
             try:
                 result = generate_report(
                     worker, image, model_name=model_name, indication=args.indication,
-                    params=_params(args, 256), on_piece=stream,
+                    params=_params(args, 256), on_piece=stream, on_progress=progress,
                 )  # fmt: skip
             except model_errors as exc:
                 return model_failed(exc, len(scan.files) - done)
@@ -211,6 +259,8 @@ def _cmd_report(args: argparse.Namespace) -> int:
                 failures += 1
                 image_failed(path, exc, newline="\n")
                 continue
+            finally:
+                progress.end()
             if args.json:
                 print(json.dumps(result.to_json(), ensure_ascii=False), flush=True)
             else:

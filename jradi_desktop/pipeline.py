@@ -21,6 +21,7 @@ from jradi_desktop.imaging import (
 from jradi_desktop.inference import (
     GenerationError,
     GenerationParams,
+    Progress,
     build_chat_messages,
     build_choice_messages,
     build_report_messages,
@@ -32,9 +33,35 @@ from jradi_desktop.inference import (
 class Generator(Protocol):
     """What a pipeline needs of a backend or an ``InferenceWorker``."""
 
+    finish_reason: str | None
+
     def generate(
-        self, messages: Any, images: Any = (), params: GenerationParams | None = None
+        self,
+        messages: Any,
+        images: Any = (),
+        params: GenerationParams | None = None,
+        on_progress: Progress | None = None,
     ) -> Iterator[str]: ...
+
+
+class PhaseClock:
+    """Seconds left in the current phase of the work before the first token, from its speed
+    so far (a phase's first step gives no estimate). Shared by the app and ``jradi report``."""
+
+    def __init__(self) -> None:
+        self._phase: str | None = None
+        self._started = 0.0
+        self._first_done = 0
+
+    def left(self, phase: str, done: int, total: int, now: float | None = None) -> float | None:
+        now = time.perf_counter() if now is None else now
+        if phase != self._phase:
+            self._phase, self._started, self._first_done = phase, now, done
+            return None
+        steps = done - self._first_done
+        if steps <= 0 or now <= self._started:
+            return None
+        return (total - done) * (now - self._started) / steps
 
 
 @dataclass(frozen=True)
@@ -73,6 +100,7 @@ def generate_report(
     indication: str = "",
     params: GenerationParams | None = None,
     on_piece: Callable[[str], None] | None = None,
+    on_progress: Progress | None = None,
 ) -> ReportResult:
     """Render the image as the model expects (JRadiEvo: RGB, 512×512), prompt, stream, split."""
     start = time.perf_counter()
@@ -80,13 +108,16 @@ def generate_report(
     warnings = tuple(plausibility_notes(xray))
     pieces = []
     for piece in generator.generate(
-        build_report_messages(indication), [to_model_rgb(xray)], params or GenerationParams()
+        build_report_messages(indication),
+        [to_model_rgb(xray)],
+        params or GenerationParams(),
+        on_progress=on_progress,
     ):
         pieces.append(piece)
         if on_piece:
             on_piece(piece)
     text = "".join(pieces)
-    if not text.strip():
+    if not text.strip() and generator.finish_reason != "cancelled":
         raise GenerationError(
             f"モデル「{model_name}」が空のレポートを返しました（画像 {xray.source}）。モデルの"
             "ファイルが壊れているか、このモデルは画像に対応していません。",

@@ -11,8 +11,9 @@ a Bunny model beside ``model.gguf``:
 from __future__ import annotations
 
 import json
+import math
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -238,12 +239,34 @@ class S2VisionEncoder:
                 raise VisionFilesError(f"{path}: ONNX Runtime cannot load it ({exc})") from exc
         return self._session
 
-    def encode(self, image: Image.Image) -> np.ndarray:
-        """Bunny's image rows for ``image`` (any size/mode): pad, resize, S², project."""
+    @property
+    def crops(self) -> int:
+        """Trunk runs per image: 1 + 4 + 9 = 14 for Bunny's three scales."""
+        base = self.manifest.scales[0]
+        return sum(math.ceil(s / base) ** 2 for s in self.manifest.scales)
+
+    def encode(
+        self, image: Image.Image, on_crop: Callable[[int, int], None] | None = None
+    ) -> np.ndarray:
+        """Bunny's image rows for ``image`` (any size/mode): pad, resize, S², project.
+        ``on_crop(done, total)`` hears each crop through the trunk (one at a time: a real
+        crop takes seconds on a CPU, and a caller may stop between two by raising)."""
         m = self.manifest
         pixels = _s2.normalise(image, max(m.scales), m.pad_colour, m.mean, m.std)
+        total, done = self.crops, 0
+
+        def trunk(crops: np.ndarray) -> np.ndarray:
+            nonlocal done
+            rows = []
+            for crop in crops:
+                rows.append(self._trunk(crop[None]))
+                done += 1
+                if on_crop is not None:
+                    on_crop(done, total)
+            return np.concatenate(rows)
+
         with self._lock:
-            features = _s2.s2_features(pixels, m.scales, self._trunk)
+            features = _s2.s2_features(pixels, m.scales, trunk)
             self.encoded += 1
         if features.shape != (m.tokens, m.vision_width * len(m.scales)):
             raise VisionFilesError(

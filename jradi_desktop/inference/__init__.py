@@ -9,8 +9,11 @@ import logging
 from jradi_desktop.architectures.bunny_s2 import BUNNY_CHAT_TEMPLATE
 from jradi_desktop.architectures.llama import LLAMA3_CHAT_TEMPLATE
 from jradi_desktop.inference._backend import (
+    ENCODE,
+    PREFILL,
     Backend,
     GenerationParams,
+    Progress,
     backend_names,
     create_backend,
     get_backend,
@@ -49,7 +52,9 @@ logging.getLogger(__name__).addHandler(logging.NullHandler())
 
 __all__ = [
     "BUNNY_CHAT_TEMPLATE",
+    "ENCODE",
     "LLAMA3_CHAT_TEMPLATE",
+    "PREFILL",
     "QA_SYSTEM_PROMPT",
     "REPORT_PROMPT",
     "Backend",
@@ -63,6 +68,7 @@ __all__ = [
     "InvalidRequestError",
     "ModelFileNotFoundError",
     "ModelLoadError",
+    "Progress",
     "PromptTooLongError",
     "ReportSections",
     "UnknownBackendError",

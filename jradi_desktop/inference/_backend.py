@@ -11,7 +11,7 @@ import importlib
 import importlib.util
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -22,6 +22,15 @@ from jradi_desktop.inference._errors import (
     UnknownBackendError,
     VisionNotSupportedError,
 )
+
+# The phases of the work before the first token, as progress reports name them.
+ENCODE, PREFILL = "encode", "prefill"
+Progress = Callable[[str, int, int], None]  # (phase, done, total)
+
+
+class Cancelled(Exception):  # a signal between two steps, never shown
+    """Raised by :meth:`Backend.report_progress` once a generation is cancelled."""
+
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -88,6 +97,7 @@ class Backend(ABC):
 
     def __init__(self, spec: ModelSpec) -> None:
         self.spec = spec
+        self.progress: Progress | None = None  # told each step before the first token
         self.finish_reason: str | None = None  # "stop", "length" or "cancelled" once done
         self.generated_tokens = 0  # tokens of the last reply (so far)
         self._cancel = threading.Event()
@@ -100,17 +110,38 @@ class Backend(ABC):
         return False
 
     def generate(
-        self, messages: Messages, images: Images = (), params: GenerationParams | None = None
+        self,
+        messages: Messages,
+        images: Images = (),
+        params: GenerationParams | None = None,
+        on_progress: Progress | None = None,
     ) -> Iterator[str]:
         """Stream the reply to ``messages`` as text pieces: the request is checked and the
-        model taken (one generation at a time) before :meth:`_generate` runs."""
+        model taken (one generation at a time) before :meth:`_generate` runs. ``on_progress``
+        (or :attr:`progress`) hears each step of the work before the first token."""
         params = params or GenerationParams()
         check_images(messages, images)
         self._begin(images)
+        hook = self.progress
+        if on_progress is not None:
+            self.progress = on_progress
         try:
             yield from self._generate(messages, images, params)
+        except Cancelled:  # stopped between two steps before the first token
+            self.finish_reason = "cancelled"
         finally:
+            self.progress = hook
             self._busy.release()
+
+    def report_progress(self, phase: str, done: int, total: int) -> None:
+        """Tell :attr:`progress` that ``done`` of ``total`` steps of ``phase`` (``ENCODE``:
+        image crops through the vision trunk; ``PREFILL``: prompt positions into the model)
+        are done; raises :class:`Cancelled` once the generation was cancelled, so a long
+        phase stops at its next step."""
+        if self._cancel.is_set():
+            raise Cancelled
+        if self.progress is not None:
+            self.progress(phase, done, total)
 
     @abstractmethod
     def _generate(

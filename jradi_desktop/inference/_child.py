@@ -1,7 +1,8 @@
 """The worker's child process: load the model once, then serve requests from the pipe.
 
 Messages to the parent: ``("ready", info)`` or ``("load_error", error)`` once; per request
-``("accepted",)``, then ``("piece", text)`` zero or more times, then
+``("accepted",)``, ``("progress", phase, done, total)`` for each step before the first token,
+then ``("piece", text)`` zero or more times, then
 ``("done", finish_reason, n_tokens, last_text)`` or ``("error", error)``. Errors are
 :class:`InferenceError` instances (they pickle).
 """
@@ -18,7 +19,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from jradi_desktop.errors import JRadiError
-from jradi_desktop.inference._backend import GenerationParams, create_backend
+from jradi_desktop.inference._backend import Cancelled, GenerationParams, create_backend
 from jradi_desktop.inference._errors import GenerationError, InferenceError, ModelLoadError
 
 if TYPE_CHECKING:
@@ -94,7 +95,13 @@ def _serve(
     params: dict[str, Any],
 ) -> None:
     conn.send(("accepted",))  # from here a death is this request's crash (see _worker)
-    stream = backend.generate(messages, images, GenerationParams(**params))
+
+    def progress(phase: str, done: int, total: int) -> None:
+        if cancel.is_set():
+            raise Cancelled  # Stop during the image encoding or the prefill
+        conn.send(("progress", phase, done, total))
+
+    stream = backend.generate(messages, images, GenerationParams(**params), progress)
     finish = None
     buffer: list[str] = []
     last_send = 0.0

@@ -176,7 +176,7 @@ class GGUFBackend(Backend):
     ) -> Iterator[str]:
         try:
             if self._s2 is not None:
-                prompt = self._s2.evaluate(messages, images)
+                prompt = self._s2.evaluate(messages, images, self.report_progress)
             else:
                 urls = [data_url(i) for i in images]
                 prompt = self._eval_prompt(_llama_messages(messages, urls))

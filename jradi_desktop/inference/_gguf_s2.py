@@ -14,7 +14,7 @@ from __future__ import annotations
 import ctypes
 import hashlib
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -22,7 +22,7 @@ import numpy as np
 
 from jradi_desktop.architectures.bunny_s2 import BUNNY_CHAT_TEMPLATE
 from jradi_desktop.contract import VISION_MANIFEST
-from jradi_desktop.inference._backend import Message
+from jradi_desktop.inference._backend import ENCODE, PREFILL, Message, Progress
 from jradi_desktop.inference._errors import ModelLoadError
 from jradi_desktop.inference._images import to_pil
 
@@ -81,26 +81,45 @@ class S2Prompt:
         self._template = template or BUNNY_CHAT_TEMPLATE
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
 
-    def rows(self, image: Image.Image) -> np.ndarray:
+    @staticmethod
+    def _key(image: Image.Image) -> str:
+        return hashlib.sha256(image.tobytes() + repr((image.mode, image.size)).encode()).hexdigest()
+
+    def rows(
+        self, image: Image.Image, on_crop: Callable[[int, int], None] | None = None
+    ) -> np.ndarray:
         """The image's rows, encoded once per content (regenerating a report, or a second
         question on the same image, does not encode again)."""
-        key = hashlib.sha256(image.tobytes() + repr((image.mode, image.size)).encode()).hexdigest()
+        key = self._key(image)
         if key in self._cache:
             self._cache.move_to_end(key)
             return self._cache[key]
-        rows = np.ascontiguousarray(self.encoder.encode(image), dtype=np.float32)
+        rows = np.ascontiguousarray(self.encoder.encode(image, on_crop), dtype=np.float32)
         self._cache[key] = rows
         while len(self._cache) > _CACHE_IMAGES:
             self._cache.popitem(last=False)
         return rows
 
-    def evaluate(self, messages: Sequence[Message], images: Sequence[Any]) -> list[int]:
-        """Evaluate the prompt for ``messages`` and ``images``; its token record."""
+    def evaluate(
+        self, messages: Sequence[Message], images: Sequence[Any], progress: Progress | None = None
+    ) -> list[int]:
+        """Evaluate the prompt for ``messages`` and ``images``; its token record.
+        ``progress(phase, done, total)`` hears each crop encoded (``ENCODE``, over the images
+        not cached yet) and each batch of positions evaluated (``PREFILL``)."""
         llm = self._llm
+        report = progress or (lambda phase, done, total: None)
         chunks = self.render(messages).split(IMAGE)
         if len(chunks) - 1 != len(images):
             raise ValueError(f"{len(chunks) - 1} image placeholders for {len(images)} images")
-        rows = [self.rows(to_pil(image)) for image in images]  # before touching the context
+        pictures = [to_pil(image) for image in images]
+        new = sum(1 for p in pictures if self._key(p) not in self._cache)
+        crops, encoded = new * self.encoder.crops, 0
+        rows = []
+        for picture in pictures:  # before touching the context
+            cached = self._key(picture) in self._cache
+            start = encoded
+            rows.append(self.rows(picture, lambda d, t, s=start: report(ENCODE, s + d, crops)))
+            encoded += 0 if cached else self.encoder.crops
         total = sum(r.shape[0] for r in rows)
         pieces = [llm.tokenize(c.encode("utf-8"), add_bos=i == 0, special=True)
                   for i, c in enumerate(chunks)]  # fmt: skip
@@ -109,10 +128,12 @@ class S2Prompt:
             raise ValueError(f"the prompt needs {n_prompt} positions, over n_ctx {llm.n_ctx()}")
         llm.reset()
         llm.eval(pieces[0])
+        report(PREFILL, llm.n_tokens, n_prompt)
         for image_rows, text in zip(rows, pieces[1:], strict=True):
-            self._decode_rows(image_rows)
+            self._decode_rows(image_rows, lambda: report(PREFILL, llm.n_tokens, n_prompt))
             if text:
                 llm.eval(text)
+                report(PREFILL, llm.n_tokens, n_prompt)
         return llm.input_ids[: llm.n_tokens].tolist()
 
     def render(self, messages: Sequence[Message]) -> str:
@@ -129,7 +150,7 @@ class S2Prompt:
         )
         return text.removeprefix(bos) if bos else text  # BOS comes from the tokenizer
 
-    def _decode_rows(self, rows: np.ndarray) -> None:
+    def _decode_rows(self, rows: np.ndarray, after_batch: Callable[[], None]) -> None:
         """Decode ``rows`` as embeddings at the next positions (bunny-v1.1.md §5)."""
         import llama_cpp
 
@@ -155,6 +176,7 @@ class S2Prompt:
                 raise RuntimeError(f"llama_decode returned {code} for {n} image rows")
             llm.input_ids[llm.n_tokens : llm.n_tokens + n] = _ROW_ID
             llm.n_tokens += n
+            after_batch()
 
 
 def _load_error(folder: Path, reason: str) -> ModelLoadError:

@@ -24,7 +24,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from jradi_desktop.data_folder import logs_folder
-from jradi_desktop.inference._backend import GenerationParams, Images, Messages, check_images
+from jradi_desktop.inference._backend import (
+    GenerationParams,
+    Images,
+    Messages,
+    Progress,
+    check_images,
+)
 from jradi_desktop.inference._child import child_main
 from jradi_desktop.inference._errors import InvalidRequestError, WorkerCrashedError
 from jradi_desktop.inference._images import encode_all
@@ -171,10 +177,16 @@ class InferenceWorker:
             event.set()
 
     def generate(
-        self, messages: Messages, images: Images = (), params: GenerationParams | None = None
+        self,
+        messages: Messages,
+        images: Images = (),
+        params: GenerationParams | None = None,
+        on_progress: Progress | None = None,
     ) -> Iterator[str]:
         """Stream the reply as text pieces (see :class:`Backend`); starts the worker if needed.
-        :attr:`finish_reason` is ``"stop"``, ``"length"`` or ``"cancelled"`` afterwards."""
+        :attr:`finish_reason` is ``"stop"``, ``"length"`` or ``"cancelled"`` afterwards.
+        ``on_progress(phase, done, total)`` hears the child's steps before the first token
+        (in this thread)."""
         params = params or GenerationParams()
         check_images(messages, images)
         request = ("generate", [dict(m) for m in messages], encode_all(images), params.to_dict())
@@ -194,6 +206,10 @@ class InferenceWorker:
                 if message[0] == "piece":
                     if not self._cancel_requested.is_set():
                         yield message[1]
+                    continue
+                if message[0] == "progress":
+                    if on_progress is not None and not self._cancel_requested.is_set():
+                        on_progress(*message[1:])
                     continue
                 self._handle(message)  # "done" (with the last text) or "error" (raised)
                 if message[0] == "done" and message[3] and not self._cancel_requested.is_set():
@@ -317,7 +333,7 @@ class InferenceWorker:
         elif kind == "load_error":
             self.close()
             raise message[1]
-        # "accepted" or "piece" of a cancelled reply being drained: dropped
+        # "accepted", "progress" or "piece" of a cancelled reply being drained: dropped
 
     def _crashed(
         self, process: multiprocessing.process.BaseProcess | None, loading: bool

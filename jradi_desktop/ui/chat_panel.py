@@ -247,7 +247,7 @@ class ChatPanel(QWidget):
     def _start(self, turn: ChatTurn) -> bool:
         params, question, choices, past = self.params, turn.question, turn.choices, turn.history
 
-        def job(worker: Any, emit: Any) -> str:
+        def job(worker: Any, emit: Any, _progress: Any) -> str:
             pieces = []
             for piece in ask(worker, question, choices=choices, history=past, params=params):
                 pieces.append(piece)

@@ -21,7 +21,9 @@ from jradi_desktop.inference import InferenceWorker
 from jradi_desktop.models import ModelSpec
 
 # A job function gets the worker and a callback for each text piece, and returns its result.
-JobFunction = Callable[[InferenceWorker, Callable[[str], None]], Any]
+# A job: (the worker, emit a text piece, report progress (phase, done, total)) -> its result
+JobFunction = Callable[[InferenceWorker, Callable[[str], None], Callable[[str, int, int], None]],
+                       Any]  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -41,9 +43,11 @@ class GenerationJob(QObject):
     no longer busy."""
 
     piece = Signal(str)  # a streamed text piece
+    progress = Signal(str, int, int)  # phase, done, total: the work before the first piece
     finished = Signal(object)  # JobOutcome
     failed = Signal(object)  # JRadiError or Exception
     _streamed = Signal(str)  # from the job's thread
+    _progressed = Signal(str, int, int)  # from the job's thread
     _ended = Signal(object)  # JobOutcome | Exception, from the job's thread
 
     def __init__(
@@ -56,6 +60,7 @@ class GenerationJob(QObject):
         self._on_end = on_end
         queued = Qt.ConnectionType.QueuedConnection
         self._streamed.connect(self.piece, queued)
+        self._progressed.connect(self.progress, queued)
         self._ended.connect(self._end, queued)
 
     def start(self) -> None:
@@ -67,7 +72,7 @@ class GenerationJob(QObject):
     def _run(self) -> None:
         start = time.perf_counter()
         try:
-            result = self._function(self._worker, self._streamed.emit)
+            result = self._function(self._worker, self._streamed.emit, self._progressed.emit)
         except Exception as exc:
             self._ended.emit(exc)
             return

@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QMenu,
     QPlainTextEdit,
+    QProgressBar,
     QPushButton,
     QToolButton,
     QVBoxLayout,
@@ -26,7 +27,7 @@ from PySide6.QtWidgets import (
 )
 
 from jradi_desktop.imaging import PlausibilityNote, XrayImage, plausibility_notes
-from jradi_desktop.inference import split_report
+from jradi_desktop.inference import ENCODE, split_report
 from jradi_desktop.ui.i18n import current_language
 from jradi_desktop.ui.widgets import note_label, row
 
@@ -72,6 +73,7 @@ class ReportPanel(QWidget):
         self.indication_label = QLabel()
         self.status = QLabel()
         self.status.setStyleSheet("color: gray")
+        self.progress = QProgressBar(textVisible=False, maximumHeight=6, visible=False)
 
         buttons = row(self.generate_button, self.stop_button, self.regenerate_button, None,
                       self.copy_button, self.export_button)  # fmt: skip
@@ -85,6 +87,7 @@ class ReportPanel(QWidget):
         layout.addWidget(self.findings, 3)
         layout.addWidget(self.impression_label)
         layout.addWidget(self.impression, 1)
+        layout.addWidget(self.progress)
         layout.addWidget(self.status)
 
         self.generate_button.clicked.connect(self._generate)
@@ -172,7 +175,26 @@ class ReportPanel(QWidget):
             editor.setReadOnly(True)
         self.status.setText(self.tr("生成中…"))
 
+    def show_progress(
+        self, phase: str, done: int, total: int, seconds_left: float | None = None
+    ) -> None:
+        """The work before the first token: which phase, how far, about how long is left."""
+        if not self._streaming or self._raw:
+            return
+        text = (self.tr("画像を解析中 %1/%2") if phase == ENCODE
+                else self.tr("入力を読み込み中 %1/%2"))  # fmt: skip
+        text = text.replace("%1", str(done)).replace("%2", str(total))
+        if seconds_left is not None:
+            text += self.tr("（残り約 %1 秒）").replace("%1", str(max(1, round(seconds_left))))
+        self.status.setText(text)
+        self.progress.setRange(0, max(total, 1))
+        self.progress.setValue(done)
+        self.progress.setVisible(True)
+
     def append_piece(self, piece: str) -> None:
+        if not self._raw:
+            self.progress.setVisible(False)
+            self.status.setText(self.tr("生成中…"))
         self._raw += piece
         sections = split_report(self._raw)
         self.findings.setPlainText(sections.findings)
@@ -181,6 +203,7 @@ class ReportPanel(QWidget):
 
     def end_stream(self, message: str) -> None:
         self._streaming = False
+        self.progress.setVisible(False)
         for editor in (self.findings, self.impression):
             editor.setReadOnly(False)
         self.status.setText(message)

@@ -19,9 +19,9 @@ from PySide6.QtWidgets import QFileDialog, QMessageBox
 
 from jradi_desktop.errors import JRadiError
 from jradi_desktop.imaging import XrayImage
-from jradi_desktop.inference import GenerationParams, split_report
+from jradi_desktop.inference import GenerationParams, Progress, split_report
 from jradi_desktop.models import ModelSpec
-from jradi_desktop.pipeline import ReportResult
+from jradi_desktop.pipeline import PhaseClock, ReportResult
 from jradi_desktop.reports import ReportDocument
 from jradi_desktop.store import History, ReportRecord
 from jradi_desktop.ui.generation import GenerationController, GenerationJob, JobOutcome, error_text
@@ -95,16 +95,21 @@ class ReportSession(QObject):
             return
         image, params = self.image, self.params
 
-        def job(worker: Any, emit: Callable[[str], None]) -> SentReport:
+        def job(worker: Any, emit: Callable[[str], None], progress: Progress) -> SentReport:
             report = generate_report(
                 worker, image, model_name=spec.name, indication=indication, params=params,
-                on_piece=emit,
+                on_piece=emit, on_progress=progress,
             )  # fmt: skip
             return SentReport(report, indication, spec)
 
+        clock = PhaseClock()
+
+        def show_progress(phase: str, done: int, total: int) -> None:
+            self.panel.show_progress(phase, done, total, clock.left(phase, done, total))
+
         self.commit()
-        slots = {"piece": self.panel.append_piece, "finished": self._finished,
-                 "failed": self._failed}  # fmt: skip
+        slots = {"piece": self.panel.append_piece, "progress": show_progress,
+                 "finished": self._finished, "failed": self._failed}  # fmt: skip
         self.job = self.controller.run("report", job, slots)
         if self.job is not None:
             self._sent = indication

@@ -1182,6 +1182,18 @@ pleural effusion</translation>
         <source>生成中…</source>
         <translation>Generating…</translation>
     </message>
+    <message>
+        <source>画像を解析中 %1/%2</source>
+        <translation>Analysing the image %1/%2</translation>
+    </message>
+    <message>
+        <source>入力を読み込み中 %1/%2</source>
+        <translation>Reading the input %1/%2</translation>
+    </message>
+    <message>
+        <source>（残り約 %1 秒）</source>
+        <translation> (about %1 s left)</translation>
+    </message>
 </context>
 <context>
     <name>ReportSession</name>
