@@ -84,7 +84,12 @@ def _cmd_demo_data(args: argparse.Namespace) -> int:
 def _export_gguf(args: argparse.Namespace) -> Iterable[Event]:
     from engine.export import iter_export_gguf
 
-    return iter_export_gguf(args.model_dir, args.out_dir, args.outtype, args.quantize)
+    images: list[Path] = []
+    if args.int8_check:
+        from jradi_desktop.imaging import scan_images
+
+        images = list(scan_images([str(args.int8_check)]).files)
+    return iter_export_gguf(args.model_dir, args.out_dir, args.outtype, args.quantize, images)
 
 
 def _merge(args: argparse.Namespace) -> Iterable[Event]:
@@ -237,6 +242,9 @@ def commands() -> tuple[Command, ...]:
             _arg("out_dir", type=Path),
             _arg("--outtype", choices=["f32", "f16"], default="f16"),
             _arg("--quantize", choices=["Q8_0", "Q4_K_M"]),
+            _arg("--int8-check", type=Path, metavar="IMAGES",
+                 help="Bunny: also an int8 vision trunk, measured against fp32 on these images "
+                      "(the dev set's); the app uses it only if every report is identical"),
         )),
         Command("merge", "merge models as a YAML recipe says (JRadiEvo DARE + TIES, or mergekit)",
                 _job(_merge), (

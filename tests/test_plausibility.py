@@ -134,7 +134,9 @@ def test_modality_and_body_part(modality, body_part, expected):
 class _Draft:
     """A generator that writes a fixed draft (the model's part is tested elsewhere)."""
 
-    def generate(self, messages, images=(), params=None):
+    finish_reason = "stop"
+
+    def generate(self, messages, images=(), params=None, on_progress=None):
         yield "所見：両肺野に異常陰影なし。\n印象：異常なし。"
 
 

@@ -13,7 +13,7 @@ projector are not in it). The image path depends on the family, as the registry 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -25,6 +25,7 @@ from engine.export._mmproj import mmproj_params, write_mmproj_gguf
 from engine.export._quantize import QUANT_TYPES, quantize_gguf
 from engine.export._staging import staged_folder
 from jradi_desktop.contract import (
+    LOG,
     MMPROJ_GGUF,
     MODEL_GGUF,
     PROGRESS,
@@ -105,9 +106,11 @@ def iter_export_gguf(
     out_dir: str | Path,
     outtype: str = "f16",
     quantize: str | None = None,
+    int8_images: Sequence[Path] = (),
 ) -> Iterator[Event]:
     """Export ``model_dir`` to ``out_dir/model.gguf`` (+ ``mmproj.gguf`` or ``vision/`` for a
-    VLM, see the module's docstring)."""
+    VLM, see the module's docstring). ``int8_images`` (a Bunny): also an int8 vision trunk,
+    measured against fp32 on these images (``_s2_int8``)."""
     if outtype not in OUTTYPES:
         raise ExportError(f"outtype {outtype!r} is not supported; choose one of {list(OUTTYPES)}.")
     if quantize is not None and quantize not in QUANT_TYPES:
@@ -116,6 +119,8 @@ def iter_export_gguf(
         )
     ckpt = open_checkpoint(model_dir, ExportError)
     check_checkpoint(ckpt)  # nothing is written for a folder that cannot give a loadable GGUF
+    if int8_images and ckpt.architecture.name != "bunny_s2":
+        raise ExportError(f"{model_dir}: an int8 vision trunk is for Bunny's S² vision folder.")
     out = Path(out_dir)
     with staged_folder(out) as stage:
         vision = ckpt.architecture.has_vision
@@ -138,6 +143,14 @@ def iter_export_gguf(
             yield Event("export-gguf", PROGRESS, f"vision encoder + projector ({what})", step,
                         steps)  # fmt: skip
             mmproj_name = write(ckpt, stage, "f32" if outtype == "f32" else "f16").name
+        if int8_images:
+            from engine.export._s2_int8 import add_int8_trunk
+
+            yield Event("export-gguf", LOG,
+                        f"int8 vision trunk, checked on {len(int8_images)} image(s)")  # fmt: skip
+            agreement = add_int8_trunk(ckpt.folder, stage / MODEL_GGUF, stage / VISION_DIR,
+                                       int8_images)  # fmt: skip
+            yield Event("export-gguf", LOG, agreement.describe())
         result = ExportResult(
             out / MODEL_GGUF, out / mmproj_name if mmproj_name else None, outtype, quantize
         )
@@ -149,10 +162,14 @@ def iter_export_gguf(
 
 
 def export_gguf(
-    model_dir: str | Path, out_dir: str | Path, outtype: str = "f16", quantize: str | None = None
+    model_dir: str | Path,
+    out_dir: str | Path,
+    outtype: str = "f16",
+    quantize: str | None = None,
+    int8_images: Sequence[Path] = (),
 ) -> ExportResult:
     """Run the export job to its end and return where the files are."""
-    for event in iter_export_gguf(model_dir, out_dir, outtype, quantize):
+    for event in iter_export_gguf(model_dir, out_dir, outtype, quantize, int8_images):
         if event.kind == RESULT:
             data = event.data
             return ExportResult(

@@ -10,6 +10,7 @@ a Bunny model beside ``model.gguf``:
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import threading
@@ -35,6 +36,33 @@ class VisionFilesError(ArchitectureError):
     """The vision files beside a model are missing, corrupt or disagree; names the file."""
 
 
+# An int8 trunk is used only when its export measured it against fp32 on real images and the
+# measurement passed: every image row within this cosine of fp32's, and every greedy report
+# identical (bunny-v1.1.md: the rows go straight into the language model as embeddings).
+INT8_MIN_ROW_COSINE = 0.995
+
+
+@dataclass(frozen=True)
+class Int8Agreement:
+    """How an int8 trunk agreed with the fp32 one at export (``manifest.json``'s ``int8``)."""
+
+    trunk: str  # its file, beside the fp32 trunk
+    images: int  # images measured (the dev set's own)
+    row_cosine_min: float  # the smallest cosine between an int8 row and its fp32 row
+    reports_identical: int  # greedy reports of those images identical to fp32's
+
+    @property
+    def passed(self) -> bool:
+        return (self.images > 0 and self.row_cosine_min >= INT8_MIN_ROW_COSINE
+                and self.reports_identical == self.images)  # fmt: skip
+
+    def describe(self) -> str:
+        verdict = "used" if self.passed else "not used"
+        return (f"int8 trunk {verdict}: row cosine >= {self.row_cosine_min:.4f} (needs "
+                f"{INT8_MIN_ROW_COSINE}), {self.reports_identical}/{self.images} reports "
+                "identical to fp32")  # fmt: skip
+
+
 @dataclass(frozen=True)
 class VisionManifest:
     """``manifest.json`` of an exported S² vision encoder."""
@@ -54,6 +82,16 @@ class VisionManifest:
     dtype: str
     # contract.model_fingerprint of the model.gguf exported with it (None: an older export)
     model_fingerprint: str | None = None
+    int8: Int8Agreement | None = None  # an int8 trunk and how it agreed with fp32
+
+    @property
+    def runtime_trunk(self) -> str:
+        """The trunk file the runtime uses: the int8 one only where its agreement passed."""
+        return self.int8.trunk if self.int8 is not None and self.int8.passed else self.trunk
+
+    def describe_trunk(self) -> str:
+        base = f"S² trunk {self.dtype}"
+        return base if self.int8 is None else f"{base}; {self.int8.describe()}"
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -73,6 +111,7 @@ class VisionManifest:
             "projector": self.projector,
             "dtype": self.dtype,
             **({"model_fingerprint": self.model_fingerprint} if self.model_fingerprint else {}),
+            **({"int8": dataclasses.asdict(self.int8)} if self.int8 else {}),
         }
 
     def write(self) -> Path:
@@ -132,11 +171,32 @@ def read_manifest(folder: Path) -> VisionManifest:
         projector=projector.name,
         dtype=one_of(data.get("dtype"), path, "dtype", ("float32", "float16"), err),
         model_fingerprint=_fingerprint(data.get("model_fingerprint"), path),
+        int8=_int8(folder, data.get("int8"), path),
     )
     for file in (trunk, projector):
         if not file.is_file():
             raise VisionFilesError(f"{file}: named in {VISION_MANIFEST} but missing")
     return manifest
+
+
+def _int8(folder: Path, value: Any, path: Path) -> Int8Agreement | None:
+    if value is None:
+        return None
+    err = VisionFilesError
+    if not isinstance(value, Mapping):
+        raise err(f"{path}: field 'int8' is {value!r}; expected an object")
+    trunk = inside(folder, value.get("trunk"), path, "int8.trunk", err)
+    if not trunk.is_file():
+        raise err(f"{trunk}: named in {VISION_MANIFEST} (int8.trunk) but missing")
+    images = integer(value.get("images"), path, "int8.images", 0, 1_000_000, err)
+    return Int8Agreement(
+        trunk=trunk.name,
+        images=images,
+        row_cosine_min=number(value.get("row_cosine_min"), path, "int8.row_cosine_min", error=err),
+        reports_identical=integer(
+            value.get("reports_identical"), path, "int8.reports_identical", 0, images, err
+        ),
+    )
 
 
 def _fingerprint(value: Any, path: Path) -> str | None:
@@ -207,8 +267,11 @@ class S2VisionEncoder:
     """Image -> [tokens, embedding_width] float32 rows. Thread-safe; the ONNX session is
     created on first use (CUDA when ``onnxruntime-gpu`` provides it, else CPU)."""
 
-    def __init__(self, folder: Path, threads: int | None = None) -> None:
+    def __init__(self, folder: Path, threads: int | None = None, trunk: str | None = None) -> None:
+        """``trunk``: run this trunk file of the folder, not the manifest's choice (the export
+        measures an int8 trunk against the fp32 one this way)."""
         self.manifest = read_manifest(Path(folder))
+        self.trunk = trunk or self.manifest.runtime_trunk
         self.projector = _load_projector(self.manifest.folder / self.manifest.projector,
                                          self.manifest)  # fmt: skip
         self._threads = threads
@@ -218,7 +281,8 @@ class S2VisionEncoder:
 
     def _trunk(self, crops: np.ndarray) -> np.ndarray:
         session = self._open()
-        feed = crops.astype(np.float16 if self.manifest.dtype == "float16" else np.float32)
+        wanted = session.get_inputs()[0].type  # "tensor(float16)" or "tensor(float)"
+        feed = crops.astype(np.float16 if "float16" in wanted else np.float32)
         (rows,) = session.run(None, {session.get_inputs()[0].name: feed})
         return rows.astype(np.float32)
 
@@ -226,7 +290,7 @@ class S2VisionEncoder:
         if self._session is None:
             import onnxruntime as ort
 
-            path = self.manifest.folder / self.manifest.trunk
+            path = self.manifest.folder / self.trunk
             options = ort.SessionOptions()
             if self._threads:
                 options.intra_op_num_threads = self._threads

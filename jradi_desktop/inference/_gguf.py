@@ -140,6 +140,7 @@ class GGUFBackend(Backend):
             except ModelLoadError:
                 self._llm.close()
                 raise
+            self.runtime += "; " + self._s2.encoder.manifest.describe_trunk()
 
     def _load_error(self, path: Path, exc: Exception) -> ModelLoadError:
         reason = f"{exc}; llama.cpp: {last_llama_errors() or 'no detail'}"
@@ -170,6 +171,12 @@ class GGUFBackend(Backend):
     @property
     def has_vision(self) -> bool:
         return self._mmproj is not None or self._s2 is not None
+
+    def use_vision_trunk(self, trunk: str) -> None:
+        """Run the S² vision folder's ``trunk`` file from now on (the export's int8 check)."""
+        if self._s2 is None:
+            raise ValueError("this model has no S² vision folder")
+        self._s2.use_trunk(trunk, self.spec.threads)
 
     def _generate(
         self, messages: Messages, images: Images, params: GenerationParams

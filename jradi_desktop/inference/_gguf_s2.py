@@ -81,6 +81,13 @@ class S2Prompt:
         self._template = template or BUNNY_CHAT_TEMPLATE
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
 
+    def use_trunk(self, trunk: str, threads: int | None = None) -> None:
+        """Encode with another trunk file of the folder from now on (cached rows dropped)."""
+        from jradi_desktop.architectures._s2_runtime import S2VisionEncoder
+
+        self.encoder = S2VisionEncoder(self.encoder.manifest.folder, threads, trunk=trunk)
+        self._cache.clear()
+
     @staticmethod
     def _key(image: Image.Image) -> str:
         return hashlib.sha256(image.tobytes() + repr((image.mode, image.size)).encode()).hexdigest()
