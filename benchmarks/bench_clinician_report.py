@@ -1,0 +1,262 @@
+"""How long a clinician with a CPU-only desktop waits for one real-size report, through the
+path the app ships (issue #22): ``InferenceWorker`` (a child process running the GGUF
+backend) with a random-weight Bunny-v1.1 at the real shapes, ``pipeline.generate_report`` on
+the bundled ``chest_phantom.dcm``.
+
+    .venv/bin/python benchmarks/bench_clinician_report.py --model-dir DIR [--tokens 256]
+        [--skip-fp16] [--threads N] [--build-only] [--tiny]
+
+``DIR`` holds the model (``_clinician_model.py``: Q4_K_M ``model.gguf`` ~4.9 GB, the S²
+vision trunk in ONNX fp32 and fp16); it is built on first use (~16 GB of scratch disk, many
+minutes) and reused after. Measured in the same run, phase by phase:
+
+- model load: from ``InferenceWorker.start`` to ready (the child's own figure beside it);
+- the cold report (the first after loading: S² encode, prefill, ``--tokens`` greedy tokens)
+  and a warm one (same image: its rows are cached, so prefill + generation only). Random
+  weights rarely stop early; the tokens actually made are reported;
+- S² encode of one image in this process (``S2VisionEncoder.encode``), fp32 and fp16;
+- plain llama.cpp on the same GGUF (``load_llama``, same context, threads and batch): a
+  prompt of as many tokens as the report's positions (``Llama.eval``), then as many greedy
+  tokens (``Llama.generate``, which re-evaluates the prompt's last token, as the app does).
+  Our overhead = the warm report's seconds / plain llama.cpp's prefill + generation.
+
+Threads default to the physical cores. Prints a table and lines to paste into the README.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import jradi_desktop  # noqa: F401  (offline switches before any HF import)
+from benchmarks._clinician_model import REAL, TINY, Build, build_clinician_model, describe
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLE = ROOT / "resources" / "samples" / "chest_phantom.dcm"
+
+
+def say(line: str) -> None:
+    print(line, flush=True)
+
+
+def prompt_positions(build: Build, threads: int) -> dict[str, int]:
+    """The report prompt's positions as ``S2Prompt.evaluate`` lays them out."""
+    from jradi_desktop.inference import build_report_messages, load_llama
+    from jradi_desktop.inference._gguf_s2 import IMAGE, S2Prompt
+
+    llm = load_llama(build.model, n_ctx=256, n_threads=threads, verbose=False)  # mmap
+    try:
+        s2 = S2Prompt(llm, build.vision, threads, model=build.model)
+        chunks = s2.render(build_report_messages("")).split(IMAGE)
+        text = sum(len(llm.tokenize(c.encode("utf-8"), add_bos=i == 0, special=True))
+                   for i, c in enumerate(chunks))  # fmt: skip
+        rows = s2.encoder.manifest.tokens * (len(chunks) - 1)
+    finally:
+        llm.close()
+    return {"text": text, "rows": rows, "total": text + rows}
+
+
+def through_worker(build: Build, args: argparse.Namespace) -> dict[str, Any]:
+    """Load, a cold report, a warm one: each timed from the caller's side."""
+    from jradi_desktop.inference import GenerationParams, InferenceWorker
+    from jradi_desktop.models import ModelSpec
+    from jradi_desktop.pipeline import generate_report
+
+    spec = ModelSpec("real", "gguf", build.model, build.vision, threads=args.threads,
+                     context=args.context)  # fmt: skip
+    params = GenerationParams(max_new_tokens=args.tokens)
+    out: dict[str, Any] = {}
+    with InferenceWorker(spec) as worker:
+        start = time.perf_counter()
+        worker.start()
+        worker.wait_ready()
+        out["load"] = time.perf_counter() - start
+        out["load_child"] = worker.info.get("load_seconds", float("nan"))
+        say(f"model load: {out['load']:.1f} s ({worker.info.get('runtime')})")
+        for run in ("cold", "warm"):
+            stamps: list[float] = []
+            note = stamps.append
+            start = time.perf_counter()
+            result = generate_report(
+                worker,
+                SAMPLE,
+                model_name=spec.name,
+                params=params,
+                on_piece=lambda _, note=note: note(time.perf_counter()),
+            )
+            end = time.perf_counter()
+            out[run] = {"total": end - start, "first": stamps[0] - start, "last": end - stamps[0],
+                        "tokens": worker.generated_tokens, "finish": worker.finish_reason,
+                        "chars": len(result.text)}  # fmt: skip
+            say(f"{run} report: {out[run]['total']:.1f} s, first piece after "
+                f"{out[run]['first']:.1f} s, {worker.generated_tokens} tokens "
+                f"({worker.finish_reason})")  # fmt: skip
+    return out
+
+
+def plain_llama(build: Build, args: argparse.Namespace, positions: int, tokens: int) -> dict:
+    """llama.cpp alone on the same GGUF: ``positions`` prompt tokens, ``tokens`` generated."""
+    import numpy as np
+
+    from jradi_desktop.inference import load_llama
+
+    llm = load_llama(build.model, n_ctx=args.context, n_threads=args.threads,
+                     n_threads_batch=args.threads, seed=0, verbose=False)  # fmt: skip
+    try:
+        rng = np.random.default_rng(0)  # ids below the control block: normal tokens
+        prompt = [llm.token_bos(), *rng.integers(0, llm.token_bos(), positions - 1).tolist()]
+        llm.eval(prompt[:8])  # warm-up: graphs and buffers
+        llm.reset()
+        start = time.perf_counter()
+        llm.eval(prompt)
+        prefill = time.perf_counter() - start
+        say(f"plain llama.cpp prefill: {positions} tokens in {prefill:.1f} s")
+        made, first = 0, float("nan")
+        start = time.perf_counter()
+        stream = llm.generate(prompt, temp=0.0, top_p=1.0, top_k=0, min_p=0.0,
+                              repeat_penalty=1.0)  # fmt: skip
+        for _ in stream:
+            made += 1
+            if made == 1:
+                first = time.perf_counter() - start
+            if made >= tokens:
+                break
+        stream.close()
+        generate = time.perf_counter() - start
+        say(f"plain llama.cpp generation: {made} tokens in {generate:.1f} s")
+    finally:
+        llm.close()
+    return {"prefill": prefill, "generate": generate, "first": first, "tokens": made}
+
+
+def s2_encode(folder: Path, threads: int) -> dict[str, float]:
+    """One image through ``S2VisionEncoder`` in this process (session opened first)."""
+    from jradi_desktop.architectures._s2_runtime import S2VisionEncoder
+    from jradi_desktop.imaging import open_image, to_model_rgb
+
+    image = to_model_rgb(open_image(SAMPLE))
+    encoder = S2VisionEncoder(folder, threads=threads)
+    start = time.perf_counter()
+    encoder._open()  # the session alone, so that the encode below is the image's
+    session = time.perf_counter() - start
+    start = time.perf_counter()
+    encoder.encode(image)
+    encode = time.perf_counter() - start
+    say(f"S² encode {folder.name}: {encode:.1f} s (session {session:.1f} s)")
+    del encoder
+    gc.collect()
+    return {"session": session, "encode": encode}
+
+
+def report(args: argparse.Namespace, pos: dict[str, int], w: dict, plain: dict,
+           s2: dict[str, dict[str, float]]) -> None:  # fmt: skip
+    import llama_cpp
+    import onnxruntime
+
+    cold, warm = w["cold"], w["warm"]
+    step = warm["last"] / max(1, warm["tokens"] - 1)  # one generation step, warm report
+    prefill = warm["first"] - step  # first piece = prefill + the re-evaluated last position
+    ours = warm["total"]
+    theirs = plain["prefill"] + plain["generate"]
+    p_step = (plain["generate"] - plain["first"]) / max(1, plain["tokens"] - 1)
+    encode_in_worker = cold["first"] - warm["first"]
+    n = warm["tokens"]
+    rows: list[tuple[str, float, str]] = [
+        ("model load (worker start -> ready)", w["load"], ""),
+        ("  of which create_backend in the child", w["load_child"], ""),
+    ]
+    for name, figures in s2.items():
+        dtype = "fp16" if name.endswith("fp16") else "fp32"
+        rows.append((f"S² encode, one image, ONNX {dtype} (in-process)", figures["encode"], ""))
+        rows.append((f"  ONNX Runtime session load, {dtype}", figures["session"], ""))
+    rows += [
+        ("S² encode in the worker (cold - warm first token)", encode_in_worker, ""),
+        (f"prefill, {pos['total']} positions ({pos['rows']} rows + {pos['text']} text)",
+         prefill, f"{pos['total'] / prefill:.1f} positions/s"),
+        ("first token, cold report (encode + prefill)", cold["first"], ""),
+        ("first token, warm report (image rows cached)", warm["first"], ""),
+        (f"generation, {n - 1} tokens after the first", warm["last"],
+         f"{(n - 1) / warm['last']:.2f} tokens/s"),
+        (f"report, cold ({cold['tokens']} tokens, {cold['finish']})", cold["total"], ""),
+        (f"report, warm ({n} tokens, {warm['finish']})", warm["total"], ""),
+        ("load + cold report (the clinician's first wait)", w["load"] + cold["total"], ""),
+        (f"plain llama.cpp prefill, {pos['total']} tokens", plain["prefill"],
+         f"{pos['total'] / plain['prefill']:.1f} tokens/s"),
+        (f"plain llama.cpp, {plain['tokens']} tokens generated", plain["generate"],
+         f"{(plain['tokens'] - 1) / (plain['generate'] - plain['first']):.2f} tokens/s"),
+        ("plain llama.cpp prefill + generation", theirs, ""),
+    ]  # fmt: skip
+    say("")
+    say(f"llama-cpp-python {llama_cpp.__version__}, onnxruntime {onnxruntime.__version__}, "
+        f"{args.threads} thread(s), context {args.context}, --tokens {args.tokens}, "
+        f"sample {SAMPLE.name}")  # fmt: skip
+    say(f"{'phase':58} {'seconds':>9}  rate")
+    for label, seconds, rate in rows:
+        say(f"{label:58} {seconds:9.2f}  {rate}")
+    ratio = ours / theirs
+    say(f"our prefill + generation / plain llama.cpp's: {ours:.1f} / {theirs:.1f} s = "
+        f"{ratio:.3f} ({(ratio - 1) * 100:+.1f} %; target <= +5 %)")  # fmt: skip
+    say(f"  prefill alone: {prefill / plain['prefill']:.3f}; one generation step: "
+        f"{step / p_step:.3f} ({step * 1000:.0f} vs {p_step * 1000:.0f} ms)")  # fmt: skip
+    say("")
+    say("README lines (random-weight Bunny-v1.1, Q4_K_M + ONNX fp32, this machine):")
+    fp16 = s2.get("vision-fp16")
+    lines = [
+        f"- Model load: {w['load']:.1f} s",
+        f"- S² encode of one image: {s2['vision']['encode']:.0f} s (ONNX fp32)"
+        + (f", {fp16['encode']:.0f} s (fp16)" if fp16 else ""),
+        f"- Prefill: {pos['total']} positions in {prefill:.1f} s "
+        f"({pos['total'] / prefill:.1f} positions/s)",
+        f"- First token: {cold['first']:.0f} s after asking (image encoded), "
+        f"{warm['first']:.1f} s with the image already encoded",
+        f"- Generation: {(n - 1) / warm['last']:.2f} tokens/s",
+        f"- One {cold['tokens']}-token report: {cold['total']:.0f} s "
+        f"({w['load'] + cold['total']:.0f} s with the model load)",
+        f"- Overhead over plain llama.cpp (prefill + generation): {(ratio - 1) * 100:+.1f} %",
+    ]
+    for line in lines:
+        say(line)
+
+
+def main() -> int:
+    import psutil
+
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--model-dir", type=Path, required=True,
+                        help="where the model is built, or reused when complete")  # fmt: skip
+    parser.add_argument("--tokens", type=int, default=256, help="max new tokens of the report")
+    parser.add_argument("--skip-fp16", action="store_true", help="no fp16 vision encode")
+    parser.add_argument("--threads", type=int, default=psutil.cpu_count(logical=False) or 1)
+    parser.add_argument("--context", type=int, default=2048)
+    parser.add_argument("--build-only", action="store_true", help="build DIR, measure nothing")
+    parser.add_argument("--tiny", action="store_true", help="tiny widths: checks the script")
+    args = parser.parse_args()
+
+    shapes = TINY if args.tiny else REAL
+    build = build_clinician_model(
+        args.model_dir, shapes, fp16=not args.skip_fp16, threads=args.threads, log=say
+    )
+    for line in describe(build):
+        say(line)
+    if args.build_only:
+        return 0
+    pos = prompt_positions(build, args.threads)
+    say(f"report prompt: {pos['total']} positions ({pos['rows']} image rows + {pos['text']} "
+        "text tokens)")  # fmt: skip
+    worker = through_worker(build, args)
+    plain = plain_llama(build, args, pos["total"], worker["warm"]["tokens"])
+    s2 = {"vision": s2_encode(build.vision, args.threads)}
+    if not args.skip_fp16:
+        s2["vision-fp16"] = s2_encode(build.vision_fp16, args.threads)
+    report(args, pos, worker, plain, s2)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
