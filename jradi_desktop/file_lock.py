@@ -6,7 +6,11 @@ released by :func:`unlock`, by closing the file, or when the process ends.
 
 from __future__ import annotations
 
+import contextlib
 import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import IO, Any
 
 
@@ -34,3 +38,26 @@ def unlock(file: IO[Any]) -> None:
         import fcntl
 
         fcntl.flock(file.fileno(), fcntl.LOCK_UN)
+
+
+@contextlib.contextmanager
+def locked(path: Path, timeout: float, too_long: Callable[[Path], Exception]) -> Iterator[None]:
+    """Hold the exclusive lock on ``PATH.lock`` (created beside ``path``, with its folder):
+    one change of ``path`` at a time, in every process. Waits up to ``timeout`` seconds,
+    then raises ``too_long(lock_path)``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lock_path = path.with_name(path.name + ".lock")
+    with open(lock_path, "a+b") as f:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                try_lock(f)
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise too_long(lock_path) from None
+                time.sleep(0.02)
+        try:
+            yield
+        finally:
+            unlock(f)

@@ -10,19 +10,17 @@ Reads re-load the file when another process has replaced it.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import json
 import os
-import tempfile
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
+from jradi_desktop.atomic_file import replace_atomically
 from jradi_desktop.contract import find_mmproj
-from jradi_desktop.file_lock import try_lock, unlock
+from jradi_desktop.file_lock import locked
 from jradi_desktop.models._check import ModelCheck, ModelCheckError, check_model
 from jradi_desktop.models._spec import ModelSpec
 
@@ -45,35 +43,13 @@ class _State:
         return {"default": self.default, "models": models}
 
 
-def _lock_file(f: IO[bytes], path: Path) -> None:
-    """Block until this process holds the exclusive lock on ``f`` (the registry's lock file)."""
-    deadline = time.monotonic() + LOCK_TIMEOUT_S
-    while True:
-        try:
-            try_lock(f)
-            return
-        except OSError:
-            if time.monotonic() > deadline:
-                raise ModelCheckError(
-                    f"{path}: 別のプログラムがモデル一覧を {LOCK_TIMEOUT_S:.0f} 秒以上ロックして"
-                    "います。そのプログラム（jradi やアプリ）を終了してからやり直してください。",
-                    f"{path}: another program has held the model registry's lock for over "
-                    f"{LOCK_TIMEOUT_S:.0f} s; close it (jradi or the app) and try again.",
-                ) from None
-            time.sleep(0.02)
-
-
-@contextlib.contextmanager
-def _locked(path: Path) -> Iterator[None]:
-    """An exclusive lock on ``models.json.lock``: one registry change at a time, everywhere."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    lock_path = path.with_name(path.name + ".lock")
-    with open(lock_path, "a+b") as f:
-        _lock_file(f, lock_path)
-        try:
-            yield
-        finally:
-            unlock(f)
+def _held_too_long(lock_path: Path) -> ModelCheckError:
+    return ModelCheckError(
+        f"{lock_path}: 別のプログラムがモデル一覧を {LOCK_TIMEOUT_S:.0f} 秒以上ロックして"
+        "います。そのプログラム（jradi やアプリ）を終了してからやり直してください。",
+        f"{lock_path}: another program has held the model registry's lock for over "
+        f"{LOCK_TIMEOUT_S:.0f} s; close it (jradi or the app) and try again.",
+    )
 
 
 def _corrupt(path: Path, why: str) -> ModelCheckError:
@@ -109,25 +85,8 @@ def _read(path: Path) -> _State:
 
 
 def _write(path: Path, state: _State) -> None:
-    """Atomically replace ``path``: temp file in the same folder, fsync, ``os.replace``."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".models-", suffix=".json")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(state.to_json(), f, ensure_ascii=False, indent=2)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    if os.name != "nt":  # make the rename itself durable
-        with contextlib.suppress(OSError):
-            dir_fd = os.open(path.parent, os.O_RDONLY)
-            try:
-                os.fsync(dir_fd)
-            finally:
-                os.close(dir_fd)
+    text = json.dumps(state.to_json(), ensure_ascii=False, indent=2)
+    replace_atomically(path, text.encode("utf-8"))
 
 
 def _signature(path: Path) -> tuple[int, int, int] | None:
@@ -156,7 +115,7 @@ class ModelRegistry:
         return self._state
 
     def _change(self, apply: Callable[[_State], None]) -> None:
-        with _locked(self.path):
+        with locked(self.path, LOCK_TIMEOUT_S, _held_too_long):
             state = _read(self.path)
             apply(state)
             _write(self.path, state)

@@ -7,17 +7,14 @@ folder, fsync it and ``os.replace`` it over the old one, so readers never see a 
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
-import tempfile
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
-from jradi_desktop.file_lock import try_lock, unlock
+from jradi_desktop.atomic_file import replace_atomically
+from jradi_desktop.file_lock import locked
 from jradi_desktop.pacs._errors import PacsEntryError
 
 LOCK_TIMEOUT_S = 60.0
@@ -153,45 +150,17 @@ def _read(path: Path) -> dict[str, PacsEntry]:
 
 
 def _write(path: Path, entries: dict[str, PacsEntry]) -> None:
-    """Atomically replace ``path``: temp file in the same folder, fsync, ``os.replace``."""
     data = {"pacs": [entries[name].to_json() for name in sorted(entries)]}
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".pacs-", suffix=".json")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(data, f, ensure_ascii=False, indent=2)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+    replace_atomically(path, json.dumps(data, ensure_ascii=False, indent=2).encode("utf-8"))
 
 
-@contextlib.contextmanager
-def _locked(path: Path) -> Iterator[None]:
-    """An exclusive lock on ``pacs.json.lock``: one change at a time, in every process."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    lock_path = path.with_name(path.name + ".lock")
-    with open(lock_path, "a+b") as f:
-        deadline = time.monotonic() + LOCK_TIMEOUT_S
-        while True:
-            try:
-                try_lock(f)
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise PacsEntryError(
-                        f"{lock_path}: 別のプログラムが PACS 一覧を {LOCK_TIMEOUT_S:.0f} 秒以上"
-                        "ロックしています。終了してからやり直してください。",
-                        f"{lock_path}: another program has held the PACS list's lock for over "
-                        f"{LOCK_TIMEOUT_S:.0f} s; close it and try again.",
-                    ) from None
-                time.sleep(0.02)
-        try:
-            yield
-        finally:
-            unlock(f)
+def _held_too_long(lock_path: Path) -> PacsEntryError:
+    return PacsEntryError(
+        f"{lock_path}: 別のプログラムが PACS 一覧を {LOCK_TIMEOUT_S:.0f} 秒以上"
+        "ロックしています。終了してからやり直してください。",
+        f"{lock_path}: another program has held the PACS list's lock for over "
+        f"{LOCK_TIMEOUT_S:.0f} s; close it and try again.",
+    )
 
 
 class PacsRegistry:
@@ -216,7 +185,7 @@ class PacsRegistry:
         return entries[name]
 
     def _change(self, apply: Callable[[dict[str, PacsEntry]], None]) -> None:
-        with _locked(self.path):
+        with locked(self.path, LOCK_TIMEOUT_S, _held_too_long):
             entries = _read(self.path)
             apply(entries)
             _write(self.path, entries)

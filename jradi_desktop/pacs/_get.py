@@ -7,16 +7,15 @@ files written are byte for byte the PACS's datasets: nothing is decoded or trans
 
 from __future__ import annotations
 
-import contextlib
 import os
 import re
-import tempfile
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from jradi_desktop.atomic_file import replace_atomically
 from jradi_desktop.pacs._association import associate
 from jradi_desktop.pacs._entries import PacsEntry
 from jradi_desktop.pacs._errors import PacsError, PacsRequestError
@@ -77,20 +76,6 @@ def check_uid(uid: str, what: str = "Study Instance UID") -> str:
     return uid
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-
-
 class _Receiver:
     """The C-STORE sub-operations' handler: writes each instance, keeps the first error."""
 
@@ -106,7 +91,7 @@ class _Receiver:
             return 0xC000  # Cannot understand
         path = self.out_dir / f"{uid}.dcm"
         try:
-            _write_atomic(path, event.encoded_dataset())
+            replace_atomically(path, event.encoded_dataset())
         except OSError as exc:
             self.error = self.error or (path, f"{type(exc).__name__}: {exc}")
             return 0xA700  # Out of resources
