@@ -7,7 +7,17 @@ user's language. ``str()`` gives both, Japanese first, so logs and tracebacks re
 
 from __future__ import annotations
 
+import errno
 from typing import Any
+
+# Why a file could not be written, (Japanese, English) by errno: the reasons every writer
+# shares. A writer adds its own (a report: "open in another program"; the history: "a file is
+# where the folder should be") on top; anything else falls back to the OS's own text.
+OS_REASONS: dict[int, tuple[str, str]] = {
+    errno.EPERM: ("書き込みの権限がありません", "operation not permitted"),
+    errno.EROFS: ("読み取り専用の場所です", "the location is read-only"),
+    errno.ENOSPC: ("ディスクの空き容量が不足しています", "no space left on device"),
+}
 
 
 class JRadiError(Exception):

@@ -15,7 +15,6 @@ if the target is missing.
 from __future__ import annotations
 
 import contextlib
-import errno
 import os
 import shutil
 import tempfile
@@ -26,6 +25,7 @@ import psutil
 
 from engine.errors import ExportError
 from jradi_desktop.contract import MMPROJ_GGUF, MODEL_GGUF, VISION_DIR
+from jradi_desktop.errors import OS_REASONS
 
 EXPORT_ENTRIES = {MODEL_GGUF, MMPROJ_GGUF, VISION_DIR, "export.json"}
 
@@ -66,8 +66,8 @@ def _foreign(out: Path) -> list[str]:
 
 
 def _reason(exc: OSError) -> str:
-    if exc.errno == errno.ENOSPC:
-        return "ディスクの空き容量が足りません / no space left on the disk"
+    if exc.errno in OS_REASONS:
+        return " / ".join(OS_REASONS[exc.errno])
     return exc.strerror or str(exc)
 
 

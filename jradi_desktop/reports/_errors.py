@@ -5,22 +5,20 @@ from __future__ import annotations
 import errno
 from pathlib import Path
 
-from jradi_desktop.errors import JRadiError
+from jradi_desktop.errors import OS_REASONS, JRadiError
 
 # errno -> (Japanese, English) reason; anything else falls back to the OS's own text.
 _REASONS: dict[int, tuple[str, str]] = {
+    **OS_REASONS,
     errno.EACCES: (
         "書き込みの権限がないか、ファイルが他のアプリで開かれています",
         "permission denied, or the file is open in another program",
     ),
-    errno.EPERM: ("書き込みの権限がありません", "operation not permitted"),
     errno.ENOENT: ("保存先のフォルダーが存在しません", "the folder does not exist"),
     errno.ENOTDIR: ("保存先のフォルダーが存在しません", "a part of the path is not a folder"),
     errno.EISDIR: ("同じ名前のフォルダーがあります", "a folder of that name exists"),
-    errno.ENOSPC: ("ディスクの空き容量が不足しています", "no space left on device"),
     errno.EDQUOT: ("ディスクの使用量の上限に達しました", "disk quota exceeded"),
     errno.EIO: ("ディスクの読み書きでエラーが起きました", "input/output error"),
-    errno.EROFS: ("読み取り専用の場所です", "the location is read-only"),
     errno.ENAMETOOLONG: ("ファイル名が長すぎます", "the file name is too long"),
 }
 _MAX_DETAIL = 200  # characters of a library's own message shown to the user

@@ -27,6 +27,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+from jradi_desktop.errors import OS_REASONS
+
 BUSY_TIMEOUT_S = 15.0
 
 SCHEMA = [
@@ -142,10 +144,8 @@ _SQLITE_REASONS: dict[int, tuple[str, str]] = {
     _SQLITE_NOTADB: ("データベースのファイルではありません", "the file is not a database"),
 }
 _OS_REASONS: dict[int, tuple[str, str]] = {
+    **OS_REASONS,
     errno.EACCES: ("書き込みの権限がありません", "permission denied"),
-    errno.EPERM: ("書き込みの権限がありません", "operation not permitted"),
-    errno.EROFS: ("読み取り専用の場所です", "the location is read-only"),
-    errno.ENOSPC: ("ディスクの空き容量が不足しています", "no space left on device"),
     errno.EEXIST: ("フォルダーの場所にファイルがあります", "a file is where the folder should be"),
     errno.ENOTDIR: ("フォルダーの場所にファイルがあります", "a file is where a folder should be"),
 }
