@@ -19,16 +19,24 @@ SAMPLE = ROOT / "resources" / "samples" / "chest_phantom.dcm"
 
 
 @pytest.fixture(scope="module")
-def exported(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[Path]]:
+    """The trained demo Bunny's HF folder and 4 dev images."""
     from engine.demo import build_demo_models
     from engine.demo_data import write_demo_dev_set
-    from engine.export import export_gguf
 
     root = tmp_path_factory.mktemp("int8")
     models = build_demo_models(root / "hf", seed=0, trained=True, vlm="bunny")
     dev = write_demo_dev_set(root / "dev", n=4, seed=0)
-    images = sorted((dev.parent / "images").iterdir())
-    return export_gguf(models / "vlm", root / "gguf", "f16", int8_images=images).model.parent
+    return models / "vlm", sorted((dev.parent / "images").iterdir())
+
+
+@pytest.fixture(scope="module")
+def exported(trained, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An f16 export with the int8 check (its fp32 reference trunk exported aside)."""
+    from engine.export import export_gguf
+
+    out = tmp_path_factory.mktemp("int8-f16") / "gguf"
+    return export_gguf(trained[0], out, "f16", int8_images=trained[1]).model.parent
 
 
 def _backend(folder: Path) -> object:
@@ -80,3 +88,17 @@ def test_a_record_that_fails_the_threshold_runs_the_fp_trunk(exported, tmp_path,
     path.write_text(json.dumps(manifest))
     with _backend(folder) as backend:
         assert "int8" not in backend.runtime and backend._s2.encoder.trunk == "trunk.onnx"
+
+
+def test_an_fp32_export_is_its_own_reference(trained, tmp_path):
+    """No second fp32 trunk is exported: the int8 one is quantised from the folder's own."""
+    from engine.export import export_gguf
+
+    folder = export_gguf(trained[0], tmp_path / "gguf", "f32", int8_images=trained[1][:2]).mmproj
+    record = json.loads((folder / "manifest.json").read_text())["int8"]
+    assert record["images"] == 2 and record["reports_identical"] == 2
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "manifest.json", "projector.npz", "trunk.int8.onnx", "trunk.int8.onnx.data",
+        "trunk.onnx", "trunk.onnx.data",
+    ]  # fmt: skip
+    assert not [p for p in folder.parent.iterdir() if p.name.startswith(".int8-")]

@@ -48,8 +48,9 @@ def _row_cosine_min(a: np.ndarray, b: np.ndarray) -> float:
 def add_int8_trunk(
     checkpoint: Path, model: Path, vision: Path, images: Sequence[Path], threads: int | None = None
 ) -> Int8Agreement:
-    """Write ``vision/trunk.int8.onnx`` (from an fp32 export of ``checkpoint``'s trunk),
-    measure it against fp32 on ``images`` and record the agreement in the manifest."""
+    """Write ``vision/trunk.int8.onnx`` (quantised from the fp32 trunk: ``vision``'s own, or
+    an fp32 export of ``checkpoint``'s for an fp16 folder), measure it against fp32 on
+    ``images`` and record the agreement in the manifest."""
     from engine.export._s2_vision import export_s2_vision
     from jradi_desktop.imaging import open_image, to_model_rgb
     from jradi_desktop.inference import GenerationParams, create_backend
@@ -60,27 +61,31 @@ def add_int8_trunk(
     if not images:
         raise ExportError("the int8 check needs the dev set's images (none were given)")
     manifest = read_manifest(vision)
+    xrays = [open_image(p) for p in images]
     with tempfile.TemporaryDirectory(prefix=".int8-", dir=vision.parent) as tmp:
-        fp32 = Path(tmp) / "fp32"
-        export_s2_vision(checkpoint, fp32, outtype="f32",
-                         model_fingerprint=manifest.model_fingerprint)  # fmt: skip
+        fp32 = vision  # an fp32 export is its own reference; an fp16 one needs an fp32 trunk
+        if manifest.dtype != "float32":
+            fp32 = Path(tmp) / "fp32"
+            export_s2_vision(checkpoint, fp32, outtype="f32",
+                             model_fingerprint=manifest.model_fingerprint)  # fmt: skip
         _quantize(fp32 / "trunk.onnx", fp32 / INT8_TRUNK)
-        pictures = [to_pil(to_model_rgb(open_image(p))) for p in images]
+        pictures = [to_pil(to_model_rgb(x)) for x in xrays]
         reference = S2VisionEncoder(fp32, threads)
         quantised = S2VisionEncoder(fp32, threads, trunk=INT8_TRUNK)
         cosine = min(_row_cosine_min(reference.encode(p), quantised.encode(p)) for p in pictures)
         params = GenerationParams(max_new_tokens=REPORT_TOKENS)
         spec = ModelSpec("int8-check", "gguf", model, fp32, threads=threads)
         with create_backend(spec) as backend:
-            texts = [generate_report(backend, p, model_name="check", params=params).text
-                     for p in images]  # fmt: skip
+            texts = [generate_report(backend, x, model_name="check", params=params).text
+                     for x in xrays]  # fmt: skip
             backend.use_vision_trunk(INT8_TRUNK)
             identical = sum(
-                generate_report(backend, p, model_name="check", params=params).text == text
-                for p, text in zip(images, texts, strict=True)
+                generate_report(backend, x, model_name="check", params=params).text == text
+                for x, text in zip(xrays, texts, strict=True)
             )
-        for part in fp32.glob(INT8_TRUNK + "*"):  # the graph and its external data
-            shutil.copy2(part, vision / part.name)
+        if fp32 != vision:
+            for part in fp32.glob(INT8_TRUNK + "*"):  # the graph and its external data
+                shutil.copy2(part, vision / part.name)
     agreement = Int8Agreement(INT8_TRUNK, len(images), cosine, identical)
     dataclasses.replace(manifest, int8=agreement).write()
     return agreement

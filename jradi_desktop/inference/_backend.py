@@ -209,12 +209,11 @@ class Backend(ABC):
             f'Generation with model "{self.spec.name}" failed: {exc}',
         )
 
-    def check_logits(self, scores: Any) -> None:
-        """Raise :class:`GenerationError` when a step's logits are not finite: NaN or Inf
+    def check_logits(self, finite: bool) -> None:
+        """Raise :class:`GenerationError` when a step's logits were not all ``finite`` (each
+        backend tests its own array where it lives: numpy, or torch on the GPU): NaN or Inf
         weights (or an overflow) would otherwise decode as an empty or meaningless reply."""
-        import numpy as np
-
-        if not np.isfinite(np.asarray(scores, dtype=np.float32)).all():
+        if not finite:
             raise GenerationError(
                 f"モデル「{self.spec.name}」（{self.spec.path}）の出力（logits）に有限でない値"
                 "（NaN/Inf）が出ました。重みが壊れています。モデルを書き出し直すか入手し直して"

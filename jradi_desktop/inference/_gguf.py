@@ -242,6 +242,7 @@ class GGUFBackend(Backend):
         import codecs
 
         import llama_cpp
+        import numpy as np
 
         llm = self._llm
         vocab = llm._model.vocab
@@ -251,7 +252,7 @@ class GGUFBackend(Backend):
         llm.set_seed(params.seed)
 
         def finite(input_ids: Any, scores: Any) -> Any:
-            self.check_logits(scores)
+            self.check_logits(bool(np.isfinite(scores).all()))
             return scores
 
         tokens = llm.generate(

@@ -93,11 +93,15 @@ class S2Prompt:
         return hashlib.sha256(image.tobytes() + repr((image.mode, image.size)).encode()).hexdigest()
 
     def rows(
-        self, image: Image.Image, on_crop: Callable[[int, int], None] | None = None
+        self,
+        image: Image.Image,
+        on_crop: Callable[[int, int], None] | None = None,
+        key: str | None = None,
     ) -> np.ndarray:
         """The image's rows, encoded once per content (regenerating a report, or a second
-        question on the same image, does not encode again)."""
-        key = self._key(image)
+        question on the same image, does not encode again). ``key``: the image's
+        :meth:`_key`, when the caller has it already."""
+        key = key or self._key(image)
         if key in self._cache:
             self._cache.move_to_end(key)
             return self._cache[key]
@@ -119,13 +123,13 @@ class S2Prompt:
         if len(chunks) - 1 != len(images):
             raise ValueError(f"{len(chunks) - 1} image placeholders for {len(images)} images")
         pictures = [to_pil(image) for image in images]
-        new = sum(1 for p in pictures if self._key(p) not in self._cache)
-        crops, encoded = new * self.encoder.crops, 0
+        keys = [self._key(p) for p in pictures]
+        crops = sum(key not in self._cache for key in keys) * self.encoder.crops
+        encoded = 0
         rows = []
-        for picture in pictures:  # before touching the context
-            cached = self._key(picture) in self._cache
-            start = encoded
-            rows.append(self.rows(picture, lambda d, t, s=start: report(ENCODE, s + d, crops)))
+        for picture, key in zip(pictures, keys, strict=True):  # before touching the context
+            cached, start = key in self._cache, encoded
+            rows.append(self.rows(picture, lambda d, t, s=start: report(ENCODE, s + d, crops), key))
             encoded += 0 if cached else self.encoder.crops
         total = sum(r.shape[0] for r in rows)
         pieces = [llm.tokenize(c.encode("utf-8"), add_bos=i == 0, special=True)

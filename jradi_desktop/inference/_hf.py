@@ -273,7 +273,7 @@ class HFBackend(Backend):
             """Stops with a clear error when a step's logits are not finite."""
 
             def __call__(inner, input_ids: Any, scores: Any) -> Any:
-                self.check_logits(scores.float().cpu().numpy())
+                self.check_logits(bool(torch.isfinite(scores).all()))  # no copy off the GPU
                 return scores
 
         streamer = _streamer_class()(self._tokenizer, skip_prompt=True, skip_special_tokens=True)
