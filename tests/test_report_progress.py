@@ -30,6 +30,18 @@ def slow_crops(monkeypatch):
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(SHIM), os.environ.get("PYTHONPATH", "")]))
 
 
+def _window_with_the_demo_and_the_sample(qtbot, tmp_path):
+    """The app's window with the shipped demo model and the sample radiograph open."""
+    from jradi_desktop.ui.demo_install import bundled_demo
+
+    window = make_window(tmp_path)
+    qtbot.addWidget(window)
+    window.set_model(bundled_demo())
+    window.open_paths([SAMPLE])
+    qtbot.waitUntil(lambda: window.current is not None, timeout=10000)
+    return window
+
+
 @pytest.mark.slow
 def test_the_shipped_demo_writes_the_same_report(tmp_path, capsys, monkeypatch):
     from jradi_desktop.cli import main
@@ -44,13 +56,7 @@ def test_the_shipped_demo_writes_the_same_report(tmp_path, capsys, monkeypatch):
 @pytest.mark.slow
 @pytest.mark.gui
 def test_the_report_panel_shows_the_phases_before_the_first_token(qtbot, tmp_path, slow_crops):
-    from jradi_desktop.ui.demo_install import bundled_demo
-
-    window = make_window(tmp_path)
-    qtbot.addWidget(window)
-    window.set_model(bundled_demo())
-    window.open_paths([SAMPLE])
-    qtbot.waitUntil(lambda: window.current is not None, timeout=10000)
+    window = _window_with_the_demo_and_the_sample(qtbot, tmp_path)
     seen: list[tuple[str, int, int, str, int]] = []
     first_piece: list[int] = []
     window.report.generate_button.click()
@@ -75,13 +81,7 @@ def test_the_report_panel_shows_the_phases_before_the_first_token(qtbot, tmp_pat
 @pytest.mark.slow
 @pytest.mark.gui
 def test_stop_while_the_image_is_encoded_ends_the_job_within_a_second(qtbot, tmp_path, slow_crops):
-    from jradi_desktop.ui.demo_install import bundled_demo
-
-    window = make_window(tmp_path)
-    qtbot.addWidget(window)
-    window.set_model(bundled_demo())
-    window.open_paths([SAMPLE])
-    qtbot.waitUntil(lambda: window.current is not None, timeout=10000)
+    window = _window_with_the_demo_and_the_sample(qtbot, tmp_path)
     window.report.generate_button.click()
     job = window.session.job
     with qtbot.waitSignal(job.progress, timeout=60000):  # encoding has begun
