@@ -5,8 +5,13 @@ with Bunny's template, split at ``<image>``; chunk 0 tokenised with BOS, later c
 each image's rows decoded as float embeddings at the next positions, in sub-batches of at most
 ``n_batch`` (a larger batch aborts the process). ``Llama.generate`` then finds the whole prompt
 evaluated and samples from its logits. Placeholder ids stand for the image rows in the
-``Llama``'s token record, and the prompt is always evaluated from the start, so no cached
-prefix is ever taken for another image.
+``Llama``'s token record, so llama-cpp-python's own prefix matching could take one image's rows
+for another's: the context is kept here instead, by segment (a text chunk's tokens, an image's
+content key). A prompt that starts with the segments of the one before (a report redrafted
+with another indication, the same image asked about again) keeps their positions and
+evaluates only the rest, in the same calls and batches as from the start, so its logits are
+the same (on the real-size model this skips the 729 image rows: ~27 s of a 33 s prefill on
+2 cores).
 """
 
 from __future__ import annotations
@@ -34,6 +39,7 @@ if TYPE_CHECKING:
 IMAGE = "<image>"
 _ROW_ID = 0  # the token id recorded for an image row (never decoded as a token)
 _CACHE_IMAGES = 4
+Segment = tuple[str, Any]  # ("text", token ids) or ("image", the image's content key)
 
 
 def is_s2_folder(path: Path | None) -> bool:
@@ -80,6 +86,8 @@ class S2Prompt:
         self._width = width
         self._template = template or BUNNY_CHAT_TEMPLATE
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        # What the context holds, from position 0: (segment, its end position) in order.
+        self._held: list[tuple[Segment, int]] = []
 
     def use_trunk(self, trunk: str, threads: int | None = None) -> None:
         """Encode with another trunk file of the folder from now on (cached rows dropped)."""
@@ -87,6 +95,7 @@ class S2Prompt:
 
         self.encoder = S2VisionEncoder(self.encoder.manifest.folder, threads, trunk=trunk)
         self._cache.clear()
+        self._held = []
 
     @staticmethod
     def _key(image: Image.Image) -> str:
@@ -116,7 +125,8 @@ class S2Prompt:
     ) -> list[int]:
         """Evaluate the prompt for ``messages`` and ``images``; its token record.
         ``progress(phase, done, total)`` hears each crop encoded (``ENCODE``, over the images
-        not cached yet) and each batch of positions evaluated (``PREFILL``)."""
+        not cached yet) and each batch of positions evaluated (``PREFILL``, from the first
+        position not kept from the prompt before)."""
         llm = self._llm
         report = progress or (lambda phase, done, total: None)
         chunks = self.render(messages).split(IMAGE)
@@ -124,28 +134,50 @@ class S2Prompt:
             raise ValueError(f"{len(chunks) - 1} image placeholders for {len(images)} images")
         pictures = [to_pil(image) for image in images]
         keys = [self._key(p) for p in pictures]
-        crops = sum(key not in self._cache for key in keys) * self.encoder.crops
-        encoded = 0
-        rows = []
-        for picture, key in zip(pictures, keys, strict=True):  # before touching the context
-            cached, start = key in self._cache, encoded
-            rows.append(self.rows(picture, lambda d, t, s=start: report(ENCODE, s + d, crops), key))
-            encoded += 0 if cached else self.encoder.crops
-        total = sum(r.shape[0] for r in rows)
         pieces = [llm.tokenize(c.encode("utf-8"), add_bos=i == 0, special=True)
                   for i, c in enumerate(chunks)]  # fmt: skip
-        n_prompt = total + sum(len(p) for p in pieces)
+        segments: list[Segment] = [("text", tuple(pieces[0]))]
+        for key, piece in zip(keys, pieces[1:], strict=True):
+            segments += [("image", key), ("text", tuple(piece))]
+        kept = self._kept(segments)
+        fresh = [(i, p, k) for i, (p, k) in enumerate(zip(pictures, keys, strict=True))
+                 if 2 * i + 1 >= kept]  # fmt: skip
+        crops = sum(key not in self._cache for _, _, key in fresh) * self.encoder.crops
+        encoded = 0
+        rows: dict[int, np.ndarray] = {}
+        for i, picture, key in fresh:  # before touching the context
+            cached, start = key in self._cache, encoded
+            rows[i] = self.rows(picture, lambda d, t, s=start: report(ENCODE, s + d, crops), key)
+            encoded += 0 if cached else self.encoder.crops
+        n_prompt = sum(len(p) for p in pieces) + sum(
+            self.encoder.manifest.tokens if i not in rows else rows[i].shape[0]
+            for i in range(len(pictures))
+        )
         if n_prompt >= llm.n_ctx():
             raise ValueError(f"the prompt needs {n_prompt} positions, over n_ctx {llm.n_ctx()}")
-        llm.reset()
-        llm.eval(pieces[0])
-        report(PREFILL, llm.n_tokens, n_prompt)
-        for image_rows, text in zip(rows, pieces[1:], strict=True):
-            self._decode_rows(image_rows, lambda: report(PREFILL, llm.n_tokens, n_prompt))
-            if text:
-                llm.eval(text)
-                report(PREFILL, llm.n_tokens, n_prompt)
+        held, self._held = self._held[:kept], []  # nothing counts as held until all is in
+        llm.n_tokens = held[-1][1] if held else 0
+        llm._ctx.kv_cache_seq_rm(-1, llm.n_tokens, -1)  # what came after: an old reply
+        for index, segment in enumerate(segments[kept:], start=kept):
+            if segment[0] == "image":
+                self._decode_rows(rows[index // 2], lambda: report(PREFILL, llm.n_tokens, n_prompt))
+            elif segment[1]:
+                llm.eval(segment[1])
+            report(PREFILL, llm.n_tokens, n_prompt)
+            held.append((segment, llm.n_tokens))
+        self._held = held
         return llm.input_ids[: llm.n_tokens].tolist()
+
+    def _kept(self, segments: list[Segment]) -> int:
+        """How many leading ``segments`` the context still holds, as evaluated before. Never
+        the last: its evaluation gives the logits the first token is sampled from (the ones
+        held are an old reply's)."""
+        kept = 0
+        for (segment, end), wanted in zip(self._held, segments[:-1], strict=False):
+            if segment != wanted or end > self._llm.n_tokens:
+                break
+            kept += 1
+        return kept
 
     def render(self, messages: Sequence[Message]) -> str:
         from jinja2 import Environment
