@@ -265,7 +265,8 @@ def _load_projector(path: Path, manifest: VisionManifest) -> dict[str, np.ndarra
 
 class S2VisionEncoder:
     """Image -> [tokens, embedding_width] float32 rows. Thread-safe; the ONNX session is
-    created on first use (CUDA when ``onnxruntime-gpu`` provides it, else CPU)."""
+    created by :meth:`open_session` or on first use (CUDA when ``onnxruntime-gpu`` provides
+    it, else CPU)."""
 
     def __init__(self, folder: Path, threads: int | None = None, trunk: str | None = None) -> None:
         """``trunk``: run this trunk file of the folder, not the manifest's choice (the export
@@ -280,13 +281,16 @@ class S2VisionEncoder:
         self.encoded = 0  # images encoded so far (the cache's callers count on it)
 
     def _trunk(self, crops: np.ndarray) -> np.ndarray:
-        session = self._open()
+        session = self.open_session()
         wanted = session.get_inputs()[0].type  # "tensor(float16)" or "tensor(float)"
         feed = crops.astype(np.float16 if "float16" in wanted else np.float32)
         (rows,) = session.run(None, {session.get_inputs()[0].name: feed})
         return rows.astype(np.float32)
 
-    def _open(self) -> Any:
+    def open_session(self) -> Any:
+        """The trunk's ONNX Runtime session, created on the first call. The GGUF backend
+        calls it while the model loads: creating it reads and optimises the whole trunk
+        (seconds at the real size), which would otherwise delay the first report."""
         if self._session is None:
             import onnxruntime as ort
 

@@ -73,6 +73,7 @@ class S2Prompt:
             if model is not None:
                 check_pair(folder, model)
             self.encoder: S2VisionEncoder = S2VisionEncoder(folder, threads=threads)
+            self.encoder.open_session()  # now, not in the first report's wait
         except VisionFilesError as exc:
             raise _load_error(folder, str(exc)) from exc
         width = llama_cpp.llama_model_n_embd(llm._model.model)
@@ -94,6 +95,7 @@ class S2Prompt:
         from jradi_desktop.architectures._s2_runtime import S2VisionEncoder
 
         self.encoder = S2VisionEncoder(self.encoder.manifest.folder, threads, trunk=trunk)
+        self.encoder.open_session()
         self._cache.clear()
         self._held = []
 
