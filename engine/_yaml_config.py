@@ -5,9 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, TypeVar
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, Field, ValidationError
 
 from engine.errors import EngineError
+from jradi_desktop.contract import Limit
 
 Model = TypeVar("Model", bound=BaseModel)
 
@@ -41,3 +42,8 @@ def validate(model: type[Model], data: dict[str, Any], error: type[EngineError],
             message = err["msg"].removeprefix("Value error, ")
             lines.append(f"{location}: {message}" if location else message)
         raise error(f"{where}: invalid {kind}\n" + "\n".join(lines)) from None
+
+
+def limited(limit: Limit[Any]) -> Any:
+    """The pydantic ``Field`` of a contract number setting: its default and bounds."""
+    return Field(limit.default, ge=limit.ge, gt=limit.gt, lt=limit.lt)

@@ -16,7 +16,18 @@ from pathlib import Path
 from typing import Any
 
 from engine.errors import EngineError
-from jradi_desktop.contract import LOG, PROGRESS, RESULT, Event, History
+from jradi_desktop.contract import (
+    LORA_PROMPT_FORMAT,
+    OUT_TYPES,
+    PROGRESS,
+    PROMPT_FORMATS,
+    QA_MAX_NEW_TOKENS,
+    QUANT_TYPES,
+    RESULT,
+    STUDY_NAME,
+    Event,
+    History,
+)
 
 
 def _run_events(events: Iterable[Event], mode: str | None) -> dict:
@@ -29,7 +40,7 @@ def _run_events(events: Iterable[Event], mode: str | None) -> dict:
     for event in events:
         if mode == "jsonl":
             print(event.to_json(), flush=True)
-        elif event.kind == LOG and event.data.get("level") == "warning":
+        elif event.is_warning:
             start = "\n" if bar_drawn else ""
             print(f"{start}{event.job}: warning: {event.message}", file=sys.stderr, flush=True)
             bar_drawn = False
@@ -186,7 +197,7 @@ def _cmd_score_qa(args: argparse.Namespace) -> int:
     from engine.lora import score_predictions
 
     result = score_predictions(args.dataset, args.predictions)
-    print(json.dumps(result, ensure_ascii=False, indent=2))
+    print(json.dumps(result.to_data(), ensure_ascii=False, indent=2))
     return 0
 
 
@@ -240,8 +251,8 @@ def commands() -> tuple[Command, ...]:
                 _job(_export_gguf), (
             _arg("model_dir", type=Path),
             _arg("out_dir", type=Path),
-            _arg("--outtype", choices=["f32", "f16"], default="f16"),
-            _arg("--quantize", choices=["Q8_0", "Q4_K_M"]),
+            _arg("--outtype", choices=OUT_TYPES, default="f16"),
+            _arg("--quantize", choices=QUANT_TYPES),
             _arg("--int8-check", type=Path, metavar="IMAGES",
                  help="Bunny: also an int8 vision trunk, measured against fp32 on these images "
                       "(the dev set's); the app uses it only if every report is identical"),
@@ -267,7 +278,7 @@ def commands() -> tuple[Command, ...]:
         Command("history", "list the trials of an evolution's study", _cmd_history, (
             _arg("--workspace", type=Path, required=True, help="the run's folder"),
             _arg("--storage", help="Optuna storage URL (default: sqlite in the workspace)"),
-            _arg("--study-name", default="jradievo"),
+            _arg("--study-name", default=STUDY_NAME),
         )),
         Command("devices", "the GPUs torch sees, with their memory", _job(_devices)),
         Command("eval-report", "score generated reports: ROUGE-L, BLEU, METEOR",
@@ -292,14 +303,14 @@ def commands() -> tuple[Command, ...]:
             dataset,
             _arg("--model", type=Path, required=True,
                  help="a GGUF file or a HF model folder"),
-            _arg("--prompt-format", choices=["alpaca", "medpalm"], default="alpaca"),
+            _arg("--prompt-format", choices=PROMPT_FORMATS, default=LORA_PROMPT_FORMAT),
             _arg("--shots", type=int, default=0, help="solved examples before each question"),
             _arg("--out", type=Path, help="write the predictions here (JSONL)"),
             _arg("--choices", type=_choice_counts, default=[5], help="keep questions with "
                  "these choice counts, e.g. 5 or 5,6 (0: numeric) or all"),
             _arg("--with-images", action="store_true",
                  help="also questions that refer to an image"),
-            _arg("--max-new-tokens", type=int, default=256),
+            _arg("--max-new-tokens", type=int, default=QA_MAX_NEW_TOKENS.default),
             _arg("--limit", type=int, help="only the first N selected questions"),
         )),
         Command("score-qa", "score QA predictions (JSONL) against the questions",

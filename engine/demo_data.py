@@ -17,12 +17,12 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 from pathlib import Path
 
 import numpy as np
 
 from engine._demo_corpus import DEMO_CORPUS
+from jradi_desktop.atomic_file import replace_atomically
 from jradi_desktop.contract import ALL_ROLES, BASE_ROLE, MERGED_ROLES, VLM_ROLE
 
 SIZE = 256
@@ -151,11 +151,7 @@ def write_demo_dev_set(out_dir: str | Path, n: int = 8, seed: int = 0) -> Path:
     writer = csv.DictWriter(buffer, fieldnames=["image", "report"], lineterminator="\n")
     writer.writeheader()
     writer.writerows(rows)
-    target = out / DEV_CSV
-    partial = target.with_name(target.name + ".partial")
-    partial.write_text(buffer.getvalue(), encoding="utf-8")
-    os.replace(partial, target)
-    return target
+    return replace_atomically(out / DEV_CSV, buffer.getvalue(), private=False)
 
 
 def write_demo_recipe(out_dir: str | Path, models_dir: str | Path, n_trials: int = 12) -> Path:

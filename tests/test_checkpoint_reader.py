@@ -36,7 +36,8 @@ def test_a_shard_missing_from_the_index_is_named_by_every_reader(
 ) -> None:
     from engine._checkpoint import open_checkpoint
     from engine.errors import ExportError
-    from engine.merge import MergeError, open_model_folder
+    from engine.merge import MergeError
+    from engine.merge._io import open_model_folder
     from jradi_desktop.architectures._bunny_torch import read_tensors
     from jradi_desktop.architectures.bunny_s2 import BunnyConfigError
     from jradi_desktop.models import ConfigError, safetensors_files

@@ -30,7 +30,8 @@ def run_python(script: str) -> str:
 
 # -- search parameters ------------------------------------------------------------------------
 def test_the_wizards_bounds_table_and_the_engines_search_space_agree(qtbot):
-    from engine.evolve import EvolveSettings, SearchSpace
+    from engine.evolve._settings import EvolveSettings
+    from engine.evolve._space import SearchSpace
     from jradi_desktop.ui.tuning._fields import BoundsTable
 
     table = BoundsTable()
@@ -77,7 +78,8 @@ def test_renaming_a_search_parameter_is_one_line():
         from PySide6.QtWidgets import QApplication
 
         app = QApplication([])
-        from engine.evolve import EvolveSettings, SearchSpace
+        from engine.evolve._settings import EvolveSettings
+        from engine.evolve._space import SearchSpace
         from engine.merge import JRadiEvoParams
         from jradi_desktop.ui.tuning._fields import BoundsTable
         from jradi_desktop.ui.tuning._trials import format_params

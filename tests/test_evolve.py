@@ -15,6 +15,7 @@ from evolve_helpers import MODELS, killed_when_trial_starts, states, study_trial
 from engine.data import DataError, load_report_pairs
 from engine.demo_data import demo_reports, write_demo_dev_set
 from engine.evolve import EvolveError, load_evolve_recipe
+from jradi_desktop.contract import StudyOpened
 
 # --- data -------------------------------------------------------------------------------
 
@@ -125,7 +126,7 @@ def test_recipe_problems_are_reported_together(tmp_path, demo_dir, dev_csv):
 def test_samplers_by_name():
     import optuna
 
-    from engine.evolve import make_sampler
+    from engine.evolve._space import make_sampler
 
     assert isinstance(make_sampler("cmaes", 0), optuna.samplers.CmaEsSampler)
     assert isinstance(make_sampler("tpe", 0), optuna.samplers.TPESampler)
@@ -214,7 +215,7 @@ def test_killed_run_resumes_to_exactly_n_trials_and_exports(demo_dir, dev_csv, t
 
     assert main(run) == 0
     events = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
-    assert events[1]["data"] == {"complete": len(done), "running": 0, "failed_stale": killed}
+    assert StudyOpened.from_data(events[1]["data"]) == StudyOpened(len(done), 0, killed)
     result = events[-1]["data"]
     trials = study_trials(ws)
     first = len(done) + len(killed)
@@ -276,7 +277,8 @@ def test_killed_run_resumes_to_exactly_n_trials_and_exports(demo_dir, dev_csv, t
 
 @pytest.mark.slow
 def test_ctrl_c_fails_the_current_trial_and_a_second_worker_is_refused(demo_dir, dev_csv, tmp_path):
-    from engine.evolve import iter_evolve, open_storage
+    from engine.evolve import iter_evolve
+    from engine.evolve._storage import open_storage
 
     recipe = write_recipe(tmp_path, demo_dir, dev_csv, sampler="tpe")
     ws = tmp_path / "ws"
@@ -310,6 +312,7 @@ def test_pruning_scores_part_of_the_dev_set_first(demo_dir, dev_csv, tmp_path):
     result = evolve(recipe, tmp_path / "ws", n_trials=5, export=False)
     trials = study_trials(tmp_path / "ws")
     pruned = [t for t in trials if t.state.name == "PRUNED"]
-    assert result["complete"] == 5 and len(trials) == 5 + len(pruned) and pruned
+    assert result is not None and result.complete == 5
+    assert len(trials) == 5 + len(pruned) and pruned
     assert all(list(t.intermediate_values) == [0] for t in trials)  # half the pairs, scored
     assert not any((tmp_path / "ws" / "trials" / f"{t.number:05d}.jsonl").exists() for t in pruned)

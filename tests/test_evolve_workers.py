@@ -147,7 +147,9 @@ def test_two_workers_share_one_postgres_study(demo_dir, dev_csv, tmp_path, postg
 EXPORT_CHILD = """
 import os, signal, sys
 from pathlib import Path
-from engine.evolve import ExportSettings, iter_export_best, load_evolve_recipe
+from engine.evolve import load_evolve_recipe
+from engine.evolve._export import iter_export_best
+from engine.evolve._settings import ExportSettings
 from engine.merge import JRadiEvoParams, MergeContext
 
 recipe = load_evolve_recipe(sys.argv[1])

@@ -10,19 +10,11 @@ import yaml
 from lora_helpers import run_config, sample, write_config
 
 from engine.data import DataError, InstructionExample, load_instructions
-from engine.lora import (
-    IGNORE_INDEX,
-    BatchPlan,
-    LoraError,
-    collate,
-    encode,
-    instruction_prompt,
-    latest_checkpoint,
-    load_lora_config,
-    parse_lora_config,
-    qlora_unavailable_reason,
-    train,
-)
+from engine.lora import LoraError, load_lora_config, parse_lora_config, train
+from engine.lora._checkpoint import latest_checkpoint
+from engine.lora._dataset import IGNORE_INDEX, BatchPlan, collate, encode
+from engine.lora._model import qlora_unavailable_reason
+from engine.lora._prompts import instruction_prompt
 
 # peft 0.21 reads transformers 5's deprecated ``is_gradient_checkpointing`` when it loads an
 # adapter; not ours to fix (the engine silences it around its own calls).

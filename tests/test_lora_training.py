@@ -13,16 +13,10 @@ import torch
 from lora_helpers import ROOT, run_config, sample, write_config
 
 from engine.data import load_instructions
-from engine.lora import (
-    LoraError,
-    collate,
-    encode,
-    instruction_prompt,
-    latest_checkpoint,
-    list_checkpoints,
-    parse_lora_config,
-    train,
-)
+from engine.lora import LoraError, parse_lora_config, train
+from engine.lora._checkpoint import latest_checkpoint, list_checkpoints
+from engine.lora._dataset import collate, encode
+from engine.lora._prompts import instruction_prompt
 
 # peft 0.21 reads transformers 5's deprecated ``is_gradient_checkpointing`` when it loads an
 # adapter; not ours to fix (the engine silences it around its own calls).

@@ -12,17 +12,15 @@ from engine.merge import (
     JRadiEvoParams,
     MergeContext,
     MergeError,
-    dare_keep,
-    dare_uniform,
-    extract_language_tower,
-    hash32,
-    kth_smallest_magnitudes,
     language_targets,
     merge_state_dicts,
-    open_model_folder,
     splice_language_tower,
-    task_vectors,
 )
+from engine.merge._dare import dare_keep, dare_uniform, hash32
+from engine.merge._io import open_model_folder
+from engine.merge._select import kth_smallest_magnitudes
+from engine.merge._task_vectors import task_vectors
+from engine.merge._vlm import extract_language_tower
 
 # mergekit 0.1.5 imports numpy.core (deprecated) when first loaded; not ours to fix.
 pytestmark = pytest.mark.filterwarnings("ignore:numpy.core is deprecated:DeprecationWarning")

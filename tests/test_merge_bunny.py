@@ -20,7 +20,8 @@ from bunny_checkpoint import write_bunny
 from safetensors.numpy import load_file, save_file
 from test_merge import reference_merge
 
-from engine.merge import JRadiEvoParams, MergeError, Recipe, check_folders, open_model_folder
+from engine.merge import JRadiEvoParams, MergeError, Recipe, check_folders
+from engine.merge._io import open_model_folder
 from jradi_desktop.architectures import get
 
 pytestmark = pytest.mark.filterwarnings("ignore:numpy.core is deprecated:DeprecationWarning")

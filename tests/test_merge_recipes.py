@@ -8,15 +8,9 @@ import pytest
 import torch
 from merge_helpers import _recipe
 
-from engine.merge import (
-    MergeError,
-    Recipe,
-    iter_merge,
-    load_recipe,
-    mergekit_configuration,
-    open_model_folder,
-    run_mergekit,
-)
+from engine.merge import MergeError, Recipe, iter_merge, load_recipe
+from engine.merge._io import open_model_folder
+from engine.merge._mergekit import mergekit_configuration, run_mergekit
 
 # mergekit 0.1.5 imports numpy.core (deprecated) when first loaded; not ours to fix.
 pytestmark = pytest.mark.filterwarnings("ignore:numpy.core is deprecated:DeprecationWarning")

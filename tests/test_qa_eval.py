@@ -10,13 +10,8 @@ import pytest
 
 from engine.cli import main as engine
 from engine.data import DataError, QAQuestion, load_igakuqa
-from engine.lora import (
-    LoraError,
-    pick_shots,
-    question_prompt,
-    read_answer,
-    score_predictions,
-)
+from engine.lora import LoraError, score_predictions
+from engine.lora._prompts import pick_shots, question_prompt, read_answer
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO_QA = ROOT / "resources" / "samples" / "igakuqa_demo"
@@ -243,7 +238,7 @@ def test_eval_qa_with_the_demo_base_writes_predictions_and_metrics(demo_dir, tmp
     for record in records:
         assert record["prompt_format"] == "alpaca" and record["shots"] == 0
         assert record["response"] == read_answer(record["full_response"])
-    rescored = score_predictions(DEMO_QA, out)
+    rescored = score_predictions(DEMO_QA, out).to_data()
     assert {k: rescored[k] for k in ("accuracy", "gestalt", "n")} == {
         k: metrics[k] for k in ("accuracy", "gestalt", "n")
     }

@@ -176,7 +176,7 @@ def test_lora_trains_stops_resumes_evaluates_exports_and_registers(
     wait_idle(qtbot, page)
     assert page.monitor.state == "done", log_text(page)
     metrics = page.evaluation.metrics
-    assert metrics is not None and metrics["n"] == 3
+    assert metrics is not None and metrics.n == 3
     cells = {
         page.evaluation.table.item(r, 0).text(): page.evaluation.table.item(r, 1).text()
         for r in range(page.evaluation.table.rowCount())

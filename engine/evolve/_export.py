@@ -39,6 +39,7 @@ from jradi_desktop.contract import (
     PROGRESS,
     BestFiles,
     Event,
+    StaleExports,
 )
 
 JOB = "evolve"
@@ -97,8 +98,7 @@ def leftovers_event(removed: list[Path]) -> Event:
     """The log event saying which leftovers :func:`remove_stale_exports` removed."""
     names = ", ".join(p.name for p in removed)
     message = f"removed {len(removed)} unfinished export(s) of a killed run: {names}"
-    data = {"event": "stale-exports", "removed": [str(p) for p in removed]}
-    return Event(JOB, LOG, message, data=data)
+    return StaleExports([str(p) for p in removed]).event(JOB, LOG, message)
 
 
 def iter_export_best(

@@ -29,10 +29,22 @@ from engine.evolve._storage import (
     open_storage,
     safe_url,
 )
-from engine.evolve._summary import SUMMARY_DIR, write_atomic, write_summary
+from engine.evolve._summary import SUMMARY_DIR, write_summary
 from engine.evolve._vlm import vlm_family
 from engine.merge import MergeContext, check_folders, resolve_device
-from jradi_desktop.contract import LOG, RECIPE_FILE, RESULT, Event
+from jradi_desktop.atomic_file import replace_atomically
+from jradi_desktop.contract import (
+    LOG,
+    RECIPE_FILE,
+    RESULT,
+    BestFiles,
+    DevSetRead,
+    Event,
+    EvolveResult,
+    ImageRows,
+    StudyOpened,
+    WaitingForWorkers,
+)
 
 if TYPE_CHECKING:
     from engine.data import ReportSet
@@ -94,8 +106,7 @@ def _load(recipe: EvolveRecipe, pairs: list, device: str) -> Generator[Event, No
         f"image rows of the {fitness.family} VLM: {encoded} dev image(s) through the vision "
         "tower and projector so far; every trial reuses them (the merge never changes them)"
     )
-    data = {"event": "image-rows", "family": fitness.family, "images_encoded": encoded}
-    yield Event(JOB, LOG, message, data=data)
+    yield ImageRows(fitness.family, encoded).event(JOB, LOG, message)
     return fitness
 
 
@@ -109,7 +120,7 @@ def _wait_for_others(study: Any, storage: StudyStorage, n: int) -> Iterator[Even
             return
         if (complete, running) != last:
             message = f"waiting for {running} trial(s) of other workers"
-            yield Event(JOB, LOG, message, complete, n, {"event": "waiting"})
+            yield WaitingForWorkers().event(JOB, LOG, message, complete, n)
             last = (complete, running)
         time.sleep(min(1.0, interval))
         fail_stale_trials(study)  # a dead worker's trial is failed and queued again
@@ -162,8 +173,8 @@ def _setup(
         findings_col=data.findings_col,
     )
     message = f"{len(dev)} dev pairs from {data.path} ({dev.skipped} skipped: empty findings)"
-    yield Event(JOB, LOG, message, 0, n, {"pairs": len(dev), "skipped": dev.skipped})
-    write_atomic(ws / RECIPE_FILE, recipe.to_yaml())
+    yield DevSetRead(len(dev), dev.skipped).event(JOB, LOG, message, 0, n)
+    replace_atomically(ws / RECIPE_FILE, recipe.to_yaml(), private=False)
     space = SearchSpace(settings, len(recipe.models))
     start = space.clip(recipe.jradievo_params()) if recipe.parameters else None
     sampler = make_sampler(settings.sampler, settings.seed, start)  # fails early if missing
@@ -191,15 +202,10 @@ def _open_study(run: _Run, st: StudyStorage) -> Generator[Event, None, tuple[Any
     if run.start is not None and not study.trials:
         study.enqueue_trial(run.start, skip_if_exists=True)
     complete, running = counts(study)
-    yield Event(
-        JOB,
-        LOG,
-        f"study {run.name!r} in {safe_url(st.url)}: {complete} of {run.n} trials complete"
-        + (f"; trial(s) {stale} of a dead worker marked FAIL" if stale else ""),
-        complete,
-        run.n,
-        {"complete": complete, "running": running, "failed_stale": stale},
+    message = f"study {run.name!r} in {safe_url(st.url)}: {complete} of {run.n} trials complete" + (
+        f"; trial(s) {stale} of a dead worker marked FAIL" if stale else ""
     )
+    yield StudyOpened(complete, running, stale).event(JOB, LOG, message, complete, run.n)
     return study, stale
 
 
@@ -223,9 +229,9 @@ def _run_trials(
 
 def _export_best(
     run: _Run, study: Any, runner: TrialRunner | None, complete: int, running: int
-) -> Generator[Event, None, dict[str, Any]]:
+) -> Generator[Event, None, BestFiles | None]:
     """Export the best trial (unless other workers still run trials); returns its files."""
-    files: dict[str, Any] = {}
+    files = None
     if not run.do_export:
         return files
     if running:
@@ -240,7 +246,7 @@ def _export_best(
         run.ws, settings,
     )  # fmt: skip
     for event in exporting:
-        files.update(event.data)
+        files = BestFiles.from_event(event) or files
         yield event
     return files
 
@@ -274,30 +280,32 @@ def iter_evolve(
         # images through the vision path in this run: a Bunny's dev images once, any trials
         encoded = runner.fitness.images_encoded if runner else 0
         url = safe_url(st.url)
-        extra = {"n_trials": run.n, "storage": url, "images_encoded": encoded, **files}
+        exported = files.to_data() if files else {}
+        extra = {"n_trials": run.n, "storage": url, "images_encoded": encoded, **exported}
         summary = write_summary(study, run.space.names, run.ws / SUMMARY_DIR, extra)
-    result = {
-        "workspace": str(run.ws),
-        "study": run.name,
-        "storage": url,
-        "complete": complete,
-        "best_trial": best.number,
-        "best_score": best.value,
-        "best_params": {k: best.params[k] for k in run.space.names},
-        "ran": runner.ran if runner else [],
-        "failed_stale": stale,
-        "images_encoded": encoded,
-        "summary": summary,
-        **files,
-    }
+    result = EvolveResult(
+        workspace=str(run.ws),
+        study=run.name,
+        storage=url,
+        complete=complete,
+        best_trial=best.number,
+        best_score=best.value,
+        best_params={k: best.params[k] for k in run.space.names},
+        ran=runner.ran if runner else [],
+        failed_stale=stale,
+        images_encoded=encoded,
+        summary=summary,
+        **exported,
+    )
     message = f"best: trial {best.number}, ROUGE-L {best.value:.4f} ({complete} trials)"
-    yield Event(JOB, RESULT, message, complete, run.n, result)
+    yield result.event(JOB, RESULT, message, complete, run.n)
 
 
-def evolve(recipe: EvolveRecipe | str | Path, workspace: str | Path, **options: Any) -> dict:
-    """Run ``iter_evolve`` to its end; return its result data."""
-    result: dict = {}
+def evolve(
+    recipe: EvolveRecipe | str | Path, workspace: str | Path, **options: Any
+) -> EvolveResult | None:
+    """Run ``iter_evolve`` to its end; return its result."""
+    result = None
     for event in iter_evolve(recipe, workspace, **options):
-        if event.kind == RESULT:
-            result = event.data
+        result = EvolveResult.from_event(event, RESULT) or result
     return result

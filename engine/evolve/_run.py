@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 from engine.evolve._fitness import Cancelled, ReportFitness
 from engine.evolve._settings import EvolveSettings
 from engine.evolve._space import SearchSpace
-from engine.evolve._summary import write_atomic
+from jradi_desktop.atomic_file import replace_atomically
 from jradi_desktop.contract import (
     LOG,
     PROGRESS,
@@ -138,7 +138,9 @@ class TrialRunner:
             TrialText(trial.number, i, str(pair.image), pair.findings, text, score).to_data()
             for i, (pair, text, score) in enumerate(rows)
         ]
-        write_atomic(path, "".join(json.dumps(x, ensure_ascii=False) + "\n" for x in lines))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        text = "".join(json.dumps(x, ensure_ascii=False) + "\n" for x in lines)
+        replace_atomically(path, text, private=False)
         trial.set_user_attr("seconds", seconds)
         trial.set_user_attr("merge_seconds", result.merge_seconds)
         trial.set_user_attr("generate_seconds", result.generate_seconds)

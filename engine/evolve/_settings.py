@@ -35,13 +35,24 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from engine._yaml_config import read_yaml_mapping, validate
+from engine._yaml_config import limited, read_yaml_mapping, validate
 from engine.evolve._errors import EvolveError
 from engine.merge import Recipe
-from jradi_desktop.contract import FAMILIES, PER_MODEL, RANGES, STUDY_NAME
+from jradi_desktop.contract import (
+    EVOLVE_BATCH_SIZE,
+    EVOLVE_MAX_NEW_TOKENS,
+    EVOLVE_N_TRIALS,
+    EVOLVE_SAMPLER,
+    FAMILIES,
+    PER_MODEL,
+    RANGES,
+    SAMPLERS,
+    STUDY_NAME,
+    OutType,
+    QuantType,
+)
 from jradi_desktop.imaging import MODEL_SIZE
 
-SAMPLER_NAMES = ("cmaes", "tpe", "gp", "random")
 Pair = tuple[float, float]
 
 
@@ -75,8 +86,8 @@ class ExportSettings(BaseModel):
 
     enabled: bool = True
     gguf: bool = True
-    outtype: Literal["f32", "f16"] = "f16"
-    quantize: Literal["Q8_0", "Q4_K_M"] | None = None
+    outtype: OutType = "f16"
+    quantize: QuantType | None = None
 
 
 class EvolveSettings(BaseModel):
@@ -85,12 +96,12 @@ class EvolveSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     data: DataSettings
-    n_trials: int = Field(1000, ge=1)
-    sampler: str = "cmaes"
+    n_trials: int = limited(EVOLVE_N_TRIALS)
+    sampler: str = EVOLVE_SAMPLER
     seed: int = 0
     bounds: dict[str, Pair | list[Pair]] = Field(default_factory=dict)
-    max_new_tokens: int = Field(256, ge=1)
-    batch_size: int = Field(16, ge=1)
+    max_new_tokens: int = limited(EVOLVE_MAX_NEW_TOKENS)
+    batch_size: int = limited(EVOLVE_BATCH_SIZE)
     image_size: tuple[int, int] = MODEL_SIZE
     model_dtype: Literal["auto", "float32", "float16", "bfloat16"] = "auto"
     decoder: Literal["auto", "transformers"] = "auto"
@@ -110,9 +121,9 @@ class EvolveSettings(BaseModel):
     def problems(self, n_models: int) -> list[str]:
         """Cross-field problems given the recipe's number of models."""
         out = []
-        if self.sampler not in SAMPLER_NAMES:
+        if self.sampler not in SAMPLERS:
             out.append(
-                f"evolve.sampler {self.sampler!r} is not known; choose one of {list(SAMPLER_NAMES)}"
+                f"evolve.sampler {self.sampler!r} is not known; choose one of {list(SAMPLERS)}"
             )
         unknown = sorted(set(self.bounds) - set(RANGES))
         if unknown:

@@ -9,9 +9,9 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from engine.evolve._errors import EvolveError
-from engine.evolve._settings import SAMPLER_NAMES, EvolveSettings, Pruning
+from engine.evolve._settings import EvolveSettings, Pruning
 from engine.merge import JRadiEvoParams
-from jradi_desktop.contract import FAMILIES, param_names
+from jradi_desktop.contract import FAMILIES, SAMPLERS, param_names
 
 if TYPE_CHECKING:
     import optuna
@@ -55,7 +55,7 @@ def _cmaes(seed: int, x0: dict[str, float] | None) -> optuna.samplers.BaseSample
         raise EvolveError(
             "the CMA-ES sampler needs the 'cmaes' package, which is not installed: "
             "pip install cmaes (or pip install 'jradi-desktop[engine]'); or choose another "
-            f"sampler ({', '.join(n for n in SAMPLER_NAMES if n != 'cmaes')})."
+            f"sampler ({', '.join(n for n in SAMPLERS if n != 'cmaes')})."
         )
     import optuna
 
@@ -82,7 +82,7 @@ def _random(seed: int, x0: dict[str, float] | None) -> optuna.samplers.BaseSampl
     return optuna.samplers.RandomSampler(seed=seed)
 
 
-SAMPLERS: dict[str, Callable[[int, dict[str, float] | None], Any]] = {
+SAMPLER_FACTORIES: dict[str, Callable[[int, dict[str, float] | None], Any]] = {
     "cmaes": _cmaes,
     "tpe": _tpe,
     "gp": _gp,
@@ -95,9 +95,9 @@ def make_sampler(
 ) -> optuna.samplers.BaseSampler:
     """The sampler registered as ``name`` (CMA-ES takes ``x0`` as its mean's start)."""
     try:
-        factory = SAMPLERS[name]
+        factory = SAMPLER_FACTORIES[name]
     except KeyError:
-        known = list(SAMPLERS)
+        known = list(SAMPLER_FACTORIES)
         raise EvolveError(f"sampler {name!r} is not known; choose one of {known}.") from None
     return factory(seed, x0)
 

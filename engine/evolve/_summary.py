@@ -9,27 +9,16 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from jradi_desktop.atomic_file import replace_atomically
 
 if TYPE_CHECKING:
     import optuna
 
 SUMMARY_DIR = "summary"
-
-
-def write_atomic(path: Path, data: str | bytes) -> Path:
-    """Write ``data`` to a temp file beside ``path``, then rename it over ``path``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
-    if isinstance(data, str):
-        partial.write_text(data, encoding="utf-8")
-    else:
-        partial.write_bytes(data)
-    os.replace(partial, path)
-    return path
 
 
 def trial_rows(trials: Sequence[optuna.trial.FrozenTrial], names: Sequence[str]) -> list[dict]:
@@ -105,7 +94,7 @@ def plot_scores(trials: Sequence[optuna.trial.FrozenTrial], path: Path, title: s
     fig.tight_layout()
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png")
-    return write_atomic(path, buffer.getvalue())
+    return replace_atomically(path, buffer.getvalue(), private=False)
 
 
 def write_summary(
@@ -127,16 +116,20 @@ def write_summary(
         "best_params": {n: best.params[n] for n in names} if best else None,
         **extra,
     }
+    title = (
+        f"# {study.study_name}\n\nBest: trial {info['best_trial']}, ROUGE-L {info['best_score']}"
+    )
+    texts = {
+        "csv": ("trials.csv", _csv(rows)),
+        "markdown": ("trials.md", f"{title}\n\n" + _markdown(rows, info["best_trial"])),
+        "best": ("best.json", json.dumps(info, ensure_ascii=False, indent=2) + "\n"),
+    }
+    out_dir.mkdir(parents=True, exist_ok=True)
     paths = {
-        "csv": write_atomic(out_dir / "trials.csv", _csv(rows)),
-        "markdown": write_atomic(
-            out_dir / "trials.md",
-            f"# {study.study_name}\n\nBest: trial {info['best_trial']}, ROUGE-L "
-            f"{info['best_score']}\n\n" + _markdown(rows, info["best_trial"]),
-        ),
-        "best": write_atomic(
-            out_dir / "best.json", json.dumps(info, ensure_ascii=False, indent=2) + "\n"
-        ),
+        **{
+            k: replace_atomically(out_dir / name, text, private=False)
+            for k, (name, text) in texts.items()
+        },
         "plot": plot_scores(trials, out_dir / "scores.png", f"JRadiEvo search: {study.study_name}"),
     }
     return {k: str(v) for k, v in paths.items()}

@@ -5,8 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from engine.errors import ExportError
-
-QUANT_TYPES = ("Q8_0", "Q4_K_M")
+from jradi_desktop.contract import QUANT_TYPES
 
 
 def quantize_gguf(source: Path, target: Path, qtype: str, threads: int = 0) -> Path:

@@ -29,18 +29,18 @@ target_modules: all-linear}``. Every cross-field rule is checked in one
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from engine._yaml_config import read_yaml_mapping, validate
+from engine._yaml_config import limited, read_yaml_mapping, validate
 from engine.lora._errors import LoraError
+from jradi_desktop import contract
+from jradi_desktop.contract import OutType, PromptFormat, QuantType, TargetModules, device_problem
 
 CONFIG_FILE = "lora_config.yaml"
 QKV = ("q_proj", "k_proj", "v_proj")
-_DEVICE = re.compile(r"^(auto|cpu|cuda(:\d+)?)$")
 
 
 class LoraSettings(BaseModel):
@@ -48,10 +48,10 @@ class LoraSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    r: int = Field(8, ge=1)
-    alpha: float = Field(32, gt=0)
-    dropout: float = Field(0.05, ge=0, lt=1)
-    target_modules: Literal["qkv", "all-linear"] | list[str] = "qkv"
+    r: int = limited(contract.LORA_R)
+    alpha: float = limited(contract.LORA_ALPHA)
+    dropout: float = limited(contract.LORA_DROPOUT)
+    target_modules: TargetModules | list[str] = contract.LORA_TARGET_MODULES
 
     def peft_targets(self) -> list[str] | str:
         """What peft's ``LoraConfig(target_modules=...)`` takes."""
@@ -65,8 +65,8 @@ class GGUFSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    outtype: Literal["f32", "f16"] = "f16"
-    quantize: Literal["Q8_0", "Q4_K_M"] | None = None
+    outtype: OutType = "f16"
+    quantize: QuantType | None = None
 
 
 class LoraTrainConfig(BaseModel):
@@ -77,23 +77,23 @@ class LoraTrainConfig(BaseModel):
     base_model: Path
     data: list[Path] = Field(min_length=1)
     strict_data: bool = False
-    prompt_format: Literal["alpaca", "medpalm"] = "alpaca"
+    prompt_format: PromptFormat = contract.LORA_PROMPT_FORMAT
     template: Literal["chat", "raw"] = "chat"
     lora: LoraSettings = Field(default_factory=LoraSettings)
     quantization: Literal["none", "4bit"] = "none"
-    max_input_length: int = Field(512, ge=8)
-    max_target_length: int = Field(512, ge=1)
-    learning_rate: float = Field(5e-5, gt=0)
+    max_input_length: int = limited(contract.LORA_MAX_INPUT_LENGTH)
+    max_target_length: int = limited(contract.LORA_MAX_TARGET_LENGTH)
+    learning_rate: float = limited(contract.LORA_LEARNING_RATE)
     lr_scheduler: Literal["linear", "constant", "cosine"] = "linear"
     warmup_steps: int = Field(0, ge=0)
     weight_decay: float = Field(0.0, ge=0)
     max_grad_norm: float | None = Field(1.0, gt=0)
     gradient_checkpointing: bool = False
-    max_steps: int | None = Field(None, ge=1)
+    max_steps: int | None = Field(None, ge=contract.LORA_MAX_STEPS.ge)
     epochs: float | None = Field(None, gt=0)
-    batch_size: int = Field(8, ge=1)
+    batch_size: int = limited(contract.LORA_BATCH_SIZE)
     gradient_accumulation_steps: int = Field(1, ge=1)
-    save_every: int = Field(100, ge=1)
+    save_every: int = limited(contract.LORA_SAVE_EVERY)
     keep_checkpoints: int = Field(2, ge=1)
     log_every: int = Field(1, ge=1)
     seed: int = 42
@@ -121,8 +121,8 @@ class LoraTrainConfig(BaseModel):
             problems.append(
                 "gguf: the GGUF is exported from the merged model; set merge: true as well"
             )
-        if not _DEVICE.match(self.device):
-            problems.append(f"device {self.device!r} must be auto, cpu, cuda or cuda:N")
+        if device := device_problem(self.device):
+            problems.append(device)
         if self.quantization == "4bit" and self.device == "cpu":
             problems.append(
                 "quantization: 4bit (QLoRA) runs on a CUDA GPU through bitsandbytes; "

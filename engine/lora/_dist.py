@@ -72,17 +72,6 @@ def gather_objects(info: DistInfo, obj: Any) -> list[Any]:
     return out
 
 
-def broadcast_object(info: DistInfo, obj: Any) -> Any:
-    """Rank 0's ``obj`` on every process."""
-    if not info.distributed:
-        return obj
-    import torch.distributed as dist
-
-    box = [obj]
-    dist.broadcast_object_list(box, src=0)
-    return box[0]
-
-
 def barrier(info: DistInfo) -> None:
     if info.distributed:
         import torch.distributed as dist

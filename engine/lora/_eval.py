@@ -9,9 +9,9 @@ selection is the JMedLoRA harness's: questions that need no image, with five cho
 from __future__ import annotations
 
 import json
-import os
 import time
 from collections.abc import Collection, Generator, Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +19,15 @@ from engine.data import QADataset, QAQuestion, load_igakuqa
 from engine.lora._errors import LoraError
 from engine.lora._prompts import check_format, pick_shots, question_prompt, read_answer
 from engine.lora._score import score_records
-from jradi_desktop.contract import PROGRESS, RESULT, Event, QAProgress
+from jradi_desktop.atomic_file import replace_atomically
+from jradi_desktop.contract import (
+    LORA_PROMPT_FORMAT,
+    PROGRESS,
+    QA_MAX_NEW_TOKENS,
+    RESULT,
+    Event,
+    QAProgress,
+)
 
 JOB = "eval-qa"
 
@@ -41,11 +49,8 @@ def model_spec(model: str | Path) -> Any:
 
 def _write_jsonl(path: Path, records: list[dict[str, Any]]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f".{path.name}.partial-{os.getpid()}")
-    with partial.open("w", encoding="utf-8") as handle:
-        for record in records:
-            handle.write(json.dumps(record, ensure_ascii=False) + "\n")
-    os.replace(partial, path)
+    lines = "".join(json.dumps(record, ensure_ascii=False) + "\n" for record in records)
+    replace_atomically(path, lines, private=False)
 
 
 def _select(
@@ -116,12 +121,12 @@ def iter_eval_qa(
     dataset: str | Path,
     model: str | Path,
     *,
-    prompt_format: str = "alpaca",
+    prompt_format: str = LORA_PROMPT_FORMAT,
     shots: int = 0,
     out: str | Path | None = None,
     text_only: bool | None = True,
     n_choices: Collection[int] | None = (5,),
-    max_new_tokens: int = 256,
+    max_new_tokens: int = QA_MAX_NEW_TOKENS.default,
     limit: int | None = None,
 ) -> Iterator[Event]:
     """Answer the selected questions of ``dataset`` with ``model``, write the predictions to
@@ -134,22 +139,21 @@ def iter_eval_qa(
     records = yield from _answer(spec, model, questions, prompt_format, shots, max_new_tokens)
     if out is not None:
         _write_jsonl(Path(out), records)
-    metrics = score_records(data, records, data.problems)
-    metrics.update(
-        {
-            "model": str(spec.path),
-            "backend": spec.kind,
-            "max_new_tokens": max_new_tokens,
-            "dataset": str(data.root),
-            "selection": {
-                "text_only": text_only,
-                "choices": sorted(n_choices) if n_choices is not None else None,
-                "limit": limit,
-            },
-            "predictions": str(out) if out is not None else None,
-            "seconds": round(time.monotonic() - started, 3),
-        }
+    metrics = replace(
+        score_records(data, records, data.problems),
+        model=str(spec.path),
+        backend=spec.kind,
+        max_new_tokens=max_new_tokens,
+        dataset=str(data.root),
+        selection={
+            "text_only": text_only,
+            "choices": sorted(n_choices) if n_choices is not None else None,
+            "limit": limit,
+        },
+        predictions=str(out) if out is not None else None,
+        seconds=round(time.monotonic() - started, 3),
+        prompt_format=prompt_format,
+        shots=shots,
     )
-    metrics["prompt_format"], metrics["shots"] = prompt_format, shots
     n = len(records)
-    yield Event(JOB, RESULT, f"{n} questions answered", n, n, metrics)
+    yield metrics.event(JOB, RESULT, f"{n} questions answered", n, n)

@@ -21,12 +21,9 @@ gold answer before the question, separated by a blank line.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Literal
 
 from engine.data import InstructionExample, QAQuestion
-
-PromptFormat = Literal["alpaca", "medpalm"]
-PROMPT_FORMATS: tuple[PromptFormat, ...] = ("alpaca", "medpalm")
+from jradi_desktop.contract import PROMPT_FORMATS, PromptFormat
 
 INSTRUCTION_MARK = "### 指示："
 INPUT_MARK = "### 入力："

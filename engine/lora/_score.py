@@ -10,6 +10,7 @@ text, the official IgakuQA letter-set accuracy and points, overall, by exam year
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,7 @@ from engine.data import DataProblem, QADataset, load_igakuqa
 from engine.data._jsonl import read_jsonl
 from engine.lora._errors import LoraError
 from engine.metrics import aggregate, score_question
+from jradi_desktop.contract import QAMetrics
 
 
 def read_predictions(path: str | Path) -> tuple[list[dict[str, Any]], list[DataProblem]]:
@@ -48,7 +50,7 @@ def score_records(
     dataset: QADataset,
     records: Iterable[Mapping[str, Any]],
     problems: Sequence[DataProblem | str] = (),
-) -> dict[str, Any]:
+) -> QAMetrics:
     """Metrics of prediction records (``problem_id``, ``response``) against ``dataset``.
 
     Records naming a question not in the dataset, and repeats of a question, are listed
@@ -82,19 +84,20 @@ def score_records(
     if not scores:
         detail = "; ".join(notes[:5]) or "the predictions are empty"
         raise LoraError(f"no prediction matches a question of {dataset.root} ({detail}).")
-    result = aggregate(scores, ids)
-    result["unanswered"] = len(questions) - len(ids)
-    result["prompt_format"] = _common(used, "prompt_format")
-    result["shots"] = _common(used, "shots")
-    result["problems"] = notes
-    return result
+    metrics = QAMetrics.from_data(aggregate(scores, ids))
+    assert metrics is not None  # aggregate() writes every field QAMetrics requires
+    return replace(
+        metrics,
+        unanswered=len(questions) - len(ids),
+        prompt_format=_common(used, "prompt_format"),
+        shots=_common(used, "shots"),
+        problems=notes,
+    )
 
 
-def score_predictions(dataset: str | Path | QADataset, predictions: str | Path) -> dict[str, Any]:
+def score_predictions(dataset: str | Path | QADataset, predictions: str | Path) -> QAMetrics:
     """``jradi-engine score-qa``: read both files and score (see :func:`score_records`)."""
     data = dataset if isinstance(dataset, QADataset) else load_igakuqa(dataset)
     records, problems = read_predictions(predictions)
     result = score_records(data, records, [*data.problems, *problems])
-    result["dataset"] = str(data.root)
-    result["predictions"] = str(predictions)
-    return result
+    return replace(result, dataset=str(data.root), predictions=str(predictions))

@@ -39,7 +39,8 @@ from engine.lora._dist import (
 from engine.lora._model import count_parameters, load_for_training, resolve_device
 from engine.lora._output import merge_adapter, save_adapter
 from engine.lora._prompts import instruction_prompt
-from engine.lora._workspace import check_workspace, make_optimizer, write_atomic
+from engine.lora._workspace import check_workspace, make_optimizer
+from jradi_desktop.atomic_file import replace_atomically
 from jradi_desktop.contract import (
     ADAPTER_DIR,
     GGUF_DIR,
@@ -48,17 +49,18 @@ from jradi_desktop.contract import (
     MERGED_DIR,
     PROGRESS,
     RESULT,
+    CheckpointSaved,
+    DataProblems,
     Event,
+    ExportingGguf,
+    MergingAdapter,
     TrainProgress,
     TrainResult,
     TrainResumed,
+    TrainStarted,
 )
 
 JOB = "lora"
-
-
-def _log(message: str, step: int = 0, total: int = 0, /, **data: Any) -> Event:
-    return Event(JOB, LOG, message, step, total, data)
 
 
 def iter_train(config: LoraTrainConfig | str | Path, workspace: str | Path) -> Iterator[Event]:
@@ -104,12 +106,12 @@ def _run(config: LoraTrainConfig, workspace: Path, info: DistInfo) -> Iterator[E
     if main:
         workspace.mkdir(parents=True, exist_ok=True)
         remove_partials(workspace)
-        write_atomic(workspace / CONFIG_FILE, config.to_yaml())
+        replace_atomically(workspace / CONFIG_FILE, config.to_yaml(), private=False)
     data = load_instructions(*config.data, strict=config.strict_data)
     if main and data.problems:
         shown = [str(p) for p in data.problems[:20]]
-        yield _log(skipped_summary("training data", data.problems), event="data_problems",
-                   level="warning", count=len(data.problems), problems=shown)  # fmt: skip
+        problems = DataProblems(len(data.problems), shown)
+        yield problems.event(JOB, LOG, skipped_summary("training data", data.problems))
     device = resolve_device(config.device, info.local_rank)
     torch.manual_seed(config.seed)  # the same adapter initialisation on every process
     model, tokenizer = load_for_training(config, device)
@@ -123,10 +125,9 @@ def _run(config: LoraTrainConfig, workspace: Path, info: DistInfo) -> Iterator[E
     if main:
         trainable, n_params = count_parameters(model)
         cut = sum(e.prompt_truncated or e.response_truncated for e in encoded)
-        yield _log(f"{len(encoded)} examples, {total} steps on {device}", event="start",
-                   examples=len(encoded), steps=total, device=device, world_size=info.world_size,
-                   trainable_parameters=trainable, parameters=n_params,
-                   truncated_examples=cut)  # fmt: skip
+        started_event = TrainStarted(len(encoded), total, device, info.world_size, trainable,
+                                     n_params, cut)  # fmt: skip
+        yield started_event.event(JOB, LOG, f"{len(encoded)} examples, {total} steps on {device}")
     start, losses = 0, []
     checkpoint = latest_checkpoint(workspace)
     if checkpoint is not None:
@@ -165,8 +166,8 @@ def _run(config: LoraTrainConfig, workspace: Path, info: DistInfo) -> Iterator[E
                 extra = {"losses": losses, "total_steps": total}
                 saved = save_checkpoint(workspace, done, model, optimizer, scheduler, rngs,
                                         extra, config.keep_checkpoints)  # fmt: skip
-                yield _log(f"checkpoint at step {done}", done, total, event="checkpoint",
-                           step=done, path=str(saved.path))  # fmt: skip
+                saved_event = CheckpointSaved(done, str(saved.path))
+                yield saved_event.event(JOB, LOG, f"checkpoint at step {done}", done, total)
     if main:
         save_adapter(model, tokenizer, workspace / ADAPTER_DIR)
     barrier(info)
@@ -210,12 +211,12 @@ def _finish(
 ) -> Iterator[Event]:
     merged = gguf_file = None
     if config.merge:
-        yield _log("merging the adapter into the base model", event="merge")
+        yield MergingAdapter().event(JOB, LOG, "merging the adapter into the base model")
         merged = merge_adapter(config.base_model, workspace / ADAPTER_DIR, workspace / MERGED_DIR)
     if config.gguf is not None:
         from engine.export import export_gguf
 
-        yield _log("exporting the merged model to GGUF", event="gguf")
+        yield ExportingGguf().event(JOB, LOG, "exporting the merged model to GGUF")
         gguf = config.gguf
         exported = export_gguf(workspace / MERGED_DIR, workspace / GGUF_DIR, gguf.outtype,
                                gguf.quantize)  # fmt: skip
@@ -235,6 +236,6 @@ def _finish(
         losses=losses,
     )
     summary = json.dumps(result.summary(), indent=2, ensure_ascii=False)
-    write_atomic(workspace / LORA_RESULT, summary + "\n")
+    replace_atomically(workspace / LORA_RESULT, summary + "\n", private=False)
     message = f"LoRA adapter written to {workspace / ADAPTER_DIR}"
     yield result.event(JOB, RESULT, message, total, total)

@@ -4,7 +4,6 @@ with its learning-rate schedule (part of what a resumed run must rebuild identic
 from __future__ import annotations
 
 import math
-import os
 from pathlib import Path
 from typing import Any
 
@@ -16,13 +15,6 @@ from jradi_desktop.contract import LORA_RESULT
 RESUMABLE_FIELDS = frozenset(
     {"merge", "gguf", "save_every", "keep_checkpoints", "log_every", "strict_data"}
 )
-
-
-def write_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to a temporary file beside ``path`` and rename it over ``path``."""
-    partial = path.with_name(f".{path.name}.partial-{os.getpid()}")
-    partial.write_text(text, encoding="utf-8")
-    os.replace(partial, path)
 
 
 def check_workspace(config: LoraTrainConfig, workspace: Path) -> None:

@@ -21,7 +21,6 @@ problems in one ``ValueError``.
 from __future__ import annotations
 
 import math
-import re
 from pathlib import Path
 from typing import Any, Literal
 
@@ -31,12 +30,11 @@ from engine._yaml_config import read_yaml_mapping, validate
 from engine.merge._errors import MergeError
 from engine.merge._jradievo import JRadiEvoParams
 from engine.merge._mergekit import MERGEKIT_METHODS, PER_MODEL, SHARED
-from jradi_desktop.contract import FAMILIES, RANGES
+from jradi_desktop.contract import FAMILIES, RANGES, device_problem
 from jradi_desktop.contract import PER_MODEL as SEARCH_PER_MODEL
 
 METHODS = ("jradievo", *MERGEKIT_METHODS)
 RECIPE_FILE = "jradi_recipe.yaml"
-_DEVICE = re.compile(r"^(auto|cpu|cuda(:\d+)?)$")
 # jradievo's ranges (REFERENCE.md §1): name -> (low, high).
 
 
@@ -113,8 +111,8 @@ class Recipe(BaseModel):
                 f"models: {', '.join(twice)} listed more than once (the base counts); "
                 "each folder may appear once"
             )
-        if not _DEVICE.match(self.device):
-            problems.append(f"device {self.device!r} must be auto, cpu, cuda or cuda:N")
+        if device := device_problem(self.device):
+            problems.append(device)
         if self.method == "jradievo":
             self._check_jradievo(problems, n)
         elif self.method in MERGEKIT_METHODS:

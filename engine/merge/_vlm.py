@@ -14,7 +14,6 @@ architecture registry's answer.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 from collections.abc import Mapping
 from pathlib import Path
@@ -24,6 +23,7 @@ from engine._checkpoint import Checkpoint
 from engine.merge._errors import MergeError
 from engine.merge._io import open_model_folder
 from jradi_desktop.architectures import architectures
+from jradi_desktop.atomic_file import replacing
 
 if TYPE_CHECKING:
     import torch
@@ -55,9 +55,8 @@ def _open_vlm(vlm_dir: str | Path) -> Checkpoint:
 def _save_atomic(tensors: dict[str, torch.Tensor], path: Path, metadata: dict[str, str]) -> None:
     from safetensors.torch import save_file
 
-    partial = path.with_name(path.name + ".partial")
-    save_file(tensors, str(partial), metadata=metadata)
-    os.replace(partial, path)
+    with replacing(path, private=False) as partial:
+        save_file(tensors, str(partial), metadata=metadata)
 
 
 def _metadata(path: Path) -> dict[str, str]:

@@ -14,6 +14,7 @@ from typing import Any, ClassVar, Self
 
 PROGRESS, LOG, RESULT, ERROR = "progress", "log", "result", "error"
 KINDS = (PROGRESS, LOG, RESULT, ERROR)
+WARNING = "warning"  # ``data["level"]`` of a log event the terminal shows in full
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,11 @@ class Event:
     @classmethod
     def from_json(cls, line: str) -> Event:
         return cls(**json.loads(line))
+
+    @property
+    def is_warning(self) -> bool:
+        """A log event the user should read in full (e.g. skipped data lines)."""
+        return self.kind == LOG and self.data.get("level") == WARNING
 
     @property
     def remaining_s(self) -> float | None:
@@ -64,7 +70,11 @@ def parse_event(line: str) -> Event | None:
 
 @dataclass(frozen=True)
 class Payload:
-    """The typed ``data`` of one kind of event; ``TAG`` is its ``data["event"]`` (or none)."""
+    """The typed ``data`` of one kind of event; ``TAG`` is its ``data["event"]`` (or none).
+
+    Every ``data`` a job writes is one of these: a new field is added with a default, so
+    that lines written by an older engine still read (``from_data`` ignores unknown keys).
+    """
 
     TAG: ClassVar[str] = ""
 
@@ -81,7 +91,8 @@ class Payload:
         if cls.TAG and data.get("event") != cls.TAG:
             return None
         fields = dataclasses.fields(cls)
-        required = [f.name for f in fields if f.default is dataclasses.MISSING]
+        missing = dataclasses.MISSING  # a field with a default or a default factory may be left out
+        required = [f.name for f in fields if f.default is missing and f.default_factory is missing]
         if any(name not in data for name in required):
             return None
         return cls(**{f.name: data[f.name] for f in fields if f.name in data})
@@ -125,6 +136,70 @@ class BatchDone(Payload):
 
 
 @dataclass(frozen=True)
+class DevSetRead(Payload):
+    """The dev set the evolution scores on: the pairs read and those skipped."""
+
+    TAG: ClassVar[str] = "dev-set"
+    pairs: int
+    skipped: int
+
+
+@dataclass(frozen=True)
+class StudyOpened(Payload):
+    """The study created or resumed; ``failed_stale``: dead workers' trials marked FAIL."""
+
+    TAG: ClassVar[str] = "study"
+    complete: int
+    running: int
+    failed_stale: list[int] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class ImageRows(Payload):
+    """The VLM's dev images through its vision tower and projector (every trial reuses them)."""
+
+    TAG: ClassVar[str] = "image-rows"
+    family: str
+    images_encoded: int
+
+
+@dataclass(frozen=True)
+class WaitingForWorkers(Payload):
+    """Other workers' running trials would finish the study; the event's step counts the
+    complete trials."""
+
+    TAG: ClassVar[str] = "waiting"
+
+
+@dataclass(frozen=True)
+class StaleExports(Payload):
+    """Unfinished exports of a killed run, removed."""
+
+    TAG: ClassVar[str] = "stale-exports"
+    removed: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class EvolveResult(Payload):
+    """The outcome of ``jradi-engine evolve``: the best trial and what was written."""
+
+    workspace: str
+    study: str
+    storage: str
+    complete: int
+    best_trial: int
+    best_score: float
+    best_params: dict[str, float]
+    ran: list[int]
+    failed_stale: list[int]
+    images_encoded: int
+    summary: dict[str, str]
+    model_dir: str | None = None  # the exported best model (BestFiles), when exported
+    gguf: str | None = None
+    mmproj: str | None = None
+
+
+@dataclass(frozen=True)
 class TrialRow(Payload):
     """One trial of a study's history (``jradi-engine history``)."""
 
@@ -155,6 +230,45 @@ class TrainProgress(Payload):
     elapsed_s: float
     remaining_s: float
     epoch: float
+
+
+@dataclass(frozen=True)
+class DataProblems(Payload):
+    """Lines of the training data that did not load (the first 20 named); a warning."""
+
+    TAG: ClassVar[str] = "data_problems"
+    count: int
+    problems: list[str] = field(default_factory=list)
+    level: str = WARNING
+
+
+@dataclass(frozen=True)
+class TrainStarted(Payload):
+    TAG: ClassVar[str] = "start"
+    examples: int
+    steps: int
+    device: str
+    world_size: int
+    trainable_parameters: int
+    parameters: int
+    truncated_examples: int
+
+
+@dataclass(frozen=True)
+class CheckpointSaved(Payload):
+    TAG: ClassVar[str] = "checkpoint"
+    step: int
+    path: str
+
+
+@dataclass(frozen=True)
+class MergingAdapter(Payload):
+    TAG: ClassVar[str] = "merge"
+
+
+@dataclass(frozen=True)
+class ExportingGguf(Payload):
+    TAG: ClassVar[str] = "gguf"
 
 
 @dataclass(frozen=True)
@@ -194,6 +308,50 @@ class TrainResult(Payload):
 class QAProgress(Payload):
     elapsed_s: float
     remaining_s: float
+
+
+@dataclass(frozen=True)
+class QAScores(Payload):
+    """Means over a set of questions: Gestalt-argmax accuracy, exact match, mean Gestalt,
+    the official IgakuQA accuracy and points."""
+
+    accuracy: float
+    exact_match: float
+    gestalt: float
+    igakuqa_accuracy: float
+    igakuqa_points: int
+    igakuqa_points_total: int
+    n: int
+
+
+@dataclass(frozen=True)
+class QAMetrics(QAScores):
+    """The result of ``eval-qa`` / ``score-qa``: the scores overall, by exam year ("2022")
+    and by block ("116-A"), and what was scored; the run's fields are None for ``score-qa``."""
+
+    by_year: dict[str, QAScores] = field(default_factory=dict)
+    by_block: dict[str, QAScores] = field(default_factory=dict)
+    unanswered: int = 0
+    prompt_format: str | None = None
+    shots: int | None = None
+    problems: list[str] = field(default_factory=list)
+    dataset: str | None = None
+    predictions: str | None = None
+    model: str | None = None
+    backend: str | None = None
+    max_new_tokens: int | None = None
+    selection: dict[str, Any] | None = None
+    seconds: float | None = None
+
+    @classmethod
+    def from_data(cls, data: dict[str, Any]) -> Self | None:
+        groups = {
+            key: {k: QAScores.from_data(v) for k, v in (data.get(key) or {}).items()}
+            for key in ("by_year", "by_block")
+        }
+        if any(None in g.values() for g in groups.values()):
+            return None
+        return super().from_data({**data, **groups})
 
 
 @dataclass(frozen=True)

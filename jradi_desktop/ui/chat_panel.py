@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from jradi_desktop.atomic_file import replace_atomically
 from jradi_desktop.inference import GenerationParams
 from jradi_desktop.pipeline import ask
 from jradi_desktop.store import History
@@ -39,7 +40,6 @@ from jradi_desktop.ui.chat_text import (
     conversation_markdown,
     split_question,
     transcript_html,
-    write_atomic,
 )
 from jradi_desktop.ui.chat_turn import ChatTurn, crash_draft
 from jradi_desktop.ui.generation import GenerationController, GenerationJob, JobOutcome, error_text
@@ -356,7 +356,7 @@ class ChatPanel(QWidget):
         path = Path(path)
         messages = [{"role": m.role, "content": m.content} for m in self.history.messages(chat_id)]
         title = self._title(chat_id) or self.tr("医療QA")
-        write_atomic(path, conversation_markdown(title, messages, self.disclaimer.text()))
+        replace_atomically(path, conversation_markdown(title, messages, self.disclaimer.text()))
         return path
 
     def _export_dialog(self) -> None:

@@ -8,12 +8,9 @@ Labels are translated in the ``ChatPanel`` context, so they switch language with
 from __future__ import annotations
 
 import html
-import os
 import re
-import tempfile
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from pathlib import Path
 
 from PySide6.QtCore import QCoreApplication
 
@@ -175,15 +172,3 @@ def conversation_markdown(
         else:
             lines += ["", f"## {answer_label}", "", message["content"].strip()]
     return "\n".join(lines) + "\n"
-
-
-def write_atomic(path: Path, text: str) -> None:
-    """Write to a temporary file beside ``path``, then rename it over ``path``."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}-", suffix=".part")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

@@ -327,6 +327,10 @@ pleural effusion</translation>
         <translation>3. Search settings</translation>
     </message>
     <message>
+        <source>ランダム</source>
+        <translation>Random</translation>
+    </message>
+    <message>
         <source>試行回数</source>
         <translation>Trials</translation>
     </message>
@@ -822,6 +826,10 @@ pleural effusion</translation>
         <translation>Tuning</translation>
     </message>
     <message>
+        <source>PACS</source>
+        <translation>PACS</translation>
+    </message>
+    <message>
         <source>履歴データベース</source>
         <translation>History database</translation>
     </message>
@@ -1090,6 +1098,120 @@ pleural effusion</translation>
     </message>
 </context>
 <context>
+    <name>PacsPanel</name>
+    <message>
+        <source>PACS</source>
+        <translation>PACS</translation>
+    </message>
+    <message>
+        <source>患者ID</source>
+        <translation>Patient ID</translation>
+    </message>
+    <message>
+        <source>受付番号</source>
+        <translation>Accession no.</translation>
+    </message>
+    <message>
+        <source>モダリティ</source>
+        <translation>Modality</translation>
+    </message>
+    <message>
+        <source>検査日</source>
+        <translation>Study date</translation>
+    </message>
+    <message>
+        <source>空欄ですべて</source>
+        <translation>empty: any</translation>
+    </message>
+    <message>
+        <source>検索</source>
+        <translation>Search</translation>
+    </message>
+    <message>
+        <source>停止</source>
+        <translation>Stop</translation>
+    </message>
+    <message>
+        <source>患者名</source>
+        <translation>Patient name</translation>
+    </message>
+    <message>
+        <source>検査の説明</source>
+        <translation>Study description</translation>
+    </message>
+    <message>
+        <source>シリーズ</source>
+        <translation>Series</translation>
+    </message>
+    <message>
+        <source>画像</source>
+        <translation>Images</translation>
+    </message>
+    <message>
+        <source>ダブルクリックで取得してビューアに表示します</source>
+        <translation>Double-click to retrieve the study and show it in the viewer</translation>
+    </message>
+    <message>
+        <source>PACS が登録されていません。jradi pacs add NAME --host H --port P --aet AET で登録してください（README の「PACS」を参照）。</source>
+        <translation>No PACS is registered. Register one with jradi pacs add NAME --host H --port P --aet AET (see &quot;PACS&quot; in the README).</translation>
+    </message>
+    <message>
+        <source>停止しています…</source>
+        <translation>Stopping…</translation>
+    </message>
+    <message>
+        <source>検索中…（%1）</source>
+        <translation>Searching… (%1)</translation>
+    </message>
+    <message>
+        <source>%1 件の検査が見つかりました</source>
+        <translation>%1 studies found</translation>
+    </message>
+    <message>
+        <source>取得中…（%1）</source>
+        <translation>Retrieving… (%1)</translation>
+    </message>
+    <message>
+        <source>取得中… %1/%2</source>
+        <translation>Retrieving… %1/%2</translation>
+    </message>
+    <message>
+        <source>取得を中止しました（キャッシュには何も残していません）</source>
+        <translation>Retrieve stopped (nothing was kept in the cache)</translation>
+    </message>
+    <message>
+        <source>画像ではないもの %1 件（レポートなど）は表示しません</source>
+        <translation>%1 instance(s) that are not images (reports etc.) are not shown</translation>
+    </message>
+    <message>
+        <source>%1 件は PACS から受け取れませんでした</source>
+        <translation>%1 instance(s) could not be received from the PACS</translation>
+    </message>
+    <message>
+        <source>画像 %1 枚を開きました</source>
+        <translation>Opened %1 image(s)</translation>
+    </message>
+    <message>
+        <source>この検査には表示できる画像がありません</source>
+        <translation>This study has no image the viewer can show</translation>
+    </message>
+</context>
+<context>
+    <name>PacsSender</name>
+    <message>
+        <source>PACS「%1」へ送信中…</source>
+        <translation>Sending to PACS &quot;%1&quot;…</translation>
+    </message>
+    <message>
+        <source>PACS「%1」へレポート（DICOM SR）を送信しました</source>
+        <translation>Report sent to PACS &quot;%1&quot; (DICOM SR)</translation>
+    </message>
+    <message>
+        <source>PACSへ送信できません</source>
+        <translation>Cannot send to the PACS</translation>
+    </message>
+</context>
+<context>
     <name>PathField</name>
     <message>
         <source>参照…</source>
@@ -1171,12 +1293,24 @@ pleural effusion</translation>
         <translation>DICOM SR (.dcm)</translation>
     </message>
     <message>
+        <source>PACSへ送信</source>
+        <translation>Send to PACS</translation>
+    </message>
+    <message>
         <source>所見</source>
         <translation>Findings</translation>
     </message>
     <message>
         <source>印象</source>
         <translation>Impression</translation>
+    </message>
+    <message>
+        <source>PACS タブから開いた画像のレポートだけ送信できます</source>
+        <translation>Only a report on an image opened from the PACS tab can be sent</translation>
+    </message>
+    <message>
+        <source>レポートを DICOM SR として、画像を取得した PACS「%1」の同じ検査へ送ります</source>
+        <translation>Send the report as DICOM SR into the same study on PACS &quot;%1&quot;, where the image came from</translation>
     </message>
     <message>
         <source>生成中…</source>

@@ -21,8 +21,6 @@ from jradi_desktop.contract import ALL_ROLES, FINDINGS_COLUMNS, IMAGE_COLUMNS, R
 
 GB = 1024**3
 ROOT = Path(__file__).resolve().parents[3]
-_DTYPE_BYTES = {"F64": 8, "F32": 4, "F16": 2, "BF16": 2, "I64": 8, "I32": 4, "I16": 2,
-                "I8": 1, "U8": 1, "BOOL": 1, "F8_E4M3": 1, "F8_E5M2": 1}  # fmt: skip
 
 
 def sample_path(name: str) -> Path | None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
@@ -16,15 +15,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from jradi_desktop.ui.tuning._fields import Form, PathField
+from jradi_desktop.contract import QA_MAX_NEW_TOKENS, QAMetrics
+from jradi_desktop.ui.tuning._fields import Form, PathField, spin_box
 
-METRICS = ("n", "accuracy", "exact_match", "gestalt", "igakuqa_accuracy", "igakuqa_points")
 
-
-def _cell(value: Any) -> str:
-    if isinstance(value, float):
-        return f"{value:.3f}"
-    return str(value)
+def _cell(value: float | int) -> str:
+    return f"{value:.3f}" if isinstance(value, float) else str(value)
 
 
 class EvalBox(QGroupBox):
@@ -34,11 +30,11 @@ class EvalBox(QGroupBox):
 
     def __init__(self, dataset: Path | None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.metrics: dict[str, Any] | None = None
+        self.metrics: QAMetrics | None = None
         self.dataset = PathField("dir")
         self.dataset.set_path(dataset)
         self.model = PathField("dir")
-        self.max_new_tokens = QSpinBox(minimum=1, maximum=8192, value=256)
+        self.max_new_tokens = spin_box(QA_MAX_NEW_TOKENS, 8192)
         self.limit = QSpinBox(minimum=0, maximum=1_000_000, value=0)
         self.run_button = QPushButton()
         self.table = QTableWidget(0, 2)
@@ -105,29 +101,22 @@ class EvalBox(QGroupBox):
             args += ["--limit", str(self.limit.value())]
         return args
 
-    def show_metrics(self, metrics: dict[str, Any]) -> None:
+    def show_metrics(self, metrics: QAMetrics) -> None:
         self.metrics = metrics
-        names = {
-            "n": self.tr("問題数"),
-            "accuracy": self.tr("正答率"),
-            "exact_match": self.tr("完全一致"),
-            "gestalt": self.tr("類似度（Gestalt）"),
-            "igakuqa_accuracy": self.tr("IgakuQA 正答率"),
-            "igakuqa_points": self.tr("IgakuQA 得点"),
-        }
-        rows: list[tuple[str, str]] = []
-        for key in METRICS:
-            if key not in metrics:
-                continue
-            value = _cell(metrics[key])
-            if key == "igakuqa_points" and "igakuqa_points_total" in metrics:
-                value += f" / {metrics['igakuqa_points_total']}"
-            rows.append((names[key], value))
-        for block, values in sorted((metrics.get("by_block") or {}).items()):
+        points = f"{metrics.igakuqa_points} / {metrics.igakuqa_points_total}"
+        rows = [
+            (self.tr("問題数"), str(metrics.n)),
+            (self.tr("正答率"), _cell(metrics.accuracy)),
+            (self.tr("完全一致"), _cell(metrics.exact_match)),
+            (self.tr("類似度（Gestalt）"), _cell(metrics.gestalt)),
+            (self.tr("IgakuQA 正答率"), _cell(metrics.igakuqa_accuracy)),
+            (self.tr("IgakuQA 得点"), points),
+        ]
+        for block, scores in sorted(metrics.by_block.items()):
             rows.append((self.tr("ブロック %1 の正答率").replace("%1", block),
-                         f"{_cell(values.get('accuracy'))}（n={values.get('n')}）"))  # fmt: skip
-        if metrics.get("seconds") is not None:
-            rows.append((self.tr("所要時間（秒）"), _cell(float(metrics["seconds"]))))
+                         f"{_cell(scores.accuracy)}（n={scores.n}）"))  # fmt: skip
+        if metrics.seconds is not None:
+            rows.append((self.tr("所要時間（秒）"), _cell(float(metrics.seconds))))
         self.table.setRowCount(len(rows))
         for row, (name, value) in enumerate(rows):
             self.table.setItem(row, 0, QTableWidgetItem(name))

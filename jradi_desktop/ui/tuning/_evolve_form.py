@@ -15,11 +15,18 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLineEdit,
     QPushButton,
-    QSpinBox,
     QVBoxLayout,
     QWidget,
 )
 
+from jradi_desktop.contract import (
+    DEVICES,
+    EVOLVE_BATCH_SIZE,
+    EVOLVE_MAX_NEW_TOKENS,
+    EVOLVE_N_TRIALS,
+    EVOLVE_SAMPLER,
+    SAMPLERS,
+)
 from jradi_desktop.ui.tuning._data import (
     DevPreview,
     model_folder_problem,
@@ -32,14 +39,13 @@ from jradi_desktop.ui.tuning._fields import (
     Message,
     PathField,
     model_ok_message,
+    spin_box,
     workspace_access,
     workspace_problem,
 )
 from jradi_desktop.ui.tuning._preview import ImagePreview
 from jradi_desktop.ui.tuning._resources import ResourceBox
 
-SAMPLERS = (("CMA-ES", "cmaes"), ("TPE", "tpe"), ("GP", "gp"))
-DEVICES = ("auto", "cuda", "cpu")
 STUDY_MARKERS = ("study.sqlite3", "evolve_recipe.yaml", "recipe.yaml")
 
 
@@ -62,15 +68,16 @@ class EvolveForm(QWidget):
         self.add_button = QPushButton()
         self.data = PathField("file", "CSV / JSONL (*.csv *.jsonl *.ndjson)")
         self.preview = ImagePreview()
-        self.trials = QSpinBox(minimum=1, maximum=1_000_000, value=1000)
+        self.trials = spin_box(EVOLVE_N_TRIALS, 1_000_000)
         self.sampler = QComboBox()
-        for text, key in SAMPLERS:
-            self.sampler.addItem(text, key)
-        self.sampler.setCurrentIndex(0 if sampler_available("cmaes") else 1)
+        for key in SAMPLERS:
+            self.sampler.addItem(key, key)  # named in retranslate()
+        usable = EVOLVE_SAMPLER if sampler_available(EVOLVE_SAMPLER) else "tpe"
+        self.sampler.setCurrentIndex(SAMPLERS.index(usable))
         self.sampler_message = Message()
         self.bounds = BoundsTable()
-        self.max_new_tokens = QSpinBox(minimum=1, maximum=8192, value=256)
-        self.batch_size = QSpinBox(minimum=1, maximum=1024, value=16)
+        self.max_new_tokens = spin_box(EVOLVE_MAX_NEW_TOKENS, 8192)
+        self.batch_size = spin_box(EVOLVE_BATCH_SIZE, 1024)
         self.device = QComboBox()
         self.device.addItems(DEVICES)
         self.storage_kind = QComboBox()
@@ -149,6 +156,9 @@ class EvolveForm(QWidget):
         self.data_box.setTitle(self.tr("2. 開発データ（画像とレポートの組）"))
         self.data.caption = self.tr("開発データ（CSV / JSONL）")
         self.search_box.setTitle(self.tr("3. 探索の設定"))
+        names = {"cmaes": "CMA-ES", "tpe": "TPE", "gp": "GP", "random": self.tr("ランダム")}
+        for index, key in enumerate(SAMPLERS):
+            self.sampler.setItemText(index, names[key])
         self.search_form.set_labels(
             self.tr("試行回数"), self.tr("サンプラー"), self.tr("探索範囲"),
             self.tr("最大生成トークン数"), self.tr("バッチサイズ"), self.tr("デバイス"),
@@ -323,10 +333,12 @@ class EvolveForm(QWidget):
         data = settings.get("data", "")
         self.data.set_path(data.get("path", "") if isinstance(data, dict) else data)
         self.trials.setValue(int(settings.get("n_trials", self.trials.value())))
-        index = self.sampler.findData(settings.get("sampler", "cmaes"))
+        index = self.sampler.findData(settings.get("sampler", EVOLVE_SAMPLER))
         self.sampler.setCurrentIndex(max(index, 0))
-        self.max_new_tokens.setValue(int(settings.get("max_new_tokens", 256)))
-        self.batch_size.setValue(int(settings.get("batch_size", 16)))
+        self.max_new_tokens.setValue(
+            int(settings.get("max_new_tokens", EVOLVE_MAX_NEW_TOKENS.default))
+        )
+        self.batch_size.setValue(int(settings.get("batch_size", EVOLVE_BATCH_SIZE.default)))
         self.device.setCurrentText(str(recipe.get("device", "auto")))
         self.storage_kind.setCurrentIndex(1 if storage else 0)
         self.storage_url.setText(storage or "")

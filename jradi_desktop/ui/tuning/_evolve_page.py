@@ -18,6 +18,7 @@ from jradi_desktop.contract import (
     STUDY_NAME,
     BatchDone,
     Event,
+    EvolveResult,
     GgufExported,
     History,
     TrialFinished,
@@ -54,7 +55,7 @@ class EvolvePage(JobPage):
         self.form = EvolveForm(demo_models, workspace)
         self.workspace: Path | None = None
         self.n_trials = 0
-        self.result: dict[str, Any] | None = None
+        self.result: EvolveResult | None = None
 
         self.open_button = QPushButton()
         self.best_label = QLabel(wordWrap=True)
@@ -198,8 +199,8 @@ class EvolvePage(JobPage):
                             seconds=finished.seconds)  # fmt: skip
         elif BatchDone.from_event(event):
             return  # too many to log
-        if step.kind == "search" and event.kind == RESULT:
-            self.result = event.data
+        if step.kind == "search" and (result := EvolveResult.from_event(event, RESULT)):
+            self.result = result
         super().on_event(step, event)
 
     def on_step_done(self, step: Step, job: EngineJob) -> None:

@@ -17,17 +17,18 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from jradi_desktop.contract import QUANT_TYPES
 from jradi_desktop.errors import JRadiError
 from jradi_desktop.models import ModelRegistry, ModelSpec
 from jradi_desktop.ui.tuning._fields import Form, Message
 
-QUANTIZATIONS = (None, "Q8_0", "Q4_K_M")
+QUANTIZATIONS = (None, *QUANT_TYPES)
 
 
 class ExportPanel(QGroupBox):
     """Quantisation, 「書き出す」, the files written, the model's name and 「このモデルを使う」."""
 
-    exportRequested = Signal(object)  # quantisation: None | "Q8_0" | "Q4_K_M"
+    exportRequested = Signal(object)  # quantisation: None or one of QUANT_TYPES
     modelReady = Signal(object)  # the registered ModelSpec
 
     def __init__(self, registry: ModelRegistry, parent: QWidget | None = None) -> None:
@@ -37,7 +38,7 @@ class ExportPanel(QGroupBox):
         self.mmproj: Path | None = None
         self.folder: Path | None = None
         self.quantize = QComboBox()
-        self.quantize.addItems(["", "Q8_0", "Q4_K_M"])
+        self.quantize.addItems(["", *QUANT_TYPES])  # the first is named in retranslate()
         self.export_button = QPushButton()
         self.files = QLabel(wordWrap=True)
         self.files.setTextFormat(Qt.TextFormat.PlainText)

@@ -16,18 +16,35 @@ from PySide6.QtWidgets import (
     QLabel,
     QLayout,
     QLineEdit,
+    QSpinBox,
     QToolButton,
     QVBoxLayout,
     QWidget,
 )
 
-from jradi_desktop.contract import FAMILIES, PER_MODEL, search_params
+from jradi_desktop.contract import FAMILIES, PER_MODEL, Limit, search_params
 
 ERROR_STYLE = "color: #b3261e"
 OK_STYLE = "color: #0d652d"
 INFO_STYLE = "color: #5f6368"
 WARNING_STYLE = "color: #8a5300"
 STYLES = {"error": ERROR_STYLE, "ok": OK_STYLE, "info": INFO_STYLE, "warning": WARNING_STYLE}
+
+
+def spin_box(limit: Limit[int], high: int) -> QSpinBox:
+    """A spin box at ``limit``'s default offering what the engine accepts (up to ``high``)."""
+    low = limit.ge if limit.ge is not None else 0
+    return QSpinBox(minimum=low, maximum=high, value=limit.default)
+
+
+def double_box(limit: Limit[float], high: float, decimals: int, step: float) -> QDoubleSpinBox:
+    """The same for a decimal; an open bound (``gt``, ``lt``) is one display step inside."""
+    tick = 10.0**-decimals
+    low = limit.ge if limit.ge is not None else (limit.gt or 0.0) + tick
+    high = min(high, limit.lt - tick) if limit.lt is not None else high
+    box = QDoubleSpinBox(minimum=low, maximum=high, decimals=decimals, singleStep=step)
+    box.setValue(limit.default)
+    return box
 
 
 class Form(QFormLayout):

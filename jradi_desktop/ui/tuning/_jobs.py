@@ -17,12 +17,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from jradi_desktop.atomic_file import replace_atomically
 from jradi_desktop.contract import KINDS, PROGRESS, Event
 from jradi_desktop.ui.tuning._export import ExportPanel
 from jradi_desktop.ui.tuning._fields import Message
 from jradi_desktop.ui.tuning._monitor import RunMonitor
 from jradi_desktop.ui.tuning._process import EngineJob
-from jradi_desktop.ui.tuning._workspace import write_atomic
 
 
 def scrolled(widget: QWidget) -> QScrollArea:
@@ -115,7 +115,7 @@ class JobPage(QWidget):
         """Create the workspace and write the job's recipe or config (``name``) into it."""
         workspace = workspace.resolve()
         workspace.mkdir(parents=True, exist_ok=True)
-        write_atomic(workspace / name, text)
+        replace_atomically(workspace / name, text, private=False)
         return workspace
 
     def show_export_end(self, export: ExportPanel, state: str) -> None:

@@ -10,17 +10,17 @@ from PySide6.QtCore import QTimer, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
-    QDoubleSpinBox,
     QGroupBox,
     QHeaderView,
     QLineEdit,
-    QSpinBox,
     QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
     QWidget,
 )
 
+from jradi_desktop import contract
+from jradi_desktop.contract import DEVICES, PROMPT_FORMATS, TARGET_MODULES
 from jradi_desktop.ui.tuning._data import (
     InstructionPreview,
     model_folder_problem,
@@ -31,26 +31,13 @@ from jradi_desktop.ui.tuning._fields import (
     Form,
     Message,
     PathField,
+    double_box,
     model_ok_message,
+    spin_box,
     workspace_access,
     workspace_problem,
 )
 from jradi_desktop.ui.tuning._resources import ResourceBox
-
-TARGETS = ("qkv", "all-linear")
-DEVICES = ("auto", "cuda", "cpu")
-
-
-def _spin(low: int, high: int, value: int) -> QSpinBox:
-    spin = QSpinBox(minimum=low, maximum=high, value=value)
-    spin.setGroupSeparatorShown(False)
-    return spin
-
-
-def _double(low: float, high: float, value: float, decimals: int, step: float) -> QDoubleSpinBox:
-    spin = QDoubleSpinBox(minimum=low, maximum=high, decimals=decimals, singleStep=step)
-    spin.setValue(value)
-    return spin
 
 
 class LoraForm(QWidget):
@@ -70,20 +57,24 @@ class LoraForm(QWidget):
         self.preview.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
         self.preview.setMaximumHeight(150)
         # JMedLoRA's LoRA column (REFERENCE.md §2; engine/lora/_config.py)
-        self.r = _spin(1, 4096, 8)
-        self.alpha = _double(0.01, 65536, 32, 2, 1)
-        self.dropout = _double(0.0, 0.99, 0.05, 3, 0.01)
-        self.learning_rate = QLineEdit("5e-5")
+        self.r = spin_box(contract.LORA_R, 4096)
+        self.alpha = double_box(contract.LORA_ALPHA, 65536, 2, 1)
+        self.dropout = double_box(contract.LORA_DROPOUT, 1.0, 3, 0.01)
+        self.learning_rate = QLineEdit(
+            f"{contract.LORA_LEARNING_RATE.default:g}".replace("e-0", "e-")
+        )
         self.lr_message = Message()
-        self.batch_size = _spin(1, 4096, 8)
-        self.max_input = _spin(8, 131072, 512)
-        self.max_target = _spin(1, 131072, 512)
+        self.batch_size = spin_box(contract.LORA_BATCH_SIZE, 4096)
+        self.max_input = spin_box(contract.LORA_MAX_INPUT_LENGTH, 131072)
+        self.max_target = spin_box(contract.LORA_MAX_TARGET_LENGTH, 131072)
         self.targets = QComboBox()
-        self.targets.addItems(["", ""])
-        self.steps = _spin(1, 10_000_000, 1000)
-        self.save_every = _spin(1, 10_000_000, 100)
+        self.targets.addItems(["" for _ in TARGET_MODULES])  # named in retranslate()
+        self.targets.setCurrentIndex(TARGET_MODULES.index(contract.LORA_TARGET_MODULES))
+        self.steps = spin_box(contract.LORA_MAX_STEPS, 10_000_000)
+        self.save_every = spin_box(contract.LORA_SAVE_EVERY, 10_000_000)
         self.prompt_format = QComboBox()
-        self.prompt_format.addItems(["alpaca", "medpalm"])
+        self.prompt_format.addItems(PROMPT_FORMATS)
+        self.prompt_format.setCurrentText(contract.LORA_PROMPT_FORMAT)
         self.qlora = QCheckBox()
         self.device = QComboBox()
         self.device.addItems(DEVICES)
@@ -141,8 +132,9 @@ class LoraForm(QWidget):
                   self.tr("チェックポイント間隔"), self.tr("プロンプト形式"), "QLoRA",
                   self.tr("デバイス"))  # fmt: skip
         self.hyper.set_labels(*labels)
-        self.targets.setItemText(0, self.tr("q / k / v（注意機構）"))
-        self.targets.setItemText(1, self.tr("すべての線形層"))
+        names = {"qkv": self.tr("q / k / v（注意機構）"), "all-linear": self.tr("すべての線形層")}
+        for index, target in enumerate(TARGET_MODULES):
+            self.targets.setItemText(index, names[target])
         self.qlora.setText(self.tr("4bit 量子化（CUDA と bitsandbytes が必要）"))
         self.place_box.setTitle(self.tr("4. ワークスペース"))
         self.workspace.caption = self.tr("ワークスペースのフォルダー")
@@ -240,7 +232,7 @@ class LoraForm(QWidget):
                 "r": self.r.value(),
                 "alpha": self.alpha.value(),
                 "dropout": self.dropout.value(),
-                "target_modules": TARGETS[self.targets.currentIndex()],
+                "target_modules": TARGET_MODULES[self.targets.currentIndex()],
             },
             "quantization": "4bit" if self.qlora.isChecked() else "none",
             "max_input_length": self.max_input.value(),

@@ -16,6 +16,7 @@ from jradi_desktop.contract import (
     RESULT,
     Event,
     GgufExported,
+    QAMetrics,
     TrainProgress,
     TrainResult,
     TrainResumed,
@@ -153,8 +154,8 @@ class LoraPage(JobPage):
             trained = TrainResult.from_data(data)
             if trained is not None and trained.merged:
                 self.evaluation.model.set_path(trained.merged)
-        elif step.kind == "eval" and data:
-            self.evaluation.show_metrics(data)
+        elif step.kind == "eval" and (metrics := QAMetrics.from_data(data)):
+            self.evaluation.show_metrics(metrics)
         elif step.kind == "export" and (exported := GgufExported.from_data(data)):
             mmproj = exported.mmproj
             self.export.set_exported(Path(exported.model), Path(mmproj) if mmproj else None)

@@ -71,9 +71,6 @@ class EngineJob(QObject):
             return None
         return self._process.processId() or None
 
-    def command_line(self) -> str:
-        return " ".join([self.program, *self.arguments])
-
     def error_summary(self) -> str:
         """The engine's one-line error, else the last line it wrote (an exception's)."""
         return self.error_message or (self._tail[-1] if self._tail else "")

@@ -4,25 +4,15 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
+from jradi_desktop.atomic_file import replace_atomically
 from jradi_desktop.contract import BEST_DIR, BEST_JSON, RECIPE_FILE, BestFiles
 
 EVOLVE_RECIPE = "evolve_recipe.yaml"  # what the wizard wrote; the engine writes RECIPE_FILE
 LORA_CONFIG = "lora_wizard.yaml"  # the engine keeps its own lora_config.yaml to check resumes
 WIZARD_FILE = "jradi_wizard.json"  # the storage URL and the study name of an evolution
-
-
-def write_atomic(path: Path, text: str, private: bool = False) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f".{path.name}.partial-{os.getpid()}")
-    partial.write_text(text, encoding="utf-8")
-    if private:
-        partial.chmod(0o600)  # it may hold a database password
-    os.replace(partial, path)
-    return path
 
 
 def dump_yaml(data: dict[str, Any]) -> str:
@@ -57,7 +47,8 @@ def write_wizard_state(workspace: Path, **values: Any) -> None:
     state = read_wizard_state(workspace)
     state.update(values)
     text = json.dumps(state, ensure_ascii=False, indent=2) + "\n"
-    write_atomic(workspace / WIZARD_FILE, text, private=True)
+    workspace.mkdir(parents=True, exist_ok=True)
+    replace_atomically(workspace / WIZARD_FILE, text)  # private: it may hold a DB password
 
 
 def read_wizard_state(workspace: Path) -> dict[str, Any]:

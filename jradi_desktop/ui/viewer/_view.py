@@ -251,9 +251,6 @@ class ImageViewer(QWidget):
         self._overlay_mode = mode
         self.update()
 
-    def overlay_mode(self) -> str:
-        return self._overlay_mode
-
     def set_language(self, language: str) -> None:
         """Overlay labels in "ja" (default) or "en"."""
         if language not in LANGUAGES:
