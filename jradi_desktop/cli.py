@@ -182,6 +182,25 @@ class _ProgressLine:
             self.shown = False
 
 
+def _send_sr(entry: object, image: object, result: object, args: argparse.Namespace) -> str:
+    """``--send-sr``: the report's DICOM SR, written to a temporary folder, C-STOREd to the
+    PACS entry into the image's study; the line to print (raises ``PacsError``)."""
+    import tempfile
+    from datetime import datetime
+
+    from jradi_desktop.pacs import send_report_sr
+    from jradi_desktop.reports import ReportDocument
+
+    document = ReportDocument.from_image(
+        image, findings=result.findings, impression=result.impression,
+        indication=args.indication, model_name=result.model, generated_at=datetime.now(),
+    )  # fmt: skip
+    with tempfile.TemporaryDirectory(prefix="jradi-sr-") as folder:
+        sent = send_report_sr(entry, document, Path(folder) / "report-sr.dcm")
+    return (f"{image.source}: SR を PACS {entry.name} へ送信しました / SR sent to PACS "
+            f"{entry.name} (status 0x{sent.status:04X})")  # fmt: skip
+
+
 def _cmd_report(args: argparse.Namespace) -> int:
     from jradi_desktop.imaging import open_image, plausibility_notes, scan_images
     from jradi_desktop.inference import (
@@ -215,6 +234,15 @@ def _cmd_report(args: argparse.Namespace) -> int:
               "were not processed", file=sys.stderr)  # fmt: skip
         return 1
 
+    send_to = None
+    if args.send_sr:  # a name that is not registered fails before the model loads
+        from jradi_desktop.pacs import PacsRegistry
+
+        try:
+            send_to = PacsRegistry().get(args.send_sr)
+        except JRadiError as exc:
+            print(f"jradi report: {exc.message_ja} / {exc.message_en}", file=sys.stderr)
+            return 1
     scan = scan_images(args.paths)  # stats every entry; opens only regular files
     for skipped in scan.skipped:  # FIFOs, sockets, broken links, link loops: never opened
         image_failed(skipped.path, skipped)
@@ -265,6 +293,13 @@ def _cmd_report(args: argparse.Namespace) -> int:
                 print(json.dumps(result.to_json(), ensure_ascii=False), flush=True)
             else:
                 print(f"\n-- {result.seconds:.1f} s", flush=True)
+            if send_to is not None:
+                try:
+                    print(_send_sr(send_to, image, result, args), file=sys.stderr, flush=True)
+                except JRadiError as exc:
+                    failures += 1
+                    print(f"jradi report: {exc.message_ja} / {exc.message_en}",
+                          file=sys.stderr, flush=True)  # fmt: skip
     finally:
         worker.close()
     return 1 if failures else 0
@@ -304,12 +339,17 @@ def _pacs_add(args: argparse.Namespace, registry: object) -> None:
 
 
 def _pacs_get(args: argparse.Namespace, entry: object) -> int:
-    from jradi_desktop.pacs import get_study
+    from jradi_desktop.pacs import get_study, move_study
 
     def progress(done: int, total: int) -> None:
         print(f"\r受信中 / receiving {done}/{total}\033[K", end="", file=sys.stderr, flush=True)
 
-    result = get_study(entry, args.study_uid, Path(args.out), progress=progress)
+    if args.move:  # to our own storage SCP, for a PACS without C-GET
+        result = move_study(
+            entry, args.study_uid, Path(args.out), args.listen_port, progress=progress
+        )
+    else:
+        result = get_study(entry, args.study_uid, Path(args.out), progress=progress)
     print("\r\033[K", end="", file=sys.stderr, flush=True)
     for path in result.files:
         print(path)
@@ -415,6 +455,13 @@ def _pacs_parser(sub: argparse._SubParsersAction) -> None:
     get.add_argument("name")
     get.add_argument("study_uid")
     get.add_argument("--out", required=True, help="folder to write into")
+    get.add_argument("--move", action="store_true",
+                     help="C-MOVE to our own storage SCP instead of C-GET (the PACS must know "
+                     "our AE title with this host and --listen-port)")  # fmt: skip
+    get.add_argument(
+        "--listen-port", type=int, default=11112, metavar="P",
+        help="port our storage SCP listens on for --move (default: 11112)",
+    )  # fmt: skip
     send = actions.add_parser("send", help="store DICOM files (e.g. a report's SR) on the PACS")
     send.add_argument("name")
     send.add_argument("files", nargs="+")
@@ -489,6 +536,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--mmproj", help="the vision encoder GGUF (default: mmproj*.gguf beside it)")
     p.add_argument("--indication", default="", help="clinical indication (臨床情報)")
     p.add_argument("--json", action="store_true", help="one JSON object per image")
+    p.add_argument("--send-sr", metavar="PACS",
+                   help="C-STORE each report's DICOM SR to this PACS entry (jradi pacs list), "
+                   "into the image's study (DICOM images only)")  # fmt: skip
     p.set_defaults(run=_cmd_report)
 
     p = sub.add_parser("ask", help="ask a Japanese medical question; streams the answer")

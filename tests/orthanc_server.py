@@ -2,8 +2,9 @@
 
 :func:`orthanc_server` starts ``Orthanc CONFIG.json`` as a child process with a generated
 configuration (a temporary storage folder, our AE title ``JRADI`` allowed to echo, find, get,
-move and store), waits until its REST API answers ``GET /system`` on 127.0.0.1 (bounded), and
-always stops it afterwards: terminate, then kill.
+move and store, registered as a C-MOVE destination on 127.0.0.1 at ``move_port``; ``extra``
+keys override the rest, e.g. DICOM TLS), waits until its REST API answers ``GET /system`` on
+127.0.0.1 (bounded), and always stops it afterwards: terminate, then kill.
 """
 
 from __future__ import annotations
@@ -54,6 +55,8 @@ class Orthanc:
     http_port: int
     folder: Path
     log: Path
+    move_port: int = 0  # where Orthanc sends a C-MOVE's instances to our AE title
+    pid: int = 0
     aet: str = AET
     host: str = HOST
 
@@ -70,7 +73,8 @@ class Orthanc:
             return response.read()
 
 
-def configuration(folder: Path, dicom_port: int, http_port: int, our_aet: str) -> dict:
+def configuration(server: Orthanc, our_aet: str, extra: dict[str, Any]) -> dict[str, Any]:
+    folder, dicom_port, http_port = server.folder, server.dicom_port, server.http_port
     return {
         "Name": "jradi-test-pacs",
         "StorageDirectory": str(folder / "storage"),
@@ -93,7 +97,7 @@ def configuration(folder: Path, dicom_port: int, http_port: int, our_aet: str) -
             "jradi": {
                 "AET": our_aet,
                 "Host": HOST,
-                "Port": free_port(),
+                "Port": server.move_port,
                 "AllowEcho": True,
                 "AllowFind": True,
                 "AllowGet": True,
@@ -103,6 +107,7 @@ def configuration(folder: Path, dicom_port: int, http_port: int, our_aet: str) -
         },
         "Plugins": [],
         "SaveJobs": False,
+        **extra,
     }
 
 
@@ -131,19 +136,20 @@ def _stop(process: subprocess.Popen) -> None:
 
 
 @contextlib.contextmanager
-def orthanc_server(folder: Path, our_aet: str = "JRADI") -> Iterator[Orthanc]:
+def orthanc_server(
+    folder: Path, our_aet: str = "JRADI", extra: dict[str, Any] | None = None
+) -> Iterator[Orthanc]:
     """Run Orthanc in ``folder`` for the ``with`` block; it is stopped however the block ends."""
     binary = orthanc_or_fail()
     folder.mkdir(parents=True, exist_ok=True)
-    server = Orthanc(free_port(), free_port(), folder, folder / "orthanc.log")
+    server = Orthanc(free_port(), free_port(), folder, folder / "orthanc.log", free_port())
     config = folder / "orthanc.json"
-    config.write_text(
-        json.dumps(configuration(folder, server.dicom_port, server.http_port, our_aet), indent=2)
-    )
+    config.write_text(json.dumps(configuration(server, our_aet, extra or {}), indent=2))
     with open(server.log, "wb") as log:
         process = subprocess.Popen(
             [binary, str(config)], stdout=log, stderr=subprocess.STDOUT, cwd=folder
         )
+    server.pid = process.pid
     try:
         _wait_until_up(server, process)
         yield server

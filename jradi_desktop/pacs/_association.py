@@ -68,9 +68,9 @@ def tls_context(entry: PacsEntry) -> ssl.SSLContext | None:
     return context
 
 
-def _failure(entry: PacsEntry, assoc: Any, lines: list[str]) -> PacsConnectionError:
+def _failure(entry: PacsEntry, step: str, assoc: Any, lines: list[str]) -> PacsConnectionError:
     """Why ``assoc`` is not established, in words, from the rejection or the log lines."""
-    where = entry.address
+    where = f"{entry.address} [{step}]" if step else entry.address
     if assoc.is_rejected:
         rsp = assoc.acceptor.primitive
         why = f"{rsp.result_str}, {rsp.source_str}: {rsp.reason_str}" if rsp else "rejected"
@@ -115,6 +115,9 @@ def make_ae(entry: PacsEntry) -> Any:
     """A pynetdicom ``AE`` as ``entry``'s our AE title, every timeout bounded."""
     from pynetdicom import AE
 
+    # pynetdicom logs each request's identifier (patient ID, name) at INFO: keep it out of
+    # every log; errors (the reasons collected above) still pass.
+    logging.getLogger("pynetdicom").setLevel(logging.WARNING)
     ae = AE(ae_title=entry.our_aet)
     ae.connection_timeout = entry.timeout
     ae.acse_timeout = entry.timeout
@@ -130,12 +133,14 @@ def associate(
     *,
     roles: Sequence[Any] = (),
     handlers: Sequence[tuple[Any, Any]] = (),
+    step: str = "",
 ) -> Iterator[Any]:
     """An established association with ``entry``, released (or aborted) at the end.
 
     ``contexts`` are ``(abstract syntax, transfer syntaxes)`` pairs, each proposed as one
     presentation context; ``roles`` SCP/SCU role selections; ``handlers`` pynetdicom event
-    handlers. Raises :class:`PacsConnectionError` with the reason when it cannot be set up.
+    handlers; ``step`` (``"C-FIND"``…) is named in the message. Raises
+    :class:`PacsConnectionError` with the reason when it cannot be set up.
     """
     ae = make_ae(entry)
     for abstract, syntaxes in contexts:
@@ -150,11 +155,11 @@ def associate(
             )  # fmt: skip
         except (OSError, ValueError, RuntimeError) as exc:
             raise PacsConnectionError(
-                f"PACS {entry.address}: 接続できません（{exc}）。",
-                f"PACS {entry.address}: cannot connect ({exc}).",
+                f"PACS {entry.address} [{step}]: 接続できません（{exc}）。",
+                f"PACS {entry.address} [{step}]: cannot connect ({exc}).",
             ) from exc
         if not assoc.is_established:
-            raise _failure(entry, assoc, log.lines)
+            raise _failure(entry, step, assoc, log.lines)
     try:
         yield assoc
     except BaseException:

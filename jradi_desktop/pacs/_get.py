@@ -51,7 +51,7 @@ ProgressCallback = Callable[[int, int], None]
 
 @dataclass
 class GetResult:
-    """What a C-GET brought: the files written and the PACS's sub-operation counts."""
+    """What a C-GET or C-MOVE brought: the files written and the PACS's sub-operation counts."""
 
     files: list[Path] = field(default_factory=list)
     completed: int = 0
@@ -76,7 +76,7 @@ def check_uid(uid: str, what: str = "Study Instance UID") -> str:
     return uid
 
 
-class _Receiver:
+class Receiver:
     """The C-STORE sub-operations' handler: writes each instance, keeps the first error."""
 
     def __init__(self, out_dir: Path) -> None:
@@ -100,11 +100,100 @@ class _Receiver:
 
 
 def _counts(status: Any, result: GetResult) -> int:
-    """Update ``result``'s counts from a C-GET response; the remaining count (0 if absent)."""
+    """Update ``result``'s counts from a C-GET/C-MOVE response; the remaining count (0 if
+    absent)."""
     result.completed = int(status.get("NumberOfCompletedSuboperations", result.completed) or 0)
     result.failed = int(status.get("NumberOfFailedSuboperations", result.failed) or 0)
     result.warning = int(status.get("NumberOfWarningSuboperations", result.warning) or 0)
     return int(status.get("NumberOfRemainingSuboperations", 0) or 0)
+
+
+def prepare_out(out_dir: str | os.PathLike[str]) -> Path:
+    """The folder to save into, created; a folder that cannot be made is named."""
+    out = Path(out_dir)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise PacsError(
+            f"{out}: 保存先フォルダーを作れません（{exc.strerror or exc}）。",
+            f"{out}: cannot create the folder to save into ({exc.strerror or exc}).",
+        ) from exc
+    return out
+
+
+def study_query(study_uid: str) -> Any:
+    """The STUDY-level retrieve identifier for ``study_uid`` (checked)."""
+    from pydicom.dataset import Dataset
+
+    check_uid(study_uid)
+    query = Dataset()
+    query.QueryRetrieveLevel = "STUDY"
+    query.StudyInstanceUID = study_uid
+    return query
+
+
+def follow(
+    entry: PacsEntry,
+    assoc: Any,
+    responses: Any,
+    model: str,
+    op: str,
+    result: GetResult,
+    progress: ProgressCallback | None,
+    cancel: threading.Event | None,
+) -> None:
+    """Consume a C-GET/C-MOVE's responses into ``result``: counts, progress, C-CANCEL."""
+    context_id = next(
+        cx.context_id for cx in assoc.accepted_contexts if cx.abstract_syntax == model
+    )
+    for status, _identifier in responses:
+        code = status.get("Status") if status else None
+        if code is None:
+            raise no_answer(entry, op)
+        remaining = _counts(status, result)
+        done = result.completed + result.failed + result.warning
+        if progress is not None:
+            progress(done, done + remaining)
+        if code in (0xFF00, 0xFF01):
+            if cancel is not None and cancel.is_set() and not result.cancelled:
+                assoc.send_c_cancel(1, context_id)
+                result.cancelled = True
+            continue
+        result.status = code
+
+
+def check_result(
+    entry: PacsEntry, study_uid: str, out: Path, result: GetResult, receiver: Receiver, op: str
+) -> GetResult:
+    """``result`` with the files written, or :class:`PacsError` for a failed retrieve."""
+    table = "move" if op == "C-MOVE" else "get"
+    result.files = receiver.files
+    if receiver.error is not None:
+        path, why = receiver.error
+        where = path or out
+        raise PacsError(
+            f"{where}: 受け取った画像を保存できません（{why}）。",
+            f"{where}: cannot save a received instance ({why}).",
+        )
+    code = result.status
+    if code == 0xFE00:
+        result.cancelled = True
+    elif code is not None and code != 0x0000 and (code & 0xF000) != 0xB000:
+        raise PacsRequestError(
+            f"PACS {entry.address}: 検査 {study_uid} の取得（{op}）が失敗しました"
+            f"（{status_text(code, table)}）。",
+            f"PACS {entry.address}: retrieving study {study_uid} ({op}) failed "
+            f"({status_text(code, table)}).",
+        )
+    if not result.files and not result.cancelled:
+        raise PacsRequestError(
+            f"PACS {entry.address}: 検査 {study_uid} の画像を受け取れませんでした"
+            f"（{op}。検査がないか、対応していない種類の画像です。{status_text(code, table)}）。",
+            f"PACS {entry.address}: no instance of study {study_uid} arrived ({op}; the PACS "
+            f"does not have it, or its instances are of a kind we do not accept; "
+            f"{status_text(code, table)}).",
+        )
+    return result
 
 
 def get_study(
@@ -120,71 +209,20 @@ def get_study(
     sends C-CANCEL and returns what had arrived (``cancelled`` true). A study the PACS does not
     have, a failed write or an answer that is a failure raise :class:`PacsError`.
     """
-    from pydicom.dataset import Dataset
     from pynetdicom import build_role, evt
     from pynetdicom.sop_class import StudyRootQueryRetrieveInformationModelGet as GetModel
 
-    check_uid(study_uid)
-    out = Path(out_dir)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise PacsError(
-            f"{out}: 保存先フォルダーを作れません（{exc.strerror or exc}）。",
-            f"{out}: cannot create the folder to save into ({exc.strerror or exc}).",
-        ) from exc
+    query = study_query(study_uid)
+    out = prepare_out(out_dir)
     result = GetResult()
     if cancel is not None and cancel.is_set():
         result.cancelled = True
         return result
-    receiver = _Receiver(out)
-    query = Dataset()
-    query.QueryRetrieveLevel = "STUDY"
-    query.StudyInstanceUID = study_uid
+    receiver = Receiver(out)
     roles = [build_role(sop, scp_role=True) for sop in (*IMAGE_SOP_CLASSES, *SR_SOP_CLASSES)]
     contexts = [(GetModel, UNCOMPRESSED), *storage_contexts()]
-    with associate(entry, contexts, roles=roles, handlers=[(evt.EVT_C_STORE, receiver)]) as assoc:
-        context_id = next(
-            cx.context_id for cx in assoc.accepted_contexts if cx.abstract_syntax == GetModel
-        )
-        for status, _identifier in assoc.send_c_get(query, GetModel, msg_id=1):
-            code = status.get("Status") if status else None
-            if code is None:
-                raise no_answer(entry, "C-GET")
-            remaining = _counts(status, result)
-            done = result.completed + result.failed + result.warning
-            if progress is not None:
-                progress(done, done + remaining)
-            if code in (0xFF00, 0xFF01):
-                if cancel is not None and cancel.is_set() and not result.cancelled:
-                    assoc.send_c_cancel(1, context_id)
-                    result.cancelled = True
-                continue
-            result.status = code
-    result.files = receiver.files
-    if receiver.error is not None:
-        path, why = receiver.error
-        where = path or out
-        raise PacsError(
-            f"{where}: 受け取った画像を保存できません（{why}）。",
-            f"{where}: cannot save a received instance ({why}).",
-        )
-    code = result.status
-    if code == 0xFE00:
-        result.cancelled = True
-    elif code is not None and code != 0x0000 and (code & 0xF000) != 0xB000:
-        raise PacsRequestError(
-            f"PACS {entry.address}: 検査 {study_uid} の取得（C-GET）が失敗しました"
-            f"（{status_text(code, 'get')}）。",
-            f"PACS {entry.address}: retrieving study {study_uid} (C-GET) failed "
-            f"({status_text(code, 'get')}).",
-        )
-    if not result.files and not result.cancelled:
-        raise PacsRequestError(
-            f"PACS {entry.address}: 検査 {study_uid} の画像を受け取れませんでした"
-            f"（検査がないか、対応していない種類の画像です。{status_text(code, 'get')}）。",
-            f"PACS {entry.address}: no instance of study {study_uid} arrived (the PACS does "
-            f"not have it, or its instances are of a kind we do not accept; "
-            f"{status_text(code, 'get')}).",
-        )
-    return result
+    handlers = [(evt.EVT_C_STORE, receiver)]
+    with associate(entry, contexts, roles=roles, handlers=handlers, step="C-GET") as assoc:
+        responses = assoc.send_c_get(query, GetModel, msg_id=1)
+        follow(entry, assoc, responses, GetModel, "C-GET", result, progress, cancel)
+    return check_result(entry, study_uid, out, result, receiver, "C-GET")

@@ -34,6 +34,7 @@ def status_text(code: int | None, table: str = "storage") -> str:
         "storage": st.STORAGE_SERVICE_CLASS_STATUS,
         "find": st.QR_FIND_SERVICE_CLASS_STATUS,
         "get": st.QR_GET_SERVICE_CLASS_STATUS,
+        "move": st.QR_MOVE_SERVICE_CLASS_STATUS,
     }
     found = {**st.GENERAL_STATUS, **tables[table]}.get(code)
     meaning = (f"{found[0]}: {found[1]}" if found[1] else found[0]) if found else None
@@ -45,9 +46,11 @@ def no_answer(entry: PacsEntry, what: str) -> PacsConnectionError:
     """The PACS went silent or broke the association off during ``what``."""
     return PacsConnectionError(
         f"PACS {entry.address}: {what} に {entry.timeout:.0f} 秒以内の応答がないか、接続が"
-        "切断されました。",
+        f"切断されました（PACS が自分の AE タイトル {entry.our_aet} に {what} を許可しているか"
+        "確認してください）。",
         f"PACS {entry.address}: {what} got no answer within {entry.timeout:.0f} s, or the "
-        "association was broken off.",
+        f"association was broken off (check that the PACS allows our AE title {entry.our_aet} "
+        f"to use {what}).",
     )
 
 
@@ -55,7 +58,7 @@ def echo(entry: PacsEntry) -> None:
     """C-ECHO ``entry``: returns when it answers, else raises :class:`PacsError` with why."""
     from pynetdicom.sop_class import Verification
 
-    with associate(entry, [(Verification, UNCOMPRESSED)]) as assoc:
+    with associate(entry, [(Verification, UNCOMPRESSED)], step="C-ECHO") as assoc:
         status = assoc.send_c_echo()
     code = status.get("Status") if status else None
     if code is None:
@@ -165,7 +168,10 @@ def find_studies(
     if any(not str(v).isascii() for v in (patient_id or "", accession or "")):
         query.SpecificCharacterSet = "ISO_IR 192"
     found: list[StudyMatch] = []
-    with associate(entry, [(FindModel, UNCOMPRESSED)]) as assoc, warnings.catch_warnings():
+    with (
+        associate(entry, [(FindModel, UNCOMPRESSED)], step="C-FIND") as assoc,
+        warnings.catch_warnings(),
+    ):
         # pydicom warns on a name the PACS itself mangled (Orthanc 1.10 with ISO 2022
         # code extensions); it is shown as the PACS has it, the warning is noise to the user.
         warnings.simplefilter("ignore", UserWarning)
@@ -258,7 +264,7 @@ def send(entry: PacsEntry, files: Iterable[str | os.PathLike[str]]) -> list[Send
     pairs = sorted(set(contexts.values()))
     for start in range(0, len(pairs), _MAX_CONTEXTS):
         batch = set(pairs[start : start + _MAX_CONTEXTS])
-        with associate(entry, [(sop, (ts,)) for sop, ts in sorted(batch)]) as assoc:
+        with associate(entry, [(sop, (ts,)) for sop, ts in sorted(batch)], step="C-STORE") as assoc:
             for path, pair in contexts.items():
                 if pair in batch:
                     results[path] = _store(entry, assoc, path)

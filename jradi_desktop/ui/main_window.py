@@ -1,4 +1,5 @@
-"""The main window: the viewer on the left, report / QA chat / tuning tabs on the right.
+"""The main window: the viewer on the left, report / QA chat / history / tuning / PACS tabs on
+the right.
 
 The window opens images and wires panels and actions; a report's lifecycle (generation,
 draft, history, export) is :class:`~jradi_desktop.ui.report_session.ReportSession`'s."""
@@ -23,6 +24,7 @@ from PySide6.QtWidgets import (
 from jradi_desktop.errors import JRadiError
 from jradi_desktop.imaging import XrayImage, open_image, scan_images
 from jradi_desktop.models import ModelRegistry, ModelSpec
+from jradi_desktop.pacs import PacsRegistry, StudyCache
 from jradi_desktop.store import History
 from jradi_desktop.ui.actions import build_menus, retranslate_actions
 from jradi_desktop.ui.chat_panel import ChatPanel
@@ -32,6 +34,8 @@ from jradi_desktop.ui.generation import GenerationController, error_text
 from jradi_desktop.ui.history_panel import HistoryPanel
 from jradi_desktop.ui.i18n import set_language
 from jradi_desktop.ui.model_manager import ModelManagerDialog
+from jradi_desktop.ui.pacs_panel import PacsPanel
+from jradi_desktop.ui.pacs_send import PacsSender
 from jradi_desktop.ui.report_panel import ReportPanel
 from jradi_desktop.ui.report_session import ReportSession
 from jradi_desktop.ui.status import StatusBar
@@ -73,11 +77,15 @@ class MainWindow(QMainWindow):
         self.chat = ChatPanel(self.controller, self.history)
         self.history_panel = HistoryPanel(self.history)
         self.tuning = TuningWidget(self.registry)
+        self.pacs_cache = StudyCache()
+        self.pacs = PacsPanel(PacsRegistry(), self.pacs_cache)
+        self.pacs_sender = PacsSender(self.session, self.pacs.registry, self.pacs_cache, self)
         self.tabs = QTabWidget()
         self.tabs.addTab(self.report_stack, "")
         self.tabs.addTab(self.chat, "")
         self.tabs.addTab(self.history_panel, "")
         self.tabs.addTab(self.tuning, "")
+        self.tabs.addTab(self.pacs, "")
 
         splitter = QSplitter(Qt.Orientation.Horizontal)
         splitter.addWidget(left)
@@ -106,6 +114,8 @@ class MainWindow(QMainWindow):
         self.first_start.addRequested.connect(lambda: self.model_manager().choose_gguf())
         self.first_start.demoRequested.connect(self.install_demo_model)
         self.tuning.modelReady.connect(self.set_model)
+        self.pacs.studyOpened.connect(self.open_paths)
+        self.pacs_sender.message.connect(lambda text: self.statusBar().showMessage(text, 5000))
 
         self.actions_by_name: dict[str, QAction] = build_menus(self)
         self.retranslate()
@@ -123,7 +133,9 @@ class MainWindow(QMainWindow):
         self.tabs.setTabText(1, self.tr("医療QA"))
         self.tabs.setTabText(2, self.tr("履歴"))
         self.tabs.setTabText(3, self.tr("チューニング"))
+        self.tabs.setTabText(4, self.tr("PACS"))
         self.tuning.retranslate()
+        self.pacs.retranslate()
         self.report.retranslate()
         self.chat.retranslate()
         self.history_panel.retranslate()
@@ -206,6 +218,7 @@ class MainWindow(QMainWindow):
 
     def show_image(self, image: XrayImage) -> None:
         self.session.set_image(image)
+        self.report.set_pacs_origin(self.pacs_cache.origin(image.source))
         self.viewer.set_image(image)
 
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:

@@ -40,6 +40,7 @@ class ReportPanel(QWidget):
     stopRequested = Signal()
     draftChanged = Signal(dict)  # autosave payload
     exportRequested = Signal(str)  # "txt" | "md" | "pdf" | "sr"
+    sendToPacsRequested = Signal()  # the report's SR to the PACS its image came from
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -47,6 +48,7 @@ class ReportPanel(QWidget):
         self._streaming = False
         self._dirty = False
         self.report_id: int | None = None
+        self.pacs_origin: str | None = None  # the PACS the image was retrieved from
 
         self.banner = note_label("aiDraftBanner")
         self.image_notes: list[PlausibilityNote] = []
@@ -66,6 +68,7 @@ class ReportPanel(QWidget):
         for fmt, action in self.export_actions.items():
             action.triggered.connect(lambda _=False, f=fmt: self.exportRequested.emit(f))
         self.export_button.setMenu(self.export_menu)
+        self.send_button = QPushButton()
         self.findings = QPlainTextEdit()
         self.impression = QPlainTextEdit()
         self.findings_label = QLabel()
@@ -76,7 +79,7 @@ class ReportPanel(QWidget):
         self.progress = QProgressBar(textVisible=False, maximumHeight=6, visible=False)
 
         buttons = row(self.generate_button, self.stop_button, self.regenerate_button, None,
-                      self.copy_button, self.export_button)  # fmt: skip
+                      self.copy_button, self.export_button, self.send_button)  # fmt: skip
         layout = QVBoxLayout(self)
         layout.addWidget(self.banner)
         layout.addWidget(self.warning)
@@ -94,6 +97,7 @@ class ReportPanel(QWidget):
         self.regenerate_button.clicked.connect(self._generate)
         self.stop_button.clicked.connect(self.stopRequested)
         self.copy_button.clicked.connect(self.copy_to_clipboard)
+        self.send_button.clicked.connect(self.sendToPacsRequested)
         for editor in (self.findings, self.impression):
             editor.textChanged.connect(self._edited)
         self.indication.textEdited.connect(self._edited)
@@ -127,6 +131,8 @@ class ReportPanel(QWidget):
         self.export_actions["md"].setText(self.tr("Markdown (.md)"))
         self.export_actions["pdf"].setText(self.tr("PDF (.pdf)"))
         self.export_actions["sr"].setText(self.tr("DICOM SR (.dcm)"))
+        self.send_button.setText(self.tr("PACSへ送信"))
+        self._send_tooltip()
         self.findings_label.setText(self.tr("所見"))
         self.impression_label.setText(self.tr("印象"))
         self._show_notes()
@@ -153,6 +159,21 @@ class ReportPanel(QWidget):
         self.set_sections("", "")
         self.status.clear()
         self._dirty = False
+
+    def set_pacs_origin(self, name: str | None) -> None:
+        """The PACS the image shown came from (None: not from a PACS, nothing to send to)."""
+        self.pacs_origin = name
+        self._send_tooltip()
+        self.send_button.setEnabled(name is not None and not self.stop_button.isEnabled())
+
+    def _send_tooltip(self) -> None:
+        if self.pacs_origin is None:
+            text = self.tr("PACS タブから開いた画像のレポートだけ送信できます")
+        else:
+            text = self.tr(
+                "レポートを DICOM SR として、画像を取得した PACS「%1」の同じ検査へ送ります"
+            ).replace("%1", self.pacs_origin)
+        self.send_button.setToolTip(text)
 
     def set_image(self, image: XrayImage | None) -> None:
         """The image the report is about: its plausibility notes are shown above the report
@@ -213,6 +234,7 @@ class ReportPanel(QWidget):
         self.generate_button.setEnabled(not busy)
         self.regenerate_button.setEnabled(not busy and bool(self._raw))
         self.stop_button.setEnabled(busy)
+        self.send_button.setEnabled(not busy and self.pacs_origin is not None)
 
     # -- actions ----------------------------------------------------------------------------
     def _generate(self) -> None:

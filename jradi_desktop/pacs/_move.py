@@ -1,0 +1,99 @@
+"""C-MOVE of one study to our own storage SCP, for a PACS that does not offer C-GET.
+
+The PACS opens a second association to us (the move destination: our AE title, which its
+administrator must have registered with our host and port) and C-STOREs each instance. We
+listen only while the request runs, on the local address the route to the PACS leaves from.
+The storage SCP itself speaks plain DICOM (no TLS).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+
+from jradi_desktop.pacs._association import associate, make_ae
+from jradi_desktop.pacs._entries import PacsEntry
+from jradi_desktop.pacs._errors import PacsConnectionError, PacsRequestError
+from jradi_desktop.pacs._get import (
+    IMAGE_SOP_CLASSES,
+    IMAGE_TRANSFER_SYNTAXES,
+    SR_SOP_CLASSES,
+    GetResult,
+    ProgressCallback,
+    Receiver,
+    check_result,
+    follow,
+    prepare_out,
+    study_query,
+)
+from jradi_desktop.pacs._services import UNCOMPRESSED
+
+MOVE_DESTINATION_UNKNOWN = 0xA801
+
+
+def listen_address(host: str) -> str:
+    """The local address the route to ``host`` leaves from (no packet is sent), else all."""
+    try:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+            probe.connect((host, 9))
+            return str(probe.getsockname()[0])
+    except OSError:
+        return "0.0.0.0"
+
+
+def move_study(
+    entry: PacsEntry,
+    study_uid: str,
+    out_dir: str | os.PathLike[str],
+    listen_port: int,
+    progress: ProgressCallback | None = None,
+    cancel: threading.Event | None = None,
+) -> GetResult:
+    """C-MOVE ``study_uid`` to us (``entry.our_aet``) listening on ``listen_port``.
+
+    Files, progress, cancel and failures as :func:`~jradi_desktop.pacs.get_study`.
+    """
+    from pynetdicom import evt
+    from pynetdicom.sop_class import StudyRootQueryRetrieveInformationModelMove as MoveModel
+
+    query = study_query(study_uid)
+    out = prepare_out(out_dir)
+    result = GetResult()
+    if cancel is not None and cancel.is_set():
+        result.cancelled = True
+        return result
+    receiver = Receiver(out)
+    scp = make_ae(entry)
+    for sop in IMAGE_SOP_CLASSES:
+        scp.add_supported_context(sop, list(IMAGE_TRANSFER_SYNTAXES))
+    for sop in SR_SOP_CLASSES:
+        scp.add_supported_context(sop, list(UNCOMPRESSED))
+    host = listen_address(entry.host)
+    try:
+        server = scp.start_server(
+            (host, listen_port), block=False, evt_handlers=[(evt.EVT_C_STORE, receiver)]
+        )
+    except OSError as exc:
+        raise PacsConnectionError(
+            f"PACS {entry.address}: C-MOVE の受信用ポート {host}:{listen_port} を開けません"
+            f"（{exc.strerror or exc}）。別のポートを --listen-port で指定してください。",
+            f"PACS {entry.address}: cannot listen on {host}:{listen_port} for the C-MOVE "
+            f"({exc.strerror or exc}); choose another port with --listen-port.",
+        ) from exc
+    try:
+        with associate(entry, [(MoveModel, UNCOMPRESSED)], step="C-MOVE") as assoc:
+            responses = assoc.send_c_move(query, entry.our_aet, MoveModel, msg_id=1)
+            follow(entry, assoc, responses, MoveModel, "C-MOVE", result, progress, cancel)
+    finally:
+        server.shutdown()
+    if result.status == MOVE_DESTINATION_UNKNOWN:
+        raise PacsRequestError(
+            f"PACS {entry.address}: 移動先 {entry.our_aet} を PACS が知りません（C-MOVE）。"
+            f"PACS の管理者に、AE タイトル {entry.our_aet}・ホスト {host}・ポート {listen_port} "
+            "を移動先として登録してもらってください。",
+            f"PACS {entry.address}: the PACS does not know the move destination "
+            f"{entry.our_aet} (C-MOVE); ask its administrator to register AE title "
+            f"{entry.our_aet}, host {host}, port {listen_port} as a destination.",
+        )
+    return check_result(entry, study_uid, out, result, receiver, "C-MOVE")
