@@ -248,11 +248,10 @@ def write_model_gguf(target: Path, s: Shapes, threads: int, seed: int = 0) -> di
 
 
 def _trunk(s: Shapes, seed: int) -> object:
-    """The SigLIP trunk (``_bunny_torch.siglip_trunk``), random weights, float32."""
+    """The SigLIP trunk (``bunny_s2.siglip_trunk``), random weights, float32."""
     import torch
 
-    from jradi_desktop.architectures._bunny_torch import siglip_trunk
-    from jradi_desktop.architectures.bunny_s2 import BunnyVision
+    from jradi_desktop.architectures.bunny_s2 import BunnyVision, siglip_trunk
 
     settings = BunnyVision(
         width=s.vision_width, intermediate=s.vision_ffn, patch=s.patch,
@@ -303,9 +302,8 @@ def write_vision(folders: dict[str, Path], s: Shapes, seed: int = 0) -> dict[str
 
 
 def write_manifest(folder: Path, s: Shapes, dtype: str, model: Path) -> None:
-    from jradi_desktop.architectures._s2 import MEAN, PAD_COLOUR
-    from jradi_desktop.architectures._s2 import STD as PIXEL_STD
-    from jradi_desktop.architectures._s2_runtime import VisionManifest
+    from jradi_desktop.architectures.bunny_s2 import MEAN, PAD_COLOUR, VisionManifest
+    from jradi_desktop.architectures.bunny_s2 import STD as PIXEL_STD
     from jradi_desktop.contract import model_fingerprint
 
     VisionManifest(

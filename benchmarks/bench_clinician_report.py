@@ -14,7 +14,8 @@ minutes) and reused after. Measured in the same run, phase by phase:
 - the cold report (the first after loading: S² encode, prefill, ``--tokens`` greedy tokens;
   the encode ends at the worker's last crop reported) and a redraft of the same image with an
   indication (its rows cached and its positions kept: only the text after it is evaluated).
-  Random weights rarely stop early; the tokens actually made are reported;
+  Random weights rarely stop early; the tokens actually made are reported; then the app's
+  read-ahead of another image (as when it opens) and the first token of its report;
 - S² encode of one image in this process (``S2VisionEncoder.encode``), fp32 and fp16;
 - plain llama.cpp on the same GGUF (``load_llama``, same context, threads and batch): a
   prompt of as many tokens as the report's positions (``Llama.eval``), then as many greedy
@@ -49,8 +50,9 @@ def say(line: str) -> None:
 
 def prompt_positions(build: Build, threads: int) -> dict[str, int]:
     """The report prompt's positions as ``S2Prompt.evaluate`` lays them out."""
+    from jradi_desktop.architectures import IMAGE_PLACEHOLDER as IMAGE
     from jradi_desktop.inference import build_report_messages, load_llama
-    from jradi_desktop.inference._gguf_s2 import IMAGE, S2Prompt
+    from jradi_desktop.inference._gguf_s2 import S2Prompt
 
     llm = load_llama(build.model, n_ctx=256, n_threads=threads, verbose=False)  # mmap
     try:
@@ -112,7 +114,36 @@ def through_worker(build: Build, args: argparse.Namespace) -> dict[str, Any]:
             say(f"{run} report: {out[run]['total']:.1f} s, S² encode {encoded[0]:.1f} s, first "
                 f"piece after {out[run]['first']:.1f} s, {worker.generated_tokens} tokens "
                 f"({worker.finish_reason})")  # fmt: skip
+        out["ahead"] = read_ahead_then_report(worker, params)
     return out
+
+
+def read_ahead_then_report(worker: Any, params: Any) -> dict[str, float]:
+    """What the app does when an image opens (``read_ahead``: its S² crops and the prompt up
+    to the indication), then the report asked once it is done: another image (the sample
+    mirrored), so that nothing of the reports before is kept."""
+    import tempfile
+
+    from PIL import ImageOps
+
+    from jradi_desktop.imaging import open_image, to_model_rgb
+    from jradi_desktop.inference import build_report_messages
+    from jradi_desktop.pipeline import generate_report
+
+    with tempfile.TemporaryDirectory() as tmp:
+        other = Path(tmp) / "mirrored.png"
+        ImageOps.mirror(to_model_rgb(open_image(SAMPLE))).save(other)
+        start = time.perf_counter()
+        worker.read_ahead(build_report_messages(""), [to_model_rgb(open_image(other))])
+        ahead = time.perf_counter() - start
+        stamps: list[float] = []
+        start = time.perf_counter()
+        generate_report(worker, other, model_name="real", indication=REDRAFT, params=params,
+                        on_piece=lambda _: stamps.append(time.perf_counter()))  # fmt: skip
+    first = stamps[0] - start
+    say(f"read-ahead of another image: {ahead:.1f} s; its report's first piece after "
+        f"{first:.1f} s")  # fmt: skip
+    return {"read_ahead": ahead, "first": first}
 
 
 def plain_llama(build: Build, args: argparse.Namespace, positions: int, tokens: int) -> dict:
@@ -152,7 +183,7 @@ def plain_llama(build: Build, args: argparse.Namespace, positions: int, tokens: 
 
 def s2_encode(folder: Path, threads: int) -> dict[str, float]:
     """One image through ``S2VisionEncoder`` in this process (session opened first)."""
-    from jradi_desktop.architectures._s2_runtime import S2VisionEncoder
+    from jradi_desktop.architectures.bunny_s2 import S2VisionEncoder
     from jradi_desktop.imaging import open_image, to_model_rgb
 
     image = to_model_rgb(open_image(SAMPLE))
@@ -195,6 +226,8 @@ def report(args: argparse.Namespace, pos: dict[str, int], w: dict, plain: dict,
          prefill, f"{pos['total'] / prefill:.1f} positions/s"),
         ("first token, cold report (encode + prefill)", cold["first"], ""),
         ("first token, redraft with an indication (image kept)", redraft["first"], ""),
+        ("read-ahead as an image opens (encode + prefill)", w["ahead"]["read_ahead"], ""),
+        ("first token of its report after the read-ahead", w["ahead"]["first"], ""),
         (f"generation, {n - 1} tokens after the first", cold["last"],
          f"{(n - 1) / cold['last']:.2f} tokens/s"),
         (f"report, cold ({n} tokens, {cold['finish']})", cold["total"], ""),
@@ -229,7 +262,8 @@ def report(args: argparse.Namespace, pos: dict[str, int], w: dict, plain: dict,
         f"- Prefill: {pos['total']} positions in {prefill:.1f} s "
         f"({pos['total'] / prefill:.1f} positions/s)",
         f"- First token: {cold['first']:.0f} s after asking (image encoded); a redraft with an "
-        f"indication: {redraft['first']:.1f} s",
+        f"indication: {redraft['first']:.1f} s; after the read-ahead of an image open for "
+        f"{w['ahead']['read_ahead']:.0f} s: {w['ahead']['first']:.1f} s",
         f"- Generation: {(n - 1) / cold['last']:.2f} tokens/s",
         f"- One {n}-token report: {cold['total']:.0f} s "
         f"({w['load'] + cold['total']:.0f} s with the model load)",

@@ -102,7 +102,7 @@ def naive_bunny_trial(
 
     from engine.merge import JRadiEvoParams, merge_state_dicts
     from engine.metrics import rouge_l, tokenize_ja
-    from jradi_desktop.architectures._bunny_torch import load_bunny, prompt_ids
+    from jradi_desktop.architectures.bunny_s2 import load_bunny, prompt_ids
     from jradi_desktop.contract import MERGED_ROLES
     from jradi_desktop.inference import BUNNY_CHAT_TEMPLATE, build_report_messages
 

@@ -18,7 +18,7 @@ Random weights with Llama-3-8B's widths (hidden 4096, MLP 14336, vocab 128256, 3
     float32 arithmetic). With p = 0 both must agree except at sign ties (checked). The merged
     model's vocabulary is ``--merge-vocab`` rows (default 1/32 of 128256 on a CPU, to stay
     within memory): the merge is element-wise, so it is extrapolated per parameter to 8.03 B.
-(b) S² of one 512 px image: the numpy glue of ``jradi_desktop.architectures._s2`` (pad,
+(b) S² of one 512 px image: the numpy glue of ``jradi_desktop.architectures.bunny_s2._s2`` (pad,
     resize, 1 + 4 + 9 crops of 384, pooling, ``mlp2x_gelu`` 3456 -> 4096 -> 4096) around
     transformers' ``SiglipVisionModel`` (``--vision-layers``), extrapolated to the 26 layers
     Bunny runs.
@@ -66,9 +66,7 @@ def bench_s2(args: argparse.Namespace, clock: Clock) -> dict[str, float]:
     import torch
     from PIL import Image
 
-    from jradi_desktop.architectures import _s2
-    from jradi_desktop.architectures._bunny_torch import siglip_trunk
-    from jradi_desktop.architectures.bunny_s2 import BunnyVision
+    from jradi_desktop.architectures.bunny_s2 import BunnyVision, _s2, siglip_trunk
 
     dtype = torch.float16 if args.device.startswith("cuda") else torch.float32
     settings = BunnyVision(

@@ -6,7 +6,7 @@ Runtime in the same run (random weights: SigLIP-so400m 1152 / 4304 / 16 heads, p
         [--fp16] [--int8]
 
 Both run the same 14 crops (1 + 4 + 9 at 384 / 768 / 1152) through a trunk of ``--layers``
-layers and the same numpy S² glue and projector (``jradi_desktop.architectures._s2``); only
+layers and the same numpy S² glue and projector (``jradi_desktop.architectures.bunny_s2._s2``); only
 the trunk's runtime differs: (a) transformers' ``SiglipVisionModel`` in torch, float32;
 (b) the exported ``trunk.onnx`` in ONNX Runtime's CPU provider, float32 (``--fp16``: also the
 float16 export; ``--int8``: also ONNX Runtime's dynamic int8 quantisation of the fp32 graph).
@@ -89,10 +89,14 @@ def main() -> int:
     from PIL import Image
 
     from engine.export._s2_vision import export_s2_vision
-    from jradi_desktop.architectures import _s2
-    from jradi_desktop.architectures._bunny_torch import read_tensors, vision_trunk
-    from jradi_desktop.architectures._s2_runtime import S2VisionEncoder
-    from jradi_desktop.architectures.bunny_s2 import BunnyS2, vision_settings
+    from jradi_desktop.architectures.bunny_s2 import (
+        BunnyS2,
+        S2VisionEncoder,
+        _s2,
+        read_tensors,
+        vision_settings,
+        vision_trunk,
+    )
 
     torch.set_num_threads(args.threads)
     image = Image.fromarray(np.random.default_rng(0).integers(0, 256, (512, 512, 3), np.uint8))

@@ -123,7 +123,7 @@ def train_bunny(
     import torch
 
     from jradi_desktop.architectures import get
-    from jradi_desktop.architectures._bunny_torch import BunnyModel, prompt_ids
+    from jradi_desktop.architectures.bunny_s2 import BunnyModel, prompt_ids
 
     arch = get("bunny_s2")
     bunny = BunnyModel(config, {arch.stored_key(p, n): t for (p, n), t in tensors.items()})

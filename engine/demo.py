@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from engine._demo_corpus import DEMO_CORPUS
+from jradi_desktop.architectures import IMAGE_PLACEHOLDER, Architecture, architectures
 from jradi_desktop.architectures.llama import LLAMA3_TEXT_TEMPLATE
 from jradi_desktop.contract import ALL_ROLES, PROGRESS, RESULT, Event
 
@@ -42,7 +43,7 @@ BOS = "<|begin_of_text|>"
 EOS = "<|end_of_text|>"
 EOT = "<|eot_id|>"
 PAD = "<|pad|>"
-IMAGE = "<image>"
+IMAGE = IMAGE_PLACEHOLDER
 START_HEADER = "<|start_header_id|>"
 END_HEADER = "<|end_header_id|>"
 SPECIAL_TOKENS = [BOS, EOS, PAD, EOT, START_HEADER, END_HEADER, IMAGE]
@@ -54,11 +55,16 @@ LLAMA3_SPLIT = (
 )
 
 DEMO_MARKER = "jradi_demo.json"
-# The demo VLM's layouts. bunny is the default since issue #14 (the GGUF path runs it: the
-# shipped demo model, resources/demo-model/, is its trained export); llava stays for the
-# LLaVA/CLIP mmproj path and its tests.
-VLM_LAYOUTS = ("llava", "bunny")
+# The demo VLM's layouts: each family's ``demo_layout`` (its ``demo_builder`` hook writes it).
+# bunny is the default since issue #14 (the GGUF path runs it: the shipped demo model,
+# resources/demo-model/, is its trained export); llava stays for the LLaVA/CLIP mmproj path
+# and its tests.
+VLM_LAYOUTS = tuple(a.demo_layout for a in architectures() if a.demo_layout is not None)
 DEFAULT_VLM = "bunny"
+
+
+def _layout_family(layout: str) -> Architecture:
+    return next(a for a in architectures() if a.demo_layout == layout)
 
 
 @dataclass(frozen=True)
@@ -262,24 +268,12 @@ def iter_build_demo_models(
         yield Event("demo-models", PROGRESS, role, step, total)
         folder = out / role
         folder.mkdir(parents=True, exist_ok=True)
-        if role == "vlm" and vlm == "bunny":
-            tower = base if trained else _perturbed(base, shape, seed, role)
-            _write_bunny_vlm(folder, shape, seed, config, tower, tokenizer, trained)
-        elif role == "vlm":
+        if role == "vlm":
             # Trained: the VLM is the trained base fine-tuned on reports (its task vector is
             # that fine-tune); untrained: the base plus its own perturbation.
             tower = base if trained else _perturbed(base, shape, seed, role)
-            from engine._demo_llava import build_llava
-
-            init = _initialiser(shape, seed)
-            model, processor = build_llava(shape, config, tower, tokenizer, init)
-            if trained:
-                from engine._demo_training import train_vlm
-
-                with _single_thread_training():
-                    train_vlm(model, processor, seed)
-            model.save_pretrained(folder, safe_serialization=True)
-            processor.save_pretrained(folder)
+            write = _layout_family(vlm).hook("demo_builder")
+            write(DemoVlm(folder, shape, seed, config, tower, tokenizer, trained))
         else:
             weights = base if role == "base" else _perturbed(base, shape, seed, role)
             _save_language_model(folder, config, weights, tokenizer)
@@ -303,27 +297,47 @@ def build_demo_models(
     return Path(out_dir)
 
 
-def _write_bunny_vlm(
-    folder: Path,
-    shape: DemoShape,
-    seed: int,
-    config: object,
-    tower: dict[str, torch.Tensor],
-    tokenizer: object,
-    trained: bool,
-) -> None:
+@dataclass(frozen=True)
+class DemoVlm:
+    """What a family's ``demo_builder`` hook writes the demo VLM from."""
+
+    folder: Path
+    shape: DemoShape
+    seed: int
+    config: object  # the language tower's LlamaConfig
+    tower: dict[str, torch.Tensor]  # its weights, Llama names
+    tokenizer: object
+    trained: bool  # fine-tune on reports first
+
+
+def write_llava_vlm(vlm: DemoVlm) -> None:
+    """The VLM as a tiny LLaVA (CLIP + 2-layer projector); trained: fine-tuned on reports."""
+    from engine._demo_llava import build_llava
+
+    init = _initialiser(vlm.shape, vlm.seed)
+    model, processor = build_llava(vlm.shape, vlm.config, vlm.tower, vlm.tokenizer, init)
+    if vlm.trained:
+        from engine._demo_training import train_vlm
+
+        with _single_thread_training():
+            train_vlm(model, processor, vlm.seed)
+    model.save_pretrained(vlm.folder, safe_serialization=True)
+    processor.save_pretrained(vlm.folder)
+
+
+def write_bunny_vlm(vlm: DemoVlm) -> None:
     """The VLM as a tiny Bunny-v1.1; trained: fine-tuned on reports as the LLaVA is."""
     from engine._demo_bunny import bunny_config, image_path_tensors, write_bunny_folder
 
-    tensors = {("language", name): t for name, t in tower.items()}
-    tensors |= image_path_tensors(shape, _initialiser(shape, seed, "bunny-"))
-    bunny = bunny_config(shape, config)
-    if trained:
+    tensors = {("language", name): t for name, t in vlm.tower.items()}
+    tensors |= image_path_tensors(vlm.shape, _initialiser(vlm.shape, vlm.seed, "bunny-"))
+    bunny = bunny_config(vlm.shape, vlm.config)
+    if vlm.trained:
         from engine._demo_training import train_bunny
 
         with _single_thread_training():
-            tensors |= train_bunny(bunny, tensors, tokenizer, seed)
-    write_bunny_folder(folder, bunny, tensors, tokenizer)
+            tensors |= train_bunny(bunny, tensors, vlm.tokenizer, vlm.seed)
+    write_bunny_folder(vlm.folder, bunny, tensors, vlm.tokenizer)
 
 
 @contextmanager

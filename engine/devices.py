@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 from engine.errors import EngineError
 from jradi_desktop.contract import RESULT, Devices, Event
-from jradi_desktop.inference._devices import best_device, torch_dtype
+from jradi_desktop.inference import best_device, torch_dtype
 
 __all__ = ["iter_devices", "resolve_device", "torch_dtype"]
 

@@ -42,3 +42,8 @@ class JRadiError(Exception):
     def __reduce__(self) -> tuple[Any, ...]:
         # Rebuild from the two messages, then restore the subclass's extra attributes.
         return (type(self), (self.message_ja, self.message_en), dict(self.__dict__))
+
+
+def build_error(error: type[Exception], ja: str, en: str) -> Exception:
+    """``error`` built from both messages (a ``JRadiError``) or from the English one."""
+    return error(ja, en) if issubclass(error, JRadiError) else error(en)

@@ -24,8 +24,7 @@ pytestmark = pytest.mark.usefixtures("cpu_only")  # float32 on the CPU, as the r
 
 
 def test_image_rows_match_the_reference(bunny: tuple[Path, dict[str, torch.Tensor]]) -> None:
-    from jradi_desktop.architectures import _s2
-    from jradi_desktop.architectures._bunny_torch import BunnyModel, read_tensors
+    from jradi_desktop.architectures.bunny_s2 import BunnyModel, _s2, read_tensors
 
     folder, tensors = bunny
     config = json.loads((folder / "config.json").read_text())
@@ -42,8 +41,7 @@ def test_image_rows_match_the_reference(bunny: tuple[Path, dict[str, torch.Tenso
 def test_first_step_logits_match_the_reference(
     bunny: tuple[Path, dict[str, torch.Tensor]],
 ) -> None:
-    from jradi_desktop.architectures import _s2
-    from jradi_desktop.architectures._bunny_torch import BunnyModel, read_tensors
+    from jradi_desktop.architectures.bunny_s2 import BunnyModel, _s2, read_tensors
 
     folder, tensors = bunny
     model = BunnyModel(json.loads((folder / "config.json").read_text()), read_tensors(folder))

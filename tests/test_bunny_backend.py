@@ -151,7 +151,7 @@ def test_prompt_ids_are_assembled_as_bunny_does(
 def test_a_prompt_longer_than_the_context_is_refused_before_the_image_is_encoded(
     bunny: tuple[Path, dict[str, torch.Tensor]], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from jradi_desktop.architectures._bunny_torch import BunnyModel
+    from jradi_desktop.architectures.bunny_s2 import BunnyModel
     from jradi_desktop.inference import PromptTooLongError, build_report_messages, create_backend
     from jradi_desktop.models import ModelSpec
 

@@ -43,9 +43,7 @@ def _report(model: Path, capsys: pytest.CaptureFixture[str]) -> dict:
 
 
 def test_demo_rows_from_onnx_match_torch(demo_bunny: dict[str, Path]) -> None:
-    from jradi_desktop.architectures import _s2
-    from jradi_desktop.architectures._bunny_torch import load_bunny
-    from jradi_desktop.architectures._s2_runtime import S2VisionEncoder
+    from jradi_desktop.architectures.bunny_s2 import S2VisionEncoder, _s2, load_bunny
 
     assert demo_bunny["vision"].name == "vision"
     encoder = S2VisionEncoder(demo_bunny["vision"], threads=1)

@@ -26,7 +26,7 @@ def _image() -> Image.Image:
 
 
 def _rows(folder: Path, dtype: torch.dtype, device: str) -> torch.Tensor:
-    from jradi_desktop.architectures._bunny_torch import load_bunny
+    from jradi_desktop.architectures.bunny_s2 import load_bunny
 
     model = load_bunny(folder, dtype, device)
     for part in (model.language, model.vision, model.projector):

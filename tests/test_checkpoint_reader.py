@@ -38,8 +38,7 @@ def test_a_shard_missing_from_the_index_is_named_by_every_reader(
     from engine.errors import ExportError
     from engine.merge import MergeError
     from engine.merge._io import open_model_folder
-    from jradi_desktop.architectures._bunny_torch import read_tensors
-    from jradi_desktop.architectures.bunny_s2 import BunnyConfigError
+    from jradi_desktop.architectures.bunny_s2 import BunnyConfigError, read_tensors
     from jradi_desktop.models import ConfigError, safetensors_files
 
     folder = tmp_path / "vlm"

@@ -189,7 +189,7 @@ def test_bunny_vlm_runs_without_custom_code(bunny_demo_dir):
     from PIL import Image
 
     from engine.demo import DemoShape
-    from jradi_desktop.architectures._bunny_torch import load_bunny
+    from jradi_desktop.architectures.bunny_s2 import load_bunny
 
     model = load_bunny(bunny_demo_dir / "vlm")
     shape = DemoShape()
@@ -206,7 +206,7 @@ def test_trained_bunny_writes_a_japanese_report(tmp_path):
     from transformers import PreTrainedTokenizerFast
 
     from engine.demo_data import phantom
-    from jradi_desktop.architectures._bunny_torch import load_bunny, prompt_ids
+    from jradi_desktop.architectures.bunny_s2 import load_bunny, prompt_ids
     from jradi_desktop.inference import BUNNY_CHAT_TEMPLATE, build_report_messages
 
     folder = build_demo_models(tmp_path, seed=0, trained=True, vlm="bunny") / "vlm"

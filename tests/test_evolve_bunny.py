@@ -77,7 +77,7 @@ def test_killed_bunny_run_resumes_to_exactly_12_trials_computing_image_rows_once
 
     from engine.cli import main
     from engine.merge import JRadiEvoParams, MergeContext
-    from jradi_desktop.architectures._bunny_torch import read_tensors
+    from jradi_desktop.architectures.bunny_s2 import read_tensors
     from jradi_desktop.contract import param_names
 
     demo = bunny_demo_dir

@@ -66,7 +66,7 @@ def test_a_write_failure_keeps_the_previous_export_and_says_so(bunny_demo_dir, f
 
 
 def test_a_kill_during_a_reexport_leaves_the_previous_export_whole(bunny_demo_dir, first, tmp_path):
-    from jradi_desktop.architectures._s2_runtime import check_pair
+    from jradi_desktop.architectures.bunny_s2 import check_pair
 
     out = tmp_path / "gguf"
     shutil.copytree(first, out)

@@ -23,7 +23,7 @@ def _language_folder(bunny: Path, out: Path) -> Path:
     from safetensors.torch import save_file
 
     from jradi_desktop.architectures import get
-    from jradi_desktop.architectures._bunny_torch import read_tensors
+    from jradi_desktop.architectures.bunny_s2 import read_tensors
 
     arch = get("bunny_s2")
     config = json.loads((bunny / "config.json").read_text())

@@ -133,7 +133,7 @@ def test_models_it_cannot_run_are_named(demo_dir, vlm):
 def bunny(bunny_demo_dir):
     from transformers import PreTrainedTokenizerFast
 
-    from jradi_desktop.architectures._bunny_torch import load_bunny
+    from jradi_desktop.architectures.bunny_s2 import load_bunny
 
     folder = bunny_demo_dir / "vlm"
     return load_bunny(folder), PreTrainedTokenizerFast.from_pretrained(folder)
@@ -142,8 +142,7 @@ def bunny(bunny_demo_dir):
 def _bunny_embeds(model, tokenizer, indications: list[str]) -> tuple[torch.Tensor, ...]:
     """Left-padded prompt rows (§4 ids, S² rows spliced in), their attention mask, and where
     the first row's image placeholder is."""
-    from jradi_desktop.architectures._bunny_torch import prompt_ids
-    from jradi_desktop.architectures.bunny_s2 import IMAGE_TOKEN_INDEX
+    from jradi_desktop.architectures.bunny_s2 import IMAGE_TOKEN_INDEX, prompt_ids
     from jradi_desktop.inference import BUNNY_CHAT_TEMPLATE
 
     rows = []

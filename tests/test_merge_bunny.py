@@ -257,7 +257,7 @@ def test_export_gguf_writes_the_language_model_and_the_s2_vision_folder(
     import gguf
 
     from engine.export import export_gguf
-    from jradi_desktop.architectures._s2_runtime import read_manifest
+    from jradi_desktop.architectures.bunny_s2 import read_manifest
     from jradi_desktop.models import ModelSpec, check_model, find_mmproj
 
     result = export_gguf(models / "vlm", tmp_path / "out", "f32")

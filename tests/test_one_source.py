@@ -53,7 +53,7 @@ TEMPLATE_FRAGMENTS = {
         "<|start_header_id|>assistant<|end_header_id|>",
         (LLAMA3_CHAT_TEMPLATE, LLAMA3_TEXT_TEMPLATE, Llama3VisionChatHandler.CHAT_FORMAT),
     ),
-    "an image part (Hugging Face)": ("{{ '<image>\n' }}", (BUNNY_CHAT_TEMPLATE,)),
+    "an image part (Hugging Face)": ("{% if part['type'] == 'image' %}", (BUNNY_CHAT_TEMPLATE,)),
     "an image part (llama.cpp)": ("content.image_url.url", (BunnyChatHandler.CHAT_FORMAT,)),
 }
 
@@ -97,6 +97,14 @@ def test_each_chat_template_is_written_once(name):
     assert len(_holding(fragment)) == 1, f"{name} ({fragment!r}) is in {_holding(fragment)}"
 
 
+def test_the_image_placeholder_is_written_once():
+    from jradi_desktop.architectures import IMAGE_PLACEHOLDER
+
+    assert "{{ '" + IMAGE_PLACEHOLDER + "\n' }}" in BUNNY_CHAT_TEMPLATE
+    written = [name for name, text in _constants() if text == IMAGE_PLACEHOLDER]
+    assert written == ["jradi_desktop/architectures/_chat.py"], written
+
+
 def test_the_model_input_size_is_written_once():
     width, height = MODEL_SIZE
     pattern = re.compile(rf"\(\s*{width}\s*,\s*{height}\s*\)")
@@ -115,7 +123,7 @@ def test_the_model_input_size_is_written_once():
 def test_key_prefixes_are_declared_by_their_family_only(arch, part):
     """A family's stored prefixes are written in its declaration; every other tool asks it."""
     prefix = arch.stored_key(part, "")
-    own = f"jradi_desktop/architectures/{type(arch).__module__.rsplit('.', 1)[-1]}.py"
+    own = f"jradi_desktop/architectures/{type(arch).__module__.rsplit('.', 1)[-1]}/__init__.py"
     where = set(_holding(prefix))
     assert own in where, f"{prefix!r} is not written in {own}"
     outside = sorted(w for w in where if not w.startswith("jradi_desktop/architectures/"))

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from jradi_desktop.architectures import _s2
+from jradi_desktop.architectures.bunny_s2 import _s2
 
 torch = pytest.importorskip("torch")
 F = torch.nn.functional

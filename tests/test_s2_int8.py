@@ -55,7 +55,7 @@ def _report(backend: object) -> str:
 
 
 def test_the_export_records_the_agreement_and_the_app_runs_the_int8_trunk(exported):
-    from jradi_desktop.architectures._s2_runtime import INT8_MIN_ROW_COSINE
+    from jradi_desktop.architectures.bunny_s2 import INT8_MIN_ROW_COSINE
 
     record = json.loads((exported / "vision" / "manifest.json").read_text())["int8"]
     assert (

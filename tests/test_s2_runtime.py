@@ -18,11 +18,12 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("onnxscript")
 
 from engine.export._s2_vision import export_s2_vision  # noqa: E402
-from jradi_desktop.architectures import _s2  # noqa: E402
-from jradi_desktop.architectures._bunny_torch import BunnyModel, read_tensors  # noqa: E402
-from jradi_desktop.architectures._s2_runtime import (  # noqa: E402
+from jradi_desktop.architectures.bunny_s2 import (  # noqa: E402
+    BunnyModel,
     S2VisionEncoder,
     VisionFilesError,
+    _s2,
+    read_tensors,
 )
 
 
@@ -65,7 +66,7 @@ def test_the_runtime_imports_no_torch(exported: tuple[Path, Path]) -> None:
     _, vision = exported
     code = (
         "import sys; from PIL import Image\n"
-        "from jradi_desktop.architectures._s2_runtime import S2VisionEncoder\n"
+        "from jradi_desktop.architectures.bunny_s2 import S2VisionEncoder\n"
         f"S2VisionEncoder({str(vision)!r}, threads=1).encode(Image.new('L', (9, 5)))\n"
         "print('torch' in sys.modules)"
     )

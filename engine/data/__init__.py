@@ -7,7 +7,7 @@ from engine.data._instructions import (
     InstructionSet,
     load_instructions,
 )
-from engine.data._jsonl import DataProblem, skipped_summary
+from engine.data._jsonl import DataProblem, read_jsonl, skipped_summary
 from engine.data._reports import ReportPair, ReportSet, load_report_pairs
 
 __all__ = [
@@ -25,5 +25,6 @@ __all__ += [
     "choice_letter",
     "load_igakuqa",
     "load_instructions",
+    "read_jsonl",
     "skipped_summary",
 ]

@@ -1,6 +1,7 @@
 """The dev set as the VLM sees it, prepared once per run: one class per model family.
 
-``open_dev_set`` asks the architecture registry for the VLM folder's family:
+``open_dev_set`` asks the architecture registry for the VLM folder's family and opens the
+dev set its ``evolve_dev_set`` hook names:
 
 - ``llava_clip``: transformers' LLaVA and its processor. The prompt and images go through the
   processor once (left padding) and each batch's image features (vision tower + projector) are
@@ -8,8 +9,8 @@
   image path, which encodes the images again at every call: the fallback and the check).
 - ``bunny_s2``: ``BunnyModel`` (transformers' Llama and SigLIP trunk, our S² and projector;
   never the folder's custom code). Every dev image's projected S² rows are computed once, here;
-  the prompt is assembled as Bunny does (bunny-v1.1.md §4: split at ``<image>``, each chunk
-  tokenised with BOS, one kept) and the rows spliced in at the placeholder; ``generate`` of the
+  the prompt is assembled as Bunny does (``bunny_s2.chat_prompt_ids``, bunny-v1.1.md §4) and
+  the rows spliced in at the placeholder; ``generate`` of the
   Llama takes ``inputs_embeds``, so no trial ever runs the vision path.
 
 In both the merge target is the live language tower. Per trial only the text rows are embedded
@@ -24,7 +25,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any
 
 from engine.data import ReportPair
 from engine.evolve._errors import EvolveError
@@ -34,7 +35,6 @@ from jradi_desktop.architectures import (
     ArchitectureError,
     chat_templates,
     detect,
-    get,
     supported,
 )
 from jradi_desktop.architectures.bunny_s2 import IMAGE_TOKEN_INDEX
@@ -53,7 +53,7 @@ def vlm_family(vlm_dir: str | Path) -> Architecture:
     except (OSError, ValueError) as exc:  # ArchitectureError is a ValueError
         reason = exc if isinstance(exc, ArchitectureError) else f"unreadable ({exc})"
         raise EvolveError(f"{path}: the VLM's config: {reason}") from exc
-    if family.name not in DEV_SETS:
+    if not family.has_vision:
         raise EvolveError(
             f"{path}: the model with role vlm is a {family.description}, which has no image "
             f"path; the evolution needs a VLM: {supported()}"
@@ -63,9 +63,11 @@ def vlm_family(vlm_dir: str | Path) -> Architecture:
 
 @dataclass(frozen=True)
 class DevSetup:
-    """What a dev set is built from: the VLM folder, the pairs and how to batch them."""
+    """What a dev set is built from: the VLM folder, its family, the pairs and how to batch
+    them."""
 
     vlm_dir: Path
+    family: Architecture
     pairs: Sequence[ReportPair]
     device: torch.device
     dtype: torch.dtype
@@ -100,7 +102,7 @@ class DevSet(ABC):
     Not thread-safe.
     """
 
-    family: ClassVar[str]
+    family: str  # the registry's name of the VLM's family
     merge_target: Any
     decoder_model: Any
     batches: list[DevBatch]
@@ -125,10 +127,9 @@ class DevSet(ABC):
 class LlavaDevSet(DevSet):
     """A LLaVA-style VLM through transformers' own model and processor."""
 
-    family = "llava_clip"
-
     def __init__(self, setup: DevSetup) -> None:
         vlm_dir, device, dtype = setup.vlm_dir, setup.device, setup.dtype
+        self.family = setup.family.name
         from transformers import AutoModelForImageTextToText, AutoProcessor
 
         from jradi_desktop.inference import build_report_messages
@@ -225,14 +226,13 @@ def llava_embed(
 class BunnyDevSet(DevSet):
     """A Bunny (SigLIP at S² scales, ``mlp2x_gelu``, Llama) through ``BunnyModel``."""
 
-    family = "bunny_s2"
-
     def __init__(self, setup: DevSetup) -> None:
         vlm_dir, device, dtype = setup.vlm_dir, setup.device, setup.dtype
+        self.family = setup.family.name
         import torch
         from transformers import PreTrainedTokenizerFast
 
-        from jradi_desktop.architectures._bunny_torch import load_bunny, prompt_ids
+        from jradi_desktop.architectures.bunny_s2 import chat_prompt_ids, load_bunny
         from jradi_desktop.inference import build_report_messages
 
         self.bunny = load_bunny(vlm_dir, dtype, device)
@@ -249,20 +249,8 @@ class BunnyDevSet(DevSet):
             self.bos_token_id = generation.bos_token_id
         pad = self.tokenizer.pad_token_id
         self.pad_token_id = pad if pad is not None else generation.pad_token_id
-        text = self.tokenizer.apply_chat_template(
-            build_report_messages(),
-            chat_template=_template(get(self.family)),
-            add_generation_prompt=True,
-            tokenize=False,
-        )
-        bos_text = self.tokenizer.bos_token
-        if bos_text and text.startswith(bos_text):  # a template that writes BOS itself
-            text = text[len(bos_text) :]
-
-        def encode(chunk: str) -> list[int]:
-            return self.tokenizer(chunk, add_special_tokens=True)["input_ids"]
-
-        ids = prompt_ids(text, encode, self.bos_token_id)
+        template = _template(setup.family)
+        ids = chat_prompt_ids(self.tokenizer, build_report_messages(), template, self.bos_token_id)
         # One prompt for every row (JRadiEvo's): no padding; the rows before the image are
         # shared, computed once per batch.
         length = len(ids) + ids.count(IMAGE_TOKEN_INDEX) * (self.bunny.image_tokens - 1)
@@ -307,9 +295,6 @@ def _template(family: Architecture) -> str | None:
     return chat_templates().get(family.template or "")
 
 
-DEV_SETS: dict[str, type[DevSet]] = {"llava_clip": LlavaDevSet, "bunny_s2": BunnyDevSet}
-
-
 def open_dev_set(
     vlm_dir: str | Path,
     pairs: Sequence[ReportPair],
@@ -321,5 +306,5 @@ def open_dev_set(
 ) -> DevSet:
     """The VLM loaded and the dev pairs prepared as its family needs them."""
     family = vlm_family(vlm_dir)
-    setup = DevSetup(Path(vlm_dir), list(pairs), device, dtype, batch_size, image_size)
-    return DEV_SETS[family.name](setup)
+    setup = DevSetup(Path(vlm_dir), family, list(pairs), device, dtype, batch_size, image_size)
+    return family.hook("evolve_dev_set")(setup)

@@ -1,12 +1,13 @@
 """The export job: checks, language model, vision encoder, quantisation, manifest.
 
 The language tower becomes ``model.gguf`` whatever the family (a VLM's vision tower and
-projector are not in it). The image path depends on the family, as the registry names it:
+projector are not in it). The image path is the :class:`VisionExport` the family's ``export``
+hook names:
 
-- ``llava_clip``: ``mmproj.gguf``, llama.cpp's own CLIP encoder + projector;
-- ``bunny_s2``: ``vision/``, the SigLIP trunk as ONNX + ``projector.npz`` + a manifest
-  (llama.cpp has no S²; the GGUF backend runs it in ONNX Runtime and decodes the rows as
-  embeddings);
+- ``llava_clip``: ``CLIP_EXPORT``, ``mmproj.gguf``, llama.cpp's own CLIP encoder + projector;
+- ``bunny_s2``: ``S2_EXPORT``, ``vision/``, the SigLIP trunk as ONNX + ``projector.npz`` + a
+  manifest (llama.cpp has no S²; the GGUF backend runs it in ONNX Runtime and decodes the rows
+  as embeddings), optionally with an int8 trunk;
 - ``llama``: nothing.
 """
 
@@ -81,11 +82,24 @@ def _write_s2(ckpt: Checkpoint, out: Path, outtype: str) -> Path:
     return path
 
 
-# family -> (check before anything is written, writer of the image path, what it writes)
-_VISION: dict[str, tuple[Callable[[Checkpoint], None], Callable[..., Path], str]] = {
-    "llava_clip": (_check_clip, _write_clip, "mmproj"),
-    "bunny_s2": (_check_s2, _write_s2, "ONNX trunk + projector for the S² path"),
-}
+@dataclass(frozen=True)
+class VisionExport:
+    """A family's image path beside ``model.gguf`` (its ``export`` hook)."""
+
+    check: Callable[[Checkpoint], None]  # before anything is written
+    write: Callable[[Checkpoint, Path, str], Path]  # (checkpoint, out folder, outtype) -> path
+    what: str  # for the progress line
+    int8: bool = False  # can add an int8 vision trunk (``_s2_int8``)
+
+
+CLIP_EXPORT = VisionExport(_check_clip, _write_clip, "mmproj")
+S2_EXPORT = VisionExport(_check_s2, _write_s2, "ONNX trunk + projector for the S² path", int8=True)
+
+
+def _vision(ckpt: Checkpoint) -> VisionExport | None:
+    """The family's vision export; None for a family without an image path."""
+    arch = ckpt.architecture
+    return arch.hook("export") if arch.has_vision else None
 
 
 def check_checkpoint(ckpt: Checkpoint) -> None:
@@ -93,11 +107,9 @@ def check_checkpoint(ckpt: Checkpoint) -> None:
     (safetensors headers; for Bunny also its vision settings and projector): a mismatch would
     write files that cannot load."""
     llama_params(ckpt)
-    arch = ckpt.architecture
-    if arch.has_vision and arch.name not in _VISION:  # pragma: no cover (a new family)
-        raise ExportError(f"{ckpt.folder}: no vision encoder export for {arch.description}.")
-    if arch.has_vision:
-        _VISION[arch.name][0](ckpt)
+    vision = _vision(ckpt)
+    if vision is not None:
+        vision.check(ckpt)
     check_weights_match_config(ckpt.config, ckpt.files, ExportError)
 
 
@@ -119,12 +131,12 @@ def iter_export_gguf(
         )
     ckpt = open_checkpoint(model_dir, ExportError)
     check_checkpoint(ckpt)  # nothing is written for a folder that cannot give a loadable GGUF
-    if int8_images and ckpt.architecture.name != "bunny_s2":
+    vision_export = _vision(ckpt)
+    if int8_images and not (vision_export is not None and vision_export.int8):
         raise ExportError(f"{model_dir}: an int8 vision trunk is for Bunny's S² vision folder.")
     out = Path(out_dir)
     with staged_folder(out) as stage:
-        vision = ckpt.architecture.has_vision
-        steps = 1 + vision + (quantize is not None)
+        steps = 1 + (vision_export is not None) + (quantize is not None)
         step = 1
         yield Event("export-gguf", PROGRESS, f"language model ({outtype})", step, steps)
         if quantize:
@@ -137,12 +149,13 @@ def iter_export_gguf(
         else:
             write_llama_gguf(ckpt, stage / MODEL_GGUF, outtype)
         mmproj_name = None
-        if vision:
+        if vision_export is not None:
             step += 1
-            _, write, what = _VISION[ckpt.architecture.name]
+            what = vision_export.what
             yield Event("export-gguf", PROGRESS, f"vision encoder + projector ({what})", step,
                         steps)  # fmt: skip
-            mmproj_name = write(ckpt, stage, "f32" if outtype == "f32" else "f16").name
+            vision_outtype = "f32" if outtype == "f32" else "f16"
+            mmproj_name = vision_export.write(ckpt, stage, vision_outtype).name
         if int8_images:
             from engine.export._s2_int8 import add_int8_trunk
 

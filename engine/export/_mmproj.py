@@ -19,6 +19,7 @@ import numpy as np
 from engine._checkpoint import Checkpoint
 from engine.errors import ExportError
 from jradi_desktop.architectures import Part
+from jradi_desktop.architectures.llava_clip import LlavaClip
 from jradi_desktop.models import HFConfig, read_hf_config
 
 CLIP_MEAN = [0.48145466, 0.4578275, 0.40821073]
@@ -96,7 +97,7 @@ class MmprojParams:
 
 def mmproj_params(ckpt: Checkpoint) -> MmprojParams:
     """Every config value the mmproj needs, typed (``ExportError`` names the file and field)."""
-    if ckpt.architecture.name != "llava_clip":
+    if not isinstance(ckpt.architecture, LlavaClip):  # the writer of LLaVA's export hook
         raise ExportError(
             f"{ckpt.folder}: an mmproj is written for LLaVA-style VLMs with a CLIP tower only; "
             f"this folder is a {ckpt.architecture.description}."

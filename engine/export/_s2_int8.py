@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from engine.errors import ExportError
-from jradi_desktop.architectures._s2_runtime import (
+from jradi_desktop.architectures.bunny_s2 import (
     Int8Agreement,
     S2VisionEncoder,
     read_manifest,
@@ -53,8 +53,7 @@ def add_int8_trunk(
     ``images`` and record the agreement in the manifest."""
     from engine.export._s2_vision import export_s2_vision
     from jradi_desktop.imaging import open_image, to_model_rgb
-    from jradi_desktop.inference import GenerationParams, create_backend
-    from jradi_desktop.inference._images import to_pil
+    from jradi_desktop.inference import GenerationParams, create_backend, to_pil
     from jradi_desktop.models import ModelSpec
     from jradi_desktop.pipeline import generate_report
 

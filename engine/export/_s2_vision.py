@@ -1,6 +1,6 @@
 """A Bunny folder's image path for the torch-free runtime: the SigLIP trunk (embeddings and
 the layers up to the one Bunny reads) as ONNX, the projector as ``projector.npz`` and a
-manifest (``jradi_desktop.architectures._s2_runtime`` reads them).
+manifest (``jradi_desktop.architectures.bunny_s2``'s ONNX runtime reads them).
 
 Only the vision and projector tensors are read, one at a time from the shards.
 """
@@ -15,9 +15,14 @@ import numpy as np
 
 from engine._checkpoint import Checkpoint, open_checkpoint
 from engine.errors import ExportError
-from jradi_desktop.architectures._s2 import MEAN, PAD_COLOUR, STD
-from jradi_desktop.architectures._s2_runtime import VisionManifest
-from jradi_desktop.architectures.bunny_s2 import BunnyConfigError, vision_settings
+from jradi_desktop.architectures.bunny_s2 import (
+    MEAN,
+    PAD_COLOUR,
+    STD,
+    BunnyConfigError,
+    VisionManifest,
+    vision_settings,
+)
 
 if TYPE_CHECKING:
     import torch
@@ -48,7 +53,7 @@ def export_s2_vision(
     (recording ``model_fingerprint``, the ``model.gguf`` it belongs to, when given)."""
     import torch
 
-    from jradi_desktop.architectures._bunny_torch import vision_trunk
+    from jradi_desktop.architectures.bunny_s2 import vision_trunk
 
     if outtype not in OUTTYPES:
         raise ExportError(f"vision outtype {outtype!r}; valid: {', '.join(OUTTYPES)}")

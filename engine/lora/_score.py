@@ -14,8 +14,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from engine.data import DataProblem, QADataset, load_igakuqa
-from engine.data._jsonl import read_jsonl
+from engine.data import DataProblem, QADataset, load_igakuqa, read_jsonl
 from engine.lora._errors import LoraError
 from engine.metrics import aggregate, score_question
 from jradi_desktop.contract import QAMetrics

@@ -8,7 +8,8 @@ VLM whose language tensors come from a merged tower, everything else (vision tow
 config, processor, chat template, shard index) untouched, each tensor under the same key, in the
 same file and dtype as in the source VLM, so the copy loads like the source (a LLaVA with
 ``from_pretrained``, a Bunny with ``load_bunny``). Which keys are language-tower is the
-architecture registry's answer.
+architecture registry's answer, and the tower is written as the family it declares
+(``Architecture.language_tower``: a Llama).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from typing import TYPE_CHECKING
 from engine._checkpoint import Checkpoint
 from engine.merge._errors import MergeError
 from engine.merge._io import open_model_folder
-from jradi_desktop.architectures import architectures
+from jradi_desktop.architectures import architectures, get
 from jradi_desktop.atomic_file import replacing
 
 if TYPE_CHECKING:
@@ -88,9 +89,10 @@ def extract_language_tower(vlm_dir: str | Path, out_dir: str | Path) -> Path:
         index = {"metadata": {}, "weight_map": dict(sorted(weight_map.items()))}
         (out / "model.safetensors.index.json").write_text(json.dumps(index, indent=2) + "\n")
 
+    tower = get(vlm.architecture.language_tower)  # the family the tower is on its own
     config = dict(vlm.llama_config)
-    config["architectures"] = ["LlamaForCausalLM"]
-    config["model_type"] = "llama"
+    config["architectures"] = list(tower.classes[:1])
+    config["model_type"] = tower.model_type
     config["dtype"] = dtype
     if "lm_head.weight" not in vlm.language:
         config["tie_word_embeddings"] = True

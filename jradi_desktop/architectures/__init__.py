@@ -3,11 +3,21 @@ checkpoint, and how its image rows are made and placed.
 
 Torch-free at import: ``detect(config)`` and ``get(name)`` return a declaration
 (``llama``, ``llava_clip``, ``bunny_s2``), each with its chat templates (``chat_templates()``
-by name); ``_s2`` is Bunny's S² glue in numpy and
-``_bunny_torch`` builds a Bunny folder as torch modules.
+by name) and the hooks the rest of the code dispatches on (``Architecture.hook``; every family
+with an image path names ``VISION_HOOKS``). A family with an image path is a package
+(``bunny_s2/``: declaration, S² glue, ONNX runtime, torch model, prompt, shape rules;
+``llava_clip/``); ``shards`` finds a folder's weight files.
 """
 
-from jradi_desktop.architectures._base import Architecture, ArchitectureError, Part
+from jradi_desktop.architectures._base import (
+    OPTIONAL_HOOKS,
+    VISION_HOOKS,
+    Architecture,
+    ArchitectureError,
+    Part,
+)
+from jradi_desktop.architectures._chat import IMAGE_PLACEHOLDER
+from jradi_desktop.architectures._hooks import resolve
 from jradi_desktop.architectures._registry import (
     architectures,
     chat_templates,
@@ -15,9 +25,13 @@ from jradi_desktop.architectures._registry import (
     from_keys,
     get,
     supported,
+    template_family,
 )
 
 __all__ = [
+    "IMAGE_PLACEHOLDER",
+    "OPTIONAL_HOOKS",
+    "VISION_HOOKS",
     "Architecture",
     "ArchitectureError",
     "Part",
@@ -26,5 +40,7 @@ __all__ = [
     "detect",
     "from_keys",
     "get",
+    "resolve",
     "supported",
+    "template_family",
 ]

@@ -6,6 +6,10 @@ A checkpoint key belongs to one *part*: ``language`` (the Llama: canonical names
 vision model: ``embeddings.*``, ``encoder.layers.N.*``, ...) or ``projector`` (relative to
 the projector: ``linear_1.weight``, ``0.weight``, ...). Tools ask an :class:`Architecture`
 instead of matching key strings (mergekit's architecture declarations are the model).
+
+A family with an image path also names, as lazy ``"module:attr"`` hooks (:attr:`hooks`,
+resolved by :meth:`Architecture.hook`), the code every other layer dispatches on, so adding a
+family is its package, its test and its README row, and no table elsewhere names it.
 """
 
 from __future__ import annotations
@@ -14,7 +18,24 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping
 from typing import Any, ClassVar, Literal
 
+from jradi_desktop.architectures._hooks import resolve
+
 Part = Literal["language", "vision", "projector"]
+
+# What a family with an image path names (``Architecture.hooks``); each is a "module:attr":
+VISION_HOOKS: Mapping[str, str] = {
+    "shape_rules": "(rules, config, text_hidden) -> None: its vision tower and projector "
+    "against config.json (models' shape check)",
+    "evolve_dev_set": "a DevSet class: the dev set as the VLM sees it (engine.evolve)",
+    "demo_builder": "(engine.demo.DemoVlm) -> None: the demo VLM in this layout",
+    "export": "a VisionExport: check, writer and description of its GGUF-side image path "
+    "(engine.export)",
+}
+# Named only where a family needs them: ``hf_loader`` for a family transformers' Auto classes
+# cannot load (its parts object; without it, AutoModelForImageTextToText and its processor);
+# ``gguf_chat_handler`` for a family that names a template (llama-cpp-python's handler for it
+# with an mmproj).
+OPTIONAL_HOOKS = ("hf_loader", "gguf_chat_handler")
 
 
 class ArchitectureError(ValueError):
@@ -36,6 +57,9 @@ class Architecture(ABC):
     chat_templates: ClassVar[Mapping[str, str]] = {}  # the Jinja templates it names
     model_type: ClassVar[str]  # config.json's model_type for this family
     classes: ClassVar[tuple[str, ...]] = ()  # config.json architectures that name it
+    language_tower: ClassVar[str] = "llama"  # the family its language tower is, taken out alone
+    demo_layout: ClassVar[str | None] = None  # its name for ``jradi-engine demo-models --vlm``
+    hooks: ClassVar[Mapping[str, str]] = {}  # hook name -> "module:attr" (VISION_HOOKS, ...)
 
     @classmethod
     @abstractmethod
@@ -63,6 +87,15 @@ class Architecture(ABC):
             raise ArchitectureError(
                 f"its language tower is {text.get('model_type')!r}; supported: a Llama"
             )
+
+    def hook(self, name: str) -> Any:
+        """The object the hook ``name`` names, imported now; :class:`ArchitectureError` when
+        this family names none."""
+        target = self.hooks.get(name)
+        if target is None:
+            names = ", ".join(sorted(self.hooks)) or "none"
+            raise ArchitectureError(f"{self.description} names no {name!r} hook; it names: {names}")
+        return resolve(target)
 
     def parts(self, keys: Iterable[str]) -> dict[Part, dict[str, str]]:
         """``keys`` by part: canonical name -> key (keys of no part are left out)."""

@@ -9,6 +9,10 @@ is written once for both runtimes.
 
 from __future__ import annotations
 
+# Where a Hugging Face template puts an image: LLaVA's processors and Bunny
+# (DEFAULT_IMAGE_TOKEN) expand it into the image's rows; the demo tokenizer's image token.
+IMAGE_PLACEHOLDER = "<image>"
+
 
 def hf_content(trim: bool = False) -> str:
     """A message's content: its text, or its parts with each image as ``<image>`` and a
@@ -17,7 +21,9 @@ def hf_content(trim: bool = False) -> str:
     filt = " | trim" if trim else ""
     return (
         "{% if message['content'] is string %}{{ message['content']" + filt + " }}{% else %}"
-        "{% for part in message['content'] %}{% if part['type'] == 'image' %}{{ '<image>\n' }}"
+        "{% for part in message['content'] %}{% if part['type'] == 'image' %}{{ '"
+        + IMAGE_PLACEHOLDER
+        + "\n' }}"
         "{% elif part['type'] == 'text' %}{{ part['text'] }}{% endif %}{% endfor %}{% endif %}"
     )
 

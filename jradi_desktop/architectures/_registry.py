@@ -7,11 +7,11 @@ Declarations are imported on first use (each is small and torch-free); the order
 from __future__ import annotations
 
 import functools
-import importlib
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 from jradi_desktop.architectures._base import Architecture, ArchitectureError
+from jradi_desktop.architectures._hooks import resolve
 
 _DECLARED = (
     "jradi_desktop.architectures.bunny_s2:BunnyS2",
@@ -23,11 +23,7 @@ _DECLARED = (
 @functools.cache
 def architectures() -> tuple[Architecture, ...]:
     """Every declared family, in detection order."""
-    found = []
-    for target in _DECLARED:
-        module, name = target.split(":")
-        found.append(getattr(importlib.import_module(module), name)())
-    return tuple(found)
+    return tuple(resolve(target)() for target in _DECLARED)
 
 
 @functools.cache
@@ -35,6 +31,15 @@ def chat_templates() -> Mapping[str, str]:
     """Every family's named chat templates (Jinja), name -> text, in detection order: the
     names ``ModelSpec.template`` accepts besides ``"auto"``."""
     return {name: text for arch in architectures() for name, text in arch.chat_templates.items()}
+
+
+def template_family(name: str) -> Architecture:
+    """The family whose template is called ``name``; for ``"auto"`` (or a name no family
+    declares) the first family with an image path that names one: the JRadiEvo VLM's."""
+    for arch in architectures():
+        if name in arch.chat_templates:
+            return arch
+    return next(a for a in architectures() if a.has_vision and a.template is not None)
 
 
 def supported() -> str:

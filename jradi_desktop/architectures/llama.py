@@ -47,6 +47,10 @@ class Llama(Architecture):
     classes: ClassVar[tuple[str, ...]] = ("LlamaForCausalLM",)
     # named, not the default: a Llama folder's own template is used for "auto"
     chat_templates: ClassVar[Mapping[str, str]] = {LLAMA3: LLAMA3_CHAT_TEMPLATE}
+    # its template with an mmproj (a VLM run with ``template="llama3"``)
+    hooks: ClassVar[Mapping[str, str]] = {
+        "gguf_chat_handler": "jradi_desktop.inference._chat_handlers:Llama3VisionChatHandler"
+    }
 
     @classmethod
     def matches(cls, config: Mapping[str, Any]) -> bool:

@@ -20,6 +20,7 @@ from jradi_desktop.inference._backend import (
     register_backend,
 )
 from jradi_desktop.inference._choices import parse_answer_letters
+from jradi_desktop.inference._devices import best_device, torch_dtype
 from jradi_desktop.inference._errors import (
     BackendUnavailableError,
     GenerationError,
@@ -32,6 +33,7 @@ from jradi_desktop.inference._errors import (
     VisionNotSupportedError,
     WorkerCrashedError,
 )
+from jradi_desktop.inference._images import to_pil
 from jradi_desktop.inference._llama_runtime import CpuBackend, ensure_cpu_backend, load_llama
 from jradi_desktop.inference._prompts import (
     QA_SYSTEM_PROMPT,
@@ -75,6 +77,7 @@ __all__ = [
     "VisionNotSupportedError",
     "WorkerCrashedError",
     "backend_names",
+    "best_device",
     "build_chat_messages",
     "build_choice_messages",
     "build_report_messages",
@@ -87,4 +90,6 @@ __all__ = [
     "register_backend",
     "report_prompt",
     "split_report",
+    "to_pil",
+    "torch_dtype",
 ]

@@ -133,6 +133,33 @@ class Backend(ABC):
             self.progress = hook
             self._busy.release()
 
+    def read_ahead(
+        self, messages: Messages, images: Images = (), on_progress: Progress | None = None
+    ) -> None:
+        """Do now what a later :meth:`generate` of a prompt that starts as ``messages`` does
+        will keep (a report's image encoded and its positions evaluated while the clinician
+        still looks at it), so that its first token comes sooner. Taken, cancelled and
+        reported like :meth:`generate`; a backend that keeps nothing between prompts, or a
+        model without vision asked about images, does nothing."""
+        check_images(messages, images)
+        if images and not self.has_vision:
+            return
+        self._begin(images)
+        hook = self.progress
+        if on_progress is not None:
+            self.progress = on_progress
+        try:
+            self._read_ahead(messages, images)
+            self.finish_reason = "stop"
+        except Cancelled:
+            self.finish_reason = "cancelled"
+        finally:
+            self.progress = hook
+            self._busy.release()
+
+    def _read_ahead(self, messages: Messages, images: Images) -> None:  # noqa: B027
+        """What :meth:`read_ahead` does: nothing, unless the backend keeps a prompt's work."""
+
     def report_progress(self, phase: str, done: int, total: int) -> None:
         """Tell :attr:`progress` that ``done`` of ``total`` steps of ``phase`` (``ENCODE``:
         image crops through the vision trunk; ``PREFILL``: prompt positions into the model)

@@ -3,7 +3,8 @@
 Messages to the parent: ``("ready", info)`` or ``("load_error", error)`` once; per request
 ``("accepted",)``, ``("progress", phase, done, total)`` for each step before the first token,
 then ``("piece", text)`` zero or more times, then
-``("done", finish_reason, n_tokens, last_text)`` or ``("error", error)``. Errors are
+``("done", finish_reason, n_tokens, last_text)`` or ``("error", error)``. A ``read_ahead``
+request (``Backend.read_ahead``) answers the same way, with no pieces. Errors are
 :class:`InferenceError` instances (they pickle).
 """
 
@@ -16,6 +17,7 @@ import os
 import signal
 import sys
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from jradi_desktop.errors import JRadiError
@@ -68,9 +70,12 @@ def child_main(spec: ModelSpec, conn: Connection, cancel: Event, log_path: str) 
                 request = conn.recv()
             except (EOFError, OSError):
                 break  # the parent has gone
-            if request[0] != "generate":
+            if request[0] == "generate":
+                _serve(backend, conn, cancel, *request[1:])
+            elif request[0] == "read_ahead":
+                _serve_read_ahead(backend, conn, cancel, *request[1:3])
+            else:
                 break
-            _serve(backend, conn, cancel, *request[1:])
     except ConnectionError:
         pass  # the parent has gone (killed) while we answered: nobody to tell
     finally:
@@ -86,6 +91,34 @@ def _remove_if_empty(log_path: str) -> None:
             os.unlink(log_path)
 
 
+def _progress(conn: Connection, cancel: Event) -> Callable[[str, int, int], None]:
+    def progress(phase: str, done: int, total: int) -> None:
+        if cancel.is_set():
+            raise Cancelled  # Stop during the image encoding or the prefill
+        conn.send(("progress", phase, done, total))
+
+    return progress
+
+
+def _serve_read_ahead(
+    backend: Backend,
+    conn: Connection,
+    cancel: Event,
+    messages: list[dict[str, Any]],
+    images: list[bytes],
+) -> None:
+    conn.send(("accepted",))
+    try:
+        backend.read_ahead(messages, images, _progress(conn, cancel))
+    except JRadiError as exc:
+        conn.send(("error", exc))
+        return
+    except Exception as exc:
+        conn.send(("error", _wrap(exc, GenerationError, backend.spec)))
+        return
+    conn.send(("done", backend.finish_reason or "stop", 0, ""))
+
+
 def _serve(
     backend: Backend,
     conn: Connection,
@@ -95,12 +128,7 @@ def _serve(
     params: dict[str, Any],
 ) -> None:
     conn.send(("accepted",))  # from here a death is this request's crash (see _worker)
-
-    def progress(phase: str, done: int, total: int) -> None:
-        if cancel.is_set():
-            raise Cancelled  # Stop during the image encoding or the prefill
-        conn.send(("progress", phase, done, total))
-
+    progress = _progress(conn, cancel)
     stream = backend.generate(messages, images, GenerationParams(**params), progress)
     finish = None
     buffer: list[str] = []

@@ -2,9 +2,10 @@
 
 The vision encoder (``spec.mmproj``) is an ``mmproj`` GGUF (LLaVA/CLIP, run by mtmd) or an
 exported S² vision folder (Bunny-v1.1: SigLIP in ONNX Runtime, rows decoded as embeddings by
-``_gguf_s2``). Templates: ``bunny`` (Vicuna-style, :class:`BunnyChatHandler` with an mmproj),
-``llama3`` (Llama-3 headers), ``auto`` (with a vision encoder: bunny, the JRadiEvo VLM's;
-without: the GGUF's own ``tokenizer.chat_template``, Llama-3 headers when the file has none).
+``_gguf_s2``). Templates: ``bunny`` (Vicuna-style), ``llama3`` (Llama-3 headers), ``auto``
+(with a vision encoder: bunny, the JRadiEvo VLM's; without: the GGUF's own
+``tokenizer.chat_template``, Llama-3 headers when the file has none). With an mmproj the chat
+handler is the one the template's family names (its ``gguf_chat_handler`` hook).
 Every text prompt starts with exactly one BOS, as through mtmd, whatever the template writes.
 
 The chat handler (or, for S², ``S2Prompt``) formats and evaluates the prompt; the tokens are
@@ -17,7 +18,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from jradi_desktop.architectures.llama import LLAMA3, LLAMA3_CHAT_TEMPLATE
+from jradi_desktop.architectures import template_family
+from jradi_desktop.architectures.llama import LLAMA3_CHAT_TEMPLATE
 from jradi_desktop.inference._backend import (
     Backend,
     GenerationParams,
@@ -101,11 +103,8 @@ class GGUFBackend(Backend):
         # Before anything of llama.cpp runs: the CPU code for this CPU, or a clear error.
         self.runtime = ensure_cpu_backend().describe()
         handler = None
-        if mmproj is not None:
-            from jradi_desktop.inference import _chat_handlers as handlers
-
-            cls = handlers.Llama3VisionChatHandler if spec.template == LLAMA3 else None
-            cls = cls or handlers.BunnyChatHandler
+        if mmproj is not None:  # the handler of the template's family (auto: Bunny's)
+            cls = template_family(spec.template).hook("gguf_chat_handler")
             handler = cls(clip_model_path=str(mmproj), verbose=False)
         try:
             self._llm = load_llama(
@@ -177,6 +176,13 @@ class GGUFBackend(Backend):
         if self._s2 is None:
             raise ValueError("this model has no S² vision folder")
         self._s2.use_trunk(trunk, self.spec.threads)
+
+    def _read_ahead(self, messages: Messages, images: Images) -> None:
+        if self._s2 is not None:  # llama-cpp-python's own handlers keep no images
+            try:
+                self._s2.evaluate(messages, images, self.report_progress, ahead=True)
+            except (ValueError, RuntimeError) as exc:
+                raise self._generation_error(exc) from exc
 
     def _generate(
         self, messages: Messages, images: Images, params: GenerationParams

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from jradi_desktop.architectures import IMAGE_PLACEHOLDER
 from jradi_desktop.architectures.bunny_s2 import BUNNY_CHAT_TEMPLATE
 from jradi_desktop.contract import VISION_MANIFEST
 from jradi_desktop.inference._backend import ENCODE, PREFILL, Message, Progress
@@ -34,9 +35,8 @@ from jradi_desktop.inference._images import to_pil
 if TYPE_CHECKING:
     from PIL import Image
 
-    from jradi_desktop.architectures._s2_runtime import S2VisionEncoder
+    from jradi_desktop.architectures.bunny_s2 import S2VisionEncoder
 
-IMAGE = "<image>"
 _ROW_ID = 0  # the token id recorded for an image row (never decoded as a token)
 _CACHE_IMAGES = 4
 Segment = tuple[str, Any]  # ("text", token ids) or ("image", the image's content key)
@@ -63,7 +63,7 @@ class S2Prompt:
         ``model``: the GGUF the folder must have been exported with (checked when given)."""
         import llama_cpp
 
-        from jradi_desktop.architectures._s2_runtime import (
+        from jradi_desktop.architectures.bunny_s2 import (
             S2VisionEncoder,
             VisionFilesError,
             check_pair,
@@ -92,7 +92,7 @@ class S2Prompt:
 
     def use_trunk(self, trunk: str, threads: int | None = None) -> None:
         """Encode with another trunk file of the folder from now on (cached rows dropped)."""
-        from jradi_desktop.architectures._s2_runtime import S2VisionEncoder
+        from jradi_desktop.architectures.bunny_s2 import S2VisionEncoder
 
         self.encoder = S2VisionEncoder(self.encoder.manifest.folder, threads, trunk=trunk)
         self.encoder.open_session()
@@ -123,15 +123,21 @@ class S2Prompt:
         return rows
 
     def evaluate(
-        self, messages: Sequence[Message], images: Sequence[Any], progress: Progress | None = None
+        self,
+        messages: Sequence[Message],
+        images: Sequence[Any],
+        progress: Progress | None = None,
+        *,
+        ahead: bool = False,
     ) -> list[int]:
-        """Evaluate the prompt for ``messages`` and ``images``; its token record.
+        """Evaluate the prompt for ``messages`` and ``images``; its token record. ``ahead``:
+        all but the last text, which a later prompt may change (a read-ahead).
         ``progress(phase, done, total)`` hears each crop encoded (``ENCODE``, over the images
         not cached yet) and each batch of positions evaluated (``PREFILL``, from the first
         position not kept from the prompt before)."""
         llm = self._llm
         report = progress or (lambda phase, done, total: None)
-        chunks = self.render(messages).split(IMAGE)
+        chunks = self.render(messages).split(IMAGE_PLACEHOLDER)
         if len(chunks) - 1 != len(images):
             raise ValueError(f"{len(chunks) - 1} image placeholders for {len(images)} images")
         pictures = [to_pil(image) for image in images]
@@ -157,17 +163,16 @@ class S2Prompt:
         )
         if n_prompt >= llm.n_ctx():
             raise ValueError(f"the prompt needs {n_prompt} positions, over n_ctx {llm.n_ctx()}")
-        held, self._held = self._held[:kept], []  # nothing counts as held until all is in
+        held = self._held = self._held[:kept]  # grows by each segment once it is all in
         llm.n_tokens = held[-1][1] if held else 0
         llm._ctx.kv_cache_seq_rm(-1, llm.n_tokens, -1)  # what came after: an old reply
-        for index, segment in enumerate(segments[kept:], start=kept):
+        for index, segment in enumerate(segments[kept : len(segments) - ahead], start=kept):
             if segment[0] == "image":
                 self._decode_rows(rows[index // 2], lambda: report(PREFILL, llm.n_tokens, n_prompt))
             elif segment[1]:
                 llm.eval(segment[1])
             report(PREFILL, llm.n_tokens, n_prompt)
             held.append((segment, llm.n_tokens))
-        self._held = held
         return llm.input_ids[: llm.n_tokens].tolist()
 
     def _kept(self, segments: list[Segment]) -> int:

@@ -1,9 +1,9 @@
 """Full-precision models through transformers: Bunny, LLaVA-style VLMs and plain causal LMs.
 
-The family comes from the architecture registry (``ModelSpec.architecture``). Bunny
-(``bunny_s2``) is built natively (``_hf_bunny``: transformers' Llama + SigLIP, our S² and
-projector, never its custom code) and generates from ``inputs_embeds``. A LLaVA folder, or a
-folder of another family with a processor config, is loaded with
+The family comes from the architecture registry (``ModelSpec.architecture``). A family that
+names an ``hf_loader`` hook is built natively by it (Bunny: ``_hf_bunny``, transformers' Llama
++ SigLIP, our S² and projector, never its custom code) and generates from ``inputs_embeds``.
+A LLaVA folder, or a folder of another family with a processor config, is loaded with
 ``AutoModelForImageTextToText`` + ``AutoProcessor``, any other with ``AutoModelForCausalLM`` +
 ``AutoTokenizer``. Only safetensors weights load; custom model code only with
 ``spec.allow_remote_code``. The chat template is the named one; for ``auto``, the
@@ -135,10 +135,8 @@ class HFBackend(Backend):
         self._vision = spec.has_vision
         self._bunny = None
         try:
-            if arch is not None and arch.name == "bunny_s2":
-                from jradi_desktop.inference._hf_bunny import BunnyParts
-
-                self._bunny = BunnyParts(path, dtype, self._device)
+            if arch is not None and "hf_loader" in arch.hooks:  # a family Auto cannot load
+                self._bunny = arch.hook("hf_loader")(path, dtype, self._device)
                 self._processor, self._tokenizer = None, self._bunny.tokenizer
                 self._model = self._bunny.model.language
             else:

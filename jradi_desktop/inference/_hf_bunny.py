@@ -1,10 +1,11 @@
 """Bunny folders (``bunny-llama``) in the HF backend, without their custom code.
 
-The model is :func:`~jradi_desktop.architectures._bunny_torch.load_bunny` (transformers'
-``LlamaForCausalLM`` + SigLIP trunk + S² + projector), the tokenizer the folder's
-``tokenizer.json`` (``AutoTokenizer`` would ask for the ``bunny-llama`` config class). A prompt
-is made as Bunny makes it (bunny-v1.1.md §4): the chat rendered, split at ``<image>``, each
-chunk tokenised with BOS, one BOS kept, each image's rows spliced in at its placeholder. The
+The family's ``hf_loader`` hook. The model is
+:func:`~jradi_desktop.architectures.bunny_s2.load_bunny` (transformers' ``LlamaForCausalLM`` +
+SigLIP trunk + S² + projector), the tokenizer the folder's ``tokenizer.json``
+(``AutoTokenizer`` would ask for the ``bunny-llama`` config class). A prompt is made as Bunny
+makes it (``bunny_s2.chat_prompt_ids``, bunny-v1.1.md §4), each image's rows spliced in at
+its placeholder. The
 backend then calls ``language.generate(inputs_embeds=..., attention_mask=...)``, which returns
 only the new tokens.
 """
@@ -30,7 +31,7 @@ class BunnyParts:
     def __init__(self, path: Path, dtype: torch.dtype, device: str) -> None:
         from transformers import PreTrainedTokenizerFast
 
-        from jradi_desktop.architectures._bunny_torch import load_bunny
+        from jradi_desktop.architectures.bunny_s2 import load_bunny
 
         if not (path / "tokenizer.json").is_file():
             err = ModelLoadError(
@@ -48,20 +49,10 @@ class BunnyParts:
 
     def prompt_ids(self, messages: Sequence[Message], template: str) -> list[int]:
         """The rendered chat as Bunny's ids: ``IMAGE_TOKEN_INDEX`` where each image goes."""
-        from jradi_desktop.architectures._bunny_torch import prompt_ids
+        from jradi_desktop.architectures.bunny_s2 import chat_prompt_ids
 
         chat = [{"role": m["role"], "content": m.get("content") or ""} for m in messages]
-        text = self.tokenizer.apply_chat_template(
-            chat, chat_template=template, add_generation_prompt=True, tokenize=False
-        )
-        bos_text = self.tokenizer.bos_token
-        if bos_text and text.startswith(bos_text):  # a template that writes BOS (Llama-3's)
-            text = text[len(bos_text) :]
-
-        def encode(chunk: str) -> list[int]:
-            return self.tokenizer(chunk, add_special_tokens=True)["input_ids"]
-
-        return prompt_ids(text, encode, self.bos)
+        return chat_prompt_ids(self.tokenizer, chat, template, self.bos)
 
     def prompt_length(self, ids: Sequence[int]) -> int:
         """Rows of the prompt once each placeholder holds its image's rows."""

@@ -71,7 +71,10 @@ class InferenceWorker:
         self._ready = False
         self._pending = False  # a request whose "done" has not been read yet
         self._cancel_requested = threading.Event()
-        self._busy = threading.Lock()
+        self._busy = threading.Lock()  # held by the request using the pipe
+        self._holding = threading.Lock()  # taking or giving up _busy, with _holder
+        self._holder: str | None = None  # what holds _busy: "generate", "read_ahead"
+        self._listener: Progress | None = None  # a request waiting on a read-ahead
         self._state = threading.RLock()  # guards start / reset / close
         self._epoch = 0  # bumped by close(): a generation from before then ends quietly
         self._finalizer: weakref.finalize | None = None
@@ -186,18 +189,36 @@ class InferenceWorker:
         """Stream the reply as text pieces (see :class:`Backend`); starts the worker if needed.
         :attr:`finish_reason` is ``"stop"``, ``"length"`` or ``"cancelled"`` afterwards.
         ``on_progress(phase, done, total)`` hears the child's steps before the first token
-        (in this thread)."""
-        params = params or GenerationParams()
+        (in this thread). Asked while a :meth:`read_ahead` runs, it waits for it (hearing its
+        steps) and then takes what it kept; :meth:`cancel` stops both."""
+        return self._run("generate", messages, images, params or GenerationParams(), on_progress)
+
+    def read_ahead(
+        self, messages: Messages, images: Images = (), on_progress: Progress | None = None
+    ) -> None:
+        """Have the child do now what a later :meth:`generate` of a prompt that starts as
+        ``messages`` keeps (``Backend.read_ahead``: a report's image encoded and evaluated
+        while the clinician still looks at it). Blocks until done or :meth:`cancel`; raises
+        as :meth:`generate` does."""
+        for _ in self._run("read_ahead", messages, images, GenerationParams(), on_progress):
+            pass
+
+    def _run(
+        self,
+        kind: str,
+        messages: Messages,
+        images: Images,
+        params: GenerationParams,
+        on_progress: Progress | None,
+    ) -> Iterator[str]:
         check_images(messages, images)
-        request = ("generate", [dict(m) for m in messages], encode_all(images), params.to_dict())
-        if not self._busy.acquire(blocking=False):
-            raise InvalidRequestError(
-                "推論プロセスは別の生成を実行中です。終わるか中止してから実行してください。",
-                "The inference worker is already generating; wait for it or cancel it.",
-            )
+        request = (kind, [dict(m) for m in messages], encode_all(images), params.to_dict())
+        self._cancel_requested.clear()
+        if not self._take(kind, on_progress):
+            self.finish_reason = "cancelled"  # stopped while a read-ahead was waited for
+            return
         epoch = self._epoch
         try:
-            self._cancel_requested.clear()
             self.finish_reason, self.generated_tokens = None, 0
             if not self._prepare(epoch):
                 self.finish_reason = "cancelled"
@@ -208,8 +229,9 @@ class InferenceWorker:
                         yield message[1]
                     continue
                 if message[0] == "progress":
-                    if on_progress is not None and not self._cancel_requested.is_set():
-                        on_progress(*message[1:])
+                    for listener in (on_progress, self._listener):
+                        if listener is not None and not self._cancel_requested.is_set():
+                            listener(*message[1:])
                     continue
                 self._handle(message)  # "done" (with the last text) or "error" (raised)
                 if message[0] == "done" and message[3] and not self._cancel_requested.is_set():
@@ -225,7 +247,33 @@ class InferenceWorker:
         finally:
             if self._pending and self._cancel_event is not None:
                 self._cancel_event.set()  # cancelled or abandoned: stop the child's generation
-            self._busy.release()
+            with self._holding:
+                self._holder = None
+                self._busy.release()
+
+    def _take(self, kind: str, on_progress: Progress | None) -> bool:
+        """Take the pipe for a ``kind`` request: at once, or after the read-ahead that holds
+        it (its progress is ``on_progress``'s meanwhile); False when cancelled while waiting.
+        Another request holding it is the caller's mistake."""
+        with self._holding:
+            if self._busy.acquire(blocking=False):
+                self._holder = kind
+                return True
+            if self._holder != "read_ahead":
+                raise InvalidRequestError(
+                    "推論プロセスは別の生成を実行中です。終わるか中止してから実行してください。",
+                    "The inference worker is already generating; wait for it or cancel it.",
+                )
+            self._listener = on_progress
+        try:
+            while not self._cancel_requested.wait(self.poll_interval):
+                with self._holding:
+                    if self._busy.acquire(blocking=False):
+                        self._holder = kind
+                        return True
+            return False
+        finally:
+            self._listener = None
 
     def _replies(self, request: tuple[Any, ...], epoch: int) -> Iterator[tuple[Any, ...]]:
         """Send ``request`` and yield the child's messages until cancelled or closed.

@@ -192,7 +192,7 @@ def _check_s2_vision(folder: Path, model: Path, check: ModelCheck, problems: lis
     """An exported S² vision folder (Bunny): its manifest reads, its files are there, it was
     exported with this ``model`` (its fingerprint), and its rows are as wide as the model's
     embeddings."""
-    from jradi_desktop.architectures._s2_runtime import check_pair, read_manifest
+    from jradi_desktop.architectures.bunny_s2 import check_pair, read_manifest
 
     try:
         manifest = read_manifest(folder)

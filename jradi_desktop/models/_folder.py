@@ -13,8 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from jradi_desktop.architectures.shards import INDEX
+
 CONFIG = "config.json"
-INDEX = "model.safetensors.index.json"
 
 
 @dataclass(frozen=True)

@@ -16,18 +16,13 @@ import json
 from pathlib import Path
 from typing import Any
 
-from jradi_desktop.errors import JRadiError
+from jradi_desktop.errors import JRadiError, build_error
 
 _REQUIRED: Any = object()
 
 
 class ConfigError(JRadiError):
     """A ``config.json`` that cannot be used: unreadable, not an object, or a bad field."""
-
-
-def build_error(error: type[Exception], ja: str, en: str) -> Exception:
-    """``error`` built from both messages (a ``JRadiError``) or from the English one."""
-    return error(ja, en) if issubclass(error, JRadiError) else error(en)
 
 
 class HFConfig(dict):

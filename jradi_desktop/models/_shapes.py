@@ -20,10 +20,9 @@ import re
 import struct
 from pathlib import Path
 
-from jradi_desktop.architectures import Architecture, ArchitectureError, Part, detect, get
-from jradi_desktop.architectures.fields import FieldError, inside
-from jradi_desktop.models._folder import INDEX
-from jradi_desktop.models._hf_config import ConfigError, HFConfig, build_error
+from jradi_desktop.architectures import Architecture, ArchitectureError, Part, detect, get, shards
+from jradi_desktop.errors import build_error
+from jradi_desktop.models._hf_config import ConfigError, HFConfig
 
 Shapes = dict[str, tuple[Path, list[int]]]
 Problem = tuple[str, str]  # (Japanese, English)
@@ -62,44 +61,7 @@ def _header(path: Path, error: type[Exception]) -> dict:
 def safetensors_files(folder: Path, error: type[Exception] = ConfigError) -> list[Path]:
     """The safetensors files: those the index names (each must be there), else every
     ``*.safetensors``; the one shard lookup of the app, the Bunny loader and the engine."""
-    index = folder / INDEX
-    if not index.is_file():
-        return sorted(folder.glob("*.safetensors"))
-    try:
-        mapping = json.loads(index.read_text(encoding="utf-8"))["weight_map"]
-        names = sorted(set(mapping.values()))
-        if not names or not all(isinstance(name, str) for name in names):
-            raise TypeError("weight_map values must be file names (strings)")
-    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
-        raise build_error(
-            error,
-            f"{index}: 読めないか weight_map がありません（{exc}）。モデルに付属のファイルに"
-            "戻してください。",
-            f"{index}: unreadable or without a weight_map ({exc}); restore the file that came "
-            "with the model.",
-        ) from exc
-    for name in names:  # a shard named ../x, /etc/passwd or a link out is never opened
-        try:
-            inside(folder, name, index, "weight_map")
-        except FieldError as exc:
-            raise build_error(
-                error,
-                f"{index}: weight_map の {name!r} がモデルのフォルダーの外を指しています。モデルに"
-                "付属のファイルに戻してください。",
-                f"{index}: weight_map names {name!r}, outside the model folder; restore the "
-                f"file that came with the model. ({exc})",
-            ) from exc
-    files = [folder / name for name in names]
-    missing = [f.name for f in files if not f.is_file()]
-    if missing:
-        raise build_error(
-            error,
-            f"{index}: 記載された重みファイル {', '.join(missing)} がありません。すべての分割"
-            "ファイルを同じフォルダーに置いてください。",
-            f"{index}: names weight files that are missing ({', '.join(missing)}). A model whose "
-            "shard is missing cannot load: put every shard in the same folder.",
-        )
-    return files
+    return shards.safetensors_files(folder, error)
 
 
 def safetensors_shapes(files: list[Path], error: type[Exception] = ConfigError) -> Shapes:
@@ -271,108 +233,6 @@ def _language(rules: _Rules, text: HFConfig) -> None:
             rules.shape("language", name, *per_layer[m.group(1)])
 
 
-def _clip_vision(rules: _Rules, config: HFConfig, text_hidden: int | None) -> None:
-    """LLaVA: the CLIP tower and the projector against ``vision_config``."""
-    if not rules.parts["vision"]:
-        return
-    vision = config.section("vision_config")
-    width = vision.size("hidden_size")
-    field = f"{vision.prefix}hidden_size"
-    inter = vision.size("intermediate_size", None)
-    patch = vision.size("patch_size", None)
-    per_layer = {
-        f"self_attn.{p}_proj.weight": ([width, width], field) for p in ("q", "k", "v", "out")
-    }
-    mlp = f"{field}, {vision.prefix}intermediate_size"
-    per_layer["mlp.fc1.weight"] = ([inter, width], mlp)
-    per_layer["mlp.fc2.weight"] = ([width, inter], mlp)
-    layers = vision.size("num_hidden_layers")
-    blocks = rules.blocks("vision", "encoder.layers.")
-    rules.count(blocks, layers, f"{vision.prefix}num_hidden_layers", "vision encoder")
-    for name in rules.parts["vision"]:
-        if (m := re.match(r"encoder\.layers\.\d+\.(.+)$", name)) and m.group(1) in per_layer:
-            rules.shape("vision", name, *per_layer[m.group(1)])
-    patch_why = f"{field}, {vision.prefix}patch_size"
-    rules.shape(
-        "vision", "embeddings.patch_embedding.weight", [width, None, patch, patch], patch_why
-    )
-    why = f"{field}, text_config.hidden_size"
-    rules.shape("projector", "linear_1.weight", [text_hidden, width], why)
-    rules.shape("projector", "linear_2.weight", [text_hidden, text_hidden], why)
-
-
-def _bunny_vision(rules: _Rules, config: HFConfig, text_hidden: int | None) -> None:
-    """Bunny: the SigLIP tower against the settings its tensors and ``config.json`` give, the
-    projector (``mlp2x_gelu``) against ``mm_hidden_size`` and the Llama's width."""
-    from jradi_desktop.architectures.bunny_s2 import vision_settings
-
-    arch = rules.architecture
-    absent = [n for n in _BUNNY_SETTINGS if rules.stored("vision", n) is None]
-    for name in absent:  # what vision_settings reads the widths from
-        key = arch.stored_key("vision", name)
-        rules.missing(key, "Bunny の画像エンコーダー", "Bunny's vision tower")
-    if absent:
-        return
-    vision = {name: rules.shapes[key][1] for name, key in rules.parts["vision"].items()}
-    patch_key = rules.parts["vision"]["embeddings.patch_embedding.weight"]
-    try:
-        s = vision_settings(config, vision)
-    except FieldError as exc:  # a field of the wrong type or out of range: names it
-        rules.problems.append((str(exc), str(exc)))
-        return
-    except ArchitectureError as exc:  # mm_hidden_size, s2_scales, layers: names the field
-        source = f"the vision width from {patch_key} in {rules.shapes[patch_key][0]}"
-        rules.problems.append(
-            (f"{config.path}: {exc}（{source}）。config.json と重みが別のモデルのものです。"
-             "そのモデルに付属の config.json を使ってください。",
-             f"{config.path}: {exc} ({source}); the config and the weights belong to different "
-             "models. Use the config.json that came with the weights.")
-        )  # fmt: skip
-        return
-    fc1 = rules.parts["vision"]["encoder.layers.0.mlp.fc1.weight"]
-    width = f"the vision width {s.width} of {patch_key}"
-    inter = f"{width} and the intermediate size {s.intermediate} of {fc1}"
-    square = [s.width, s.width]
-    per_layer: dict[str, tuple[list[int | None], str]] = {
-        f"self_attn.{p}_proj.weight": (square, width) for p in ("q", "k", "v", "out")
-    }
-    for name in ("layer_norm1", "layer_norm2"):
-        per_layer[f"{name}.weight"] = per_layer[f"{name}.bias"] = ([s.width], width)
-    for p in ("q", "k", "v", "out"):
-        per_layer[f"self_attn.{p}_proj.bias"] = ([s.width], width)
-    per_layer["mlp.fc1.weight"] = ([s.intermediate, s.width], inter)
-    per_layer["mlp.fc1.bias"] = ([s.intermediate], inter)
-    per_layer["mlp.fc2.weight"] = ([s.width, s.intermediate], inter)
-    per_layer["mlp.fc2.bias"] = ([s.width], width)
-    blocks = rules.blocks("vision", "encoder.layers.")
-    rules.count(blocks, max(blocks) + 1, "the vision tower's stored layers", "vision encoder")
-    for name in rules.parts["vision"]:
-        if (m := re.match(r"encoder\.layers\.\d+\.(.+)$", name)) and m.group(1) in per_layer:
-            rules.shape("vision", name, *per_layer[m.group(1)], config=False)
-    rules.shape("vision", "embeddings.patch_embedding.bias", [s.width], width, config=False)
-    positions = [s.grid * s.grid, s.width]
-    rules.shape("vision", "embeddings.position_embedding.weight", positions, width, config=False)
-    for name in ("post_layernorm.weight", "post_layernorm.bias"):
-        rules.shape("vision", name, [s.width], width, config=False)
-    feature = f"mm_hidden_size ({len(s.scales)} scale(s) x vision width {s.width}), hidden_size"
-    rules.shape("projector", "0.weight", [text_hidden, s.feature_width], feature)
-    rules.shape("projector", "0.bias", [text_hidden], "hidden_size")
-    rules.shape("projector", "2.weight", [text_hidden, text_hidden], "hidden_size")
-    rules.shape("projector", "2.bias", [text_hidden], "hidden_size")
-    for name in ("0.weight", "0.bias", "2.weight", "2.bias"):
-        if rules.stored("projector", name) is None:
-            key = arch.stored_key("projector", name)
-            rules.missing(key, "mlp2x_gelu の射影層", "the mlp2x_gelu projector")
-
-
-_BUNNY_SETTINGS = (
-    "embeddings.patch_embedding.weight",
-    "embeddings.position_embedding.weight",
-    "encoder.layers.0.mlp.fc1.weight",
-)
-_VISION_RULES = {"llava_clip": _clip_vision, "bunny_s2": _bunny_vision}
-
-
 def _architecture(config: HFConfig) -> Architecture:
     """The registry's family; a family it does not run is judged by the Llama's names."""
     try:
@@ -391,9 +251,8 @@ def hf_shape_problems(config: HFConfig, shapes: Shapes) -> list[Problem]:
     rules = _Rules(config, shapes, architecture)
     text = config.text_config()
     _language(rules, text)
-    vision_rules = _VISION_RULES.get(architecture.name)
-    if vision_rules is not None:
-        vision_rules(rules, config, text.size("hidden_size", None))
+    if architecture.has_vision:  # the family's own rules for its tower and projector
+        architecture.hook("shape_rules")(rules, config, text.size("hidden_size", None))
     problems = rules.problems + rules.shape_problems()
     if len(problems) > _MAX_SHOWN:
         more = len(problems) - _MAX_SHOWN

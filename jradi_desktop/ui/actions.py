@@ -44,6 +44,9 @@ def build_menus(window: MainWindow) -> dict[str, QAction]:
         overlay_group.addAction(action)
     add("models", window.model_manager)
     add("demo_model", window.install_demo_model)
+    read_ahead = add("read_ahead", window.set_read_ahead)
+    read_ahead.setCheckable(True)
+    read_ahead.setChecked(window.controller.read_ahead_enabled)
     language_group = QActionGroup(window)
     for code in LANGUAGES:
         action = add(f"language:{code}", lambda _=False, c=code: window.set_language(c))
@@ -71,6 +74,8 @@ def build_menus(window: MainWindow) -> dict[str, QAction]:
     window.model_menu = QMenu(window)
     window.model_menu.addAction(actions["models"])
     window.model_menu.addAction(actions["demo_model"])
+    window.model_menu.addSeparator()
+    window.model_menu.addAction(actions["read_ahead"])
     window.language_menu = QMenu(window)
     for code in LANGUAGES:
         window.language_menu.addAction(actions[f"language:{code}"])
@@ -102,6 +107,9 @@ def retranslate_actions(window: MainWindow) -> None:
         "models": QCoreApplication.translate("MainWindow", "モデルの管理…"),
         "demo_model": QCoreApplication.translate(
             "MainWindow", "デモモデルをインストール（臨床使用不可）"
+        ),
+        "read_ahead": QCoreApplication.translate(
+            "MainWindow", "画像を開いたらレポートの準備を始める（先読み）"
         ),
         "preset:header": QCoreApplication.translate("MainWindow", "ヘッダー値"),
         "preset:auto": QCoreApplication.translate("MainWindow", "自動"),

@@ -8,6 +8,7 @@ filters a shared broadcast.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -19,6 +20,8 @@ from PySide6.QtCore import QObject, Qt, Signal
 from jradi_desktop.errors import JRadiError
 from jradi_desktop.inference import InferenceWorker
 from jradi_desktop.models import ModelSpec
+
+logger = logging.getLogger(__name__)
 
 # A job function gets the worker and a callback for each text piece, and returns its result.
 # A job: (the worker, emit a text piece, report progress (phase, done, total)) -> its result
@@ -99,6 +102,8 @@ class GenerationController(QObject):
         self._spec: ModelSpec | None = None
         self._job: GenerationJob | None = None  # kept alive until the next one
         self._busy = False
+        self._ahead: threading.Thread | None = None  # a read-ahead running on the worker
+        self.read_ahead_enabled = True
         self.language = "ja"
 
     @property
@@ -138,6 +143,8 @@ class GenerationController(QObject):
         are connected before the job's thread starts, so no signal can be missed."""
         if self._busy or self._worker is None:
             return None
+        if name != "report" and self._reading_ahead():
+            self._worker.cancel()  # the report's read-ahead is no use to another job
         job = GenerationJob(name, function, self._worker, lambda: self._set_busy(False))
         for signal, slot in connect.items():
             getattr(job, signal).connect(slot)
@@ -145,6 +152,29 @@ class GenerationController(QObject):
         self._set_busy(True)
         job.start()
         return job
+
+    def read_ahead(self, function: Callable[[InferenceWorker], None]) -> None:
+        """Run ``function(worker)`` (an ``InferenceWorker.read_ahead``) on a thread of its
+        own, not busy: a report asked meanwhile waits for it in the worker, any other job
+        stops it. Nothing while a job runs or when turned off; an earlier read-ahead still
+        running is stopped first. Its errors are logged: the report, if asked, says why."""
+        worker = self._worker
+        if worker is None or self._busy or not self.read_ahead_enabled:
+            return
+        if self._reading_ahead():
+            worker.cancel()
+
+        def run() -> None:
+            try:
+                function(worker)
+            except Exception:
+                logger.info("read-ahead failed", exc_info=True)
+
+        self._ahead = threading.Thread(target=run, name="jradi-read-ahead", daemon=True)
+        self._ahead.start()
+
+    def _reading_ahead(self) -> bool:
+        return self._ahead is not None and self._ahead.is_alive()
 
     def cancel(self) -> None:
         if self._worker is not None:

@@ -61,6 +61,7 @@ class MainWindow(QMainWindow):
         self.registry = registry or ModelRegistry()
         self.settings = settings or QSettings("JRadi", "JRadi Desktop")
         self.controller = GenerationController(self)
+        self.controller.read_ahead_enabled = _true(self.settings.value("readAhead", True))
         self.images: list[XrayImage] = []
         self._loader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="jradi-open")
 
@@ -260,6 +261,16 @@ class MainWindow(QMainWindow):
 
     def _model_changed(self, spec: ModelSpec | None) -> None:
         self.report_stack.setCurrentIndex(1 if spec else 0)
+        self.session.read_ahead()
+
+    def set_read_ahead(self, enabled: bool) -> None:
+        """Turn the read-ahead on or off (モデル menu) and remember it: on a shared or slow
+        computer a clinician may not want the image worked on before asking."""
+        self.controller.read_ahead_enabled = enabled
+        self.settings.setValue("readAhead", enabled)
+        self.actions_by_name["read_ahead"].setChecked(enabled)
+        if enabled:
+            self.session.read_ahead()
 
     def model_manager(self) -> ModelManagerDialog:
         """Open the model manager; its default becomes the loaded model."""
@@ -305,3 +316,8 @@ class MainWindow(QMainWindow):
         self.controller.shutdown()
         self._loader.shutdown(wait=False, cancel_futures=True)
         super().closeEvent(event)
+
+
+def _true(value: object) -> bool:
+    """A QSettings boolean: a bool, or the string an INI file gives back."""
+    return value is True or str(value).lower() == "true"

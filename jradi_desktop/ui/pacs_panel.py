@@ -35,7 +35,7 @@ from jradi_desktop.pacs import CachedStudy, PacsRegistry, StudyCache, StudyMatch
 from jradi_desktop.ui.generation import error_text
 from jradi_desktop.ui.i18n import current_language
 from jradi_desktop.ui.pacs_job import PacsJob
-from jradi_desktop.ui.viewer._overlay import display_date, display_name
+from jradi_desktop.ui.viewer import display_date, display_name
 from jradi_desktop.ui.widgets import row
 
 COLUMNS = 7

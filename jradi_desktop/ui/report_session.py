@@ -18,8 +18,13 @@ from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QFileDialog, QMessageBox
 
 from jradi_desktop.errors import JRadiError
-from jradi_desktop.imaging import XrayImage
-from jradi_desktop.inference import GenerationParams, Progress, split_report
+from jradi_desktop.imaging import XrayImage, to_model_rgb
+from jradi_desktop.inference import (
+    GenerationParams,
+    Progress,
+    build_report_messages,
+    split_report,
+)
 from jradi_desktop.models import ModelSpec
 from jradi_desktop.pipeline import PhaseClock, ReportResult
 from jradi_desktop.reports import ReportDocument
@@ -82,6 +87,20 @@ class ReportSession(QObject):
             self._sent = None
         self.image = image
         self.panel.set_image(image)
+        self.read_ahead()
+
+    def read_ahead(self) -> None:
+        """Start on the open image's report at once (its S² encoding and the prompt up to
+        the indication, kept by the worker), so that 下書き作成 waits less: on a CPU the image
+        takes tens of seconds that the clinician spends looking at it."""
+        image = self.image
+        if image is None:
+            return
+
+        def ahead(worker: Any) -> None:
+            worker.read_ahead(build_report_messages(""), [to_model_rgb(image)])
+
+        self.controller.read_ahead(ahead)
 
     # -- generating -------------------------------------------------------------------------
     def generate(self, indication: str) -> None:

@@ -7,7 +7,7 @@ import time
 
 
 def _install() -> None:
-    from jradi_desktop.architectures._s2_runtime import S2VisionEncoder
+    from jradi_desktop.architectures.bunny_s2 import S2VisionEncoder
 
     original = S2VisionEncoder._trunk
     delay = float(os.environ["JRADI_TEST_CROP_SECONDS"])

@@ -1,13 +1,18 @@
 """Bunny-v1.1 (and v1.0): SigLIP run at S² scales, an ``mlp2x_gelu`` projector, a Llama.
 
-The declaration, torch-free: how a Bunny folder is recognised, where its parts sit in the
-checkpoint, and the vision settings read from ``config.json`` and the tensors' shapes
-(bunny-v1.1.md §1-§2, §7), and its Vicuna-style prompt format. ``_bunny_torch`` builds the
-model from it.
+The family in one package. This module is the declaration, torch-free: how a Bunny folder is
+recognised, where its parts sit in the checkpoint, the vision settings read from
+``config.json`` and the tensors' shapes (bunny-v1.1.md §1-§2, §7), its Vicuna-style prompt
+format, and the hooks every other layer dispatches on (``BunnyS2.hooks``). Beside it:
+``_s2`` (the S² glue in numpy), ``_s2_runtime`` (the exported vision folder in ONNX Runtime),
+``_model`` (the folder as torch modules), ``_prompt`` (the prompt as ids, §4) and ``_shapes``
+(the model check's rules); their public names are importable from here, loaded on first use
+(numpy, onnxruntime and torch are not imported with the declaration).
 """
 
 from __future__ import annotations
 
+import importlib
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -97,6 +102,15 @@ class BunnyS2(Architecture):
     chat_templates: ClassVar[Mapping[str, str]] = {template: BUNNY_CHAT_TEMPLATE}
     model_type: ClassVar[str] = "bunny-llama"
     classes: ClassVar[tuple[str, ...]] = ("BunnyLlamaForCausalLM",)
+    demo_layout: ClassVar[str | None] = "bunny"
+    hooks: ClassVar[Mapping[str, str]] = {
+        "shape_rules": "jradi_desktop.architectures.bunny_s2._shapes:vision_rules",
+        "hf_loader": "jradi_desktop.inference._hf_bunny:BunnyParts",
+        "gguf_chat_handler": "jradi_desktop.inference._chat_handlers:BunnyChatHandler",
+        "evolve_dev_set": "engine.evolve._vlm:BunnyDevSet",
+        "demo_builder": "engine.demo:write_bunny_vlm",
+        "export": "engine.export._export:S2_EXPORT",
+    }
 
     @classmethod
     def matches(cls, config: Mapping[str, Any]) -> bool:
@@ -267,3 +281,34 @@ def vision_settings(config: Mapping[str, Any], shapes: Mapping[str, Sequence[int
     if width % settings.heads:
         raise BunnyConfigError(f"vision width {width} is not divisible by {settings.heads} heads")
     return settings
+
+
+# The family's code beyond the declaration, by public name: the module of this package that
+# holds it, imported when the name is first asked for.
+_LAZY: Mapping[str, str] = {
+    **dict.fromkeys(("MEAN", "PAD_COLOUR", "STD"), "_s2"),
+    **dict.fromkeys(
+        (
+            "INT8_MIN_ROW_COSINE",
+            "Int8Agreement",
+            "S2VisionEncoder",
+            "VisionFilesError",
+            "VisionManifest",
+            "check_pair",
+            "read_manifest",
+        ),
+        "_s2_runtime",
+    ),
+    **dict.fromkeys(
+        ("BunnyModel", "Tensors", "load_bunny", "read_tensors", "siglip_trunk", "vision_trunk"),
+        "_model",
+    ),
+    **dict.fromkeys(("chat_prompt_ids", "prompt_ids"), "_prompt"),
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{module}"), name)

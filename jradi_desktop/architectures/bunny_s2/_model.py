@@ -3,9 +3,9 @@
 ``mlp2x_gelu`` projector, and the S² path of bunny-v1.1.md §3 in torch.
 
 ``load_bunny(folder, dtype, device)`` reads a folder (shards with or without the index,
-``config.json``, the eos ids of ``generation_config.json``); ``prompt_ids`` assembles a
-rendered prompt as Bunny does (§4); ``BunnyModel.pixels`` / ``image_rows`` / ``embed`` make
-the ``inputs_embeds`` that ``BunnyModel.language.generate`` takes.
+``config.json``, the eos ids of ``generation_config.json``); ``BunnyModel.pixels`` /
+``image_rows`` / ``embed`` make the ``inputs_embeds`` that ``BunnyModel.language.generate``
+takes (the prompt's ids: ``_prompt``).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from __future__ import annotations
 import contextlib
 import json
 import math
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -26,13 +26,11 @@ from jradi_desktop.architectures.bunny_s2 import (
     BunnyVision,
     vision_settings,
 )
-from jradi_desktop.models import safetensors_files
+from jradi_desktop.architectures.shards import safetensors_files
 
 if TYPE_CHECKING:
     import torch
     from PIL import Image
-
-IMAGE_PLACEHOLDER = "<image>"  # where the chat template puts an image (Bunny's DEFAULT_IMAGE_TOKEN)
 
 
 class Tensors(dict):
@@ -137,7 +135,7 @@ class BunnyModel:
         pad to a square with (127, 127, 127), PIL bicubic, (x - 0.5) / 0.5)."""
         import torch
 
-        from jradi_desktop.architectures import _s2
+        from jradi_desktop.architectures.bunny_s2 import _s2
 
         array = _s2.normalise(image, self.settings.scales[-1])
         return torch.from_numpy(array)[None].to(self.device)
@@ -304,7 +302,7 @@ def _projector(
     return mlp.to(first.dtype).eval()
 
 
-# -- a folder and a prompt ---------------------------------------------------------------------
+# -- a folder --------------------------------------------------------------------------------------
 
 
 def _read_json(path: Path) -> dict[str, Any]:
@@ -350,22 +348,3 @@ def load_bunny(
     model = BunnyModel(config, read_tensors(folder), dtype=dtype, device=device, folder=folder)
     model.language.generation_config = GenerationConfig(**generation_ids(folder, config))
     return model
-
-
-def prompt_ids(text: str, encode: Callable[[str], Sequence[int]], bos: int | None) -> list[int]:
-    """A rendered prompt as Bunny tokenises it (§4, ``tokenizer_image_token``): split at
-    ``<image>``, each chunk tokenised on its own with BOS (``encode``), one BOS kept at the
-    start, one ``IMAGE_TOKEN_INDEX`` per placeholder. Never the joined string: the merges
-    across a placeholder would differ."""
-    chunks = []
-    for chunk in text.split(IMAGE_PLACEHOLDER):
-        ids = list(encode(chunk))
-        if bos is not None and ids[:1] == [bos]:
-            ids = ids[1:]
-        chunks.append(ids)
-    out = [bos] if bos is not None else []
-    for n, chunk in enumerate(chunks):
-        if n:
-            out.append(IMAGE_TOKEN_INDEX)
-        out.extend(chunk)
-    return out

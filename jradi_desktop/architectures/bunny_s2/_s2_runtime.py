@@ -22,9 +22,8 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from jradi_desktop.architectures import _s2
 from jradi_desktop.architectures._base import ArchitectureError
-from jradi_desktop.architectures.bunny_s2 import MAX_S2_FACTOR, MAX_S2_SCALES
+from jradi_desktop.architectures.bunny_s2 import MAX_S2_FACTOR, MAX_S2_SCALES, _s2
 from jradi_desktop.architectures.fields import inside, integer, integers, number, one_of
 from jradi_desktop.contract import VISION_MANIFEST
 

@@ -5,6 +5,10 @@ Stored names (transformers 5 writes the old ones): ``language_model.model.*`` /
 ``language_model.lm_head.*``, ``vision_tower.[vision_model.]*``, ``multi_modal_projector.*``;
 in-memory names: ``model.language_model.*``, ``lm_head.*``, ``model.vision_tower.*``,
 ``model.multi_modal_projector.*``.
+
+The family in one package: this declaration (with the hooks every other layer dispatches on,
+``LlavaClip.hooks``) and ``_shapes`` (the model check's rules). transformers loads it with its
+own Auto classes, so it names no ``hf_loader``.
 """
 
 from __future__ import annotations
@@ -36,6 +40,13 @@ class LlavaClip(Architecture):
     template: ClassVar[str | None] = None
     model_type: ClassVar[str] = "llava"
     classes: ClassVar[tuple[str, ...]] = ("LlavaForConditionalGeneration",)
+    demo_layout: ClassVar[str | None] = "llava"
+    hooks: ClassVar[Mapping[str, str]] = {
+        "shape_rules": "jradi_desktop.architectures.llava_clip._shapes:vision_rules",
+        "evolve_dev_set": "engine.evolve._vlm:LlavaDevSet",
+        "demo_builder": "engine.demo:write_llava_vlm",
+        "export": "engine.export._export:CLIP_EXPORT",
+    }
 
     @classmethod
     def matches(cls, config: Mapping[str, Any]) -> bool:

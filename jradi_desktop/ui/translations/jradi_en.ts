@@ -906,6 +906,10 @@ pleural effusion</translation>
         <translation>Install the demo model (not for clinical use)</translation>
     </message>
     <message>
+        <source>画像を開いたらレポートの準備を始める（先読み）</source>
+        <translation>Start preparing the report when an image opens (read ahead)</translation>
+    </message>
+    <message>
         <source>ヘッダー値</source>
         <translation>Header</translation>
     </message>
