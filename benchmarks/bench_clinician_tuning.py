@@ -18,9 +18,10 @@ ONNX Runtime's CPU provider, seconds per crop:
 
 **llama.cpp** on ``model.gguf`` (Q4_K_M), through ``load_llama`` as the app loads it: a prompt
 of ``--positions`` tokens (the report's 905: 729 image rows + text) in one ``eval``, then
-``--steps`` greedy decode steps, per setting: the app's (``n_batch`` = ``n_ubatch`` = 512,
-flash attention off, f16 KV cache), flash attention on, ``n_batch`` = ``n_ubatch`` = 1024 /
-256, flash attention + q8_0 KV cache.
+``--steps`` greedy decode steps, per setting: the app's (llama-cpp-python's ``n_batch`` =
+``n_ubatch`` = 512, flash attention off, f16 KV cache), flash attention on, ``n_batch`` =
+``n_ubatch`` = 1024 / 256 / 128, ``n_ubatch`` 256 alone, flash attention + q8_0 KV cache
+(``--settings`` picks some). The greedy tokens of each are compared with the app's.
 
 Settings alternate within each repeat (A B C … A B C …) so that a shared CPU's slow spells
 hit them alike; the table gives the medians and each setting's speed over the app's setting
@@ -128,6 +129,8 @@ LLAMA_SETTINGS: dict[str, dict[str, Any]] = {
     "flash-attn": {"flash_attn": True},
     "batch-1024": {"n_batch": 1024, "n_ubatch": 1024},
     "batch-256": {"n_batch": 256, "n_ubatch": 256},
+    "ubatch-256": {"n_ubatch": 256},  # n_batch stays 512: the S² rows go in two calls
+    "batch-128": {"n_batch": 128, "n_ubatch": 128},
     "flash+q8_0-kv": {"flash_attn": True, "type_k": 8, "type_v": 8},  # GGML_TYPE_Q8_0
 }
 
@@ -163,10 +166,12 @@ def llama_once(model: Path, args: argparse.Namespace, overrides: dict[str, Any])
 
 
 def measure_llama(args: argparse.Namespace, model: Path) -> dict[str, dict[str, list]]:
-    out: dict[str, dict[str, list]] = {n: {"prefill": [], "step": []} for n in LLAMA_SETTINGS}
+    names = ["app", *(n for n in (args.settings or "").split(",") if n and n != "app")]
+    chosen = {n: LLAMA_SETTINGS[n] for n in names} if args.settings else LLAMA_SETTINGS
+    out: dict[str, dict[str, list]] = {n: {"prefill": [], "step": []} for n in chosen}
     reference: list[int] | None = None
     for repeat in range(args.repeat):
-        for name, overrides in LLAMA_SETTINGS.items():
+        for name, overrides in chosen.items():
             prefill, step, tokens = llama_once(model, args, overrides)
             out[name]["prefill"].append(prefill)
             out[name]["step"].append(step)
@@ -219,6 +224,7 @@ def main() -> int:
     parser.add_argument("--steps", type=int, default=32, help="decode steps")
     parser.add_argument("--context", type=int, default=2048)
     parser.add_argument("--only", choices=("s2", "llama"))
+    parser.add_argument("--settings", help="comma-separated llama.cpp settings (app first)")
     parser.add_argument("--skip-torch", action="store_true", help="no torch trunk")
     parser.add_argument("--tiny", action="store_true", help="tiny widths: checks the script")
     args = parser.parse_args()

@@ -57,11 +57,12 @@ def write_vision_folder(folder: Path, layers: int) -> None:
         tensors[key("projector", name)] = torch.randn(shape) * 0.02
     folder.mkdir(parents=True)
     save_file(tensors, folder / "model.safetensors", metadata={"format": "pt"})
+    # The Llama's fields are checked by the export; its weights are not needed here.
     (folder / "config.json").write_text(json.dumps({
         "architectures": ["BunnyLlamaForCausalLM"], "model_type": "bunny-llama",
         "use_s2": True, "mm_hidden_size": feature, "mm_projector_type": "mlp2x_gelu",
         "vision_config": {"num_hidden_layers": layers + 1},
-        "hidden_size": EMBED,
+        "hidden_size": EMBED, "num_hidden_layers": 32, "num_attention_heads": 32,
     }))  # fmt: skip
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -38,6 +39,23 @@ def _read_ahead(worker: InferenceWorker, steps: list) -> None:
     worker.read_ahead(build_report_messages(""), [image], lambda *step: steps.append(step))
 
 
+def _until(condition: Callable[[], bool], seconds: float = 30) -> bool:
+    deadline = time.monotonic() + seconds
+    while not condition() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return condition()
+
+
+def _reading_ahead(worker: InferenceWorker) -> threading.Thread:
+    """A read-ahead of the sample on its own thread, once it has reported a crop."""
+    worker.wait_ready()
+    ahead: list = []
+    reading = threading.Thread(target=_read_ahead, args=(worker, ahead))
+    reading.start()
+    assert _until(lambda: bool(ahead)), "the read-ahead never reported a crop"
+    return reading
+
+
 @pytest.mark.slow
 def test_the_report_after_a_read_ahead_starts_after_the_image():
     with create_backend(demo()) as fresh:
@@ -59,14 +77,7 @@ def test_the_report_after_a_read_ahead_starts_after_the_image():
 @pytest.mark.slow
 def test_a_report_asked_during_a_read_ahead_waits_for_it_and_hears_its_steps(slow_crops):
     with InferenceWorker(demo()) as worker:
-        worker.wait_ready()
-        ahead: list = []
-        reading = threading.Thread(target=_read_ahead, args=(worker, ahead))
-        reading.start()
-        deadline = time.monotonic() + 30
-        while not ahead and time.monotonic() < deadline:
-            time.sleep(0.01)
-        assert ahead, "the read-ahead never reported a crop"
+        reading = _reading_ahead(worker)
         progress: list = []
         assert report(worker, PHANTOM, progress=progress) == PINNED["chest_phantom.dcm"]
         reading.join(5)
@@ -79,13 +90,7 @@ def test_a_report_asked_during_a_read_ahead_waits_for_it_and_hears_its_steps(slo
 @pytest.mark.slow
 def test_stop_while_a_report_waits_for_a_read_ahead_ends_both(slow_crops):
     with InferenceWorker(demo()) as worker:
-        worker.wait_ready()
-        ahead: list = []
-        reading = threading.Thread(target=_read_ahead, args=(worker, ahead))
-        reading.start()
-        deadline = time.monotonic() + 30
-        while not ahead and time.monotonic() < deadline:
-            time.sleep(0.01)
+        reading = _reading_ahead(worker)
         waiting: list = []
         ended: list[float] = []
 
@@ -95,8 +100,7 @@ def test_stop_while_a_report_waits_for_a_read_ahead_ends_both(slow_crops):
 
         asking = threading.Thread(target=ask)
         asking.start()
-        while len(waiting) == 0 and time.monotonic() < deadline:
-            time.sleep(0.01)  # the report hears the read-ahead's steps: it is waiting
+        assert _until(lambda: bool(waiting))  # it hears the read-ahead's steps: it waits
         stopped = time.monotonic()
         worker.cancel()
         asking.join(5)

@@ -17,7 +17,7 @@ import os
 import signal
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from jradi_desktop.errors import JRadiError
@@ -70,12 +70,9 @@ def child_main(spec: ModelSpec, conn: Connection, cancel: Event, log_path: str) 
                 request = conn.recv()
             except (EOFError, OSError):
                 break  # the parent has gone
-            if request[0] == "generate":
-                _serve(backend, conn, cancel, *request[1:])
-            elif request[0] == "read_ahead":
-                _serve_read_ahead(backend, conn, cancel, *request[1:3])
-            else:
+            if request[0] not in ("generate", "read_ahead"):
                 break
+            _serve(backend, conn, cancel, *request)
     except ConnectionError:
         pass  # the parent has gone (killed) while we answered: nobody to tell
     finally:
@@ -100,36 +97,38 @@ def _progress(conn: Connection, cancel: Event) -> Callable[[str, int, int], None
     return progress
 
 
-def _serve_read_ahead(
+def _serve(
     backend: Backend,
     conn: Connection,
     cancel: Event,
+    kind: str,
     messages: list[dict[str, Any]],
     images: list[bytes],
+    params: dict[str, Any],
 ) -> None:
-    conn.send(("accepted",))
+    """Answer one ``generate`` or ``read_ahead`` request (see the module docstring)."""
+    conn.send(("accepted",))  # from here a death is this request's crash (see _worker)
+    progress = _progress(conn, cancel)
     try:
-        backend.read_ahead(messages, images, _progress(conn, cancel))
+        if kind == "read_ahead":
+            backend.read_ahead(messages, images, progress)
+            done = (backend.finish_reason or "stop", 0, "")
+        else:
+            stream = backend.generate(messages, images, GenerationParams(**params), progress)
+            done = _stream(backend, conn, cancel, stream)
     except JRadiError as exc:
         conn.send(("error", exc))
         return
     except Exception as exc:
         conn.send(("error", _wrap(exc, GenerationError, backend.spec)))
         return
-    conn.send(("done", backend.finish_reason or "stop", 0, ""))
+    conn.send(("done", *done))
 
 
-def _serve(
-    backend: Backend,
-    conn: Connection,
-    cancel: Event,
-    messages: list[dict[str, Any]],
-    images: list[bytes],
-    params: dict[str, Any],
-) -> None:
-    conn.send(("accepted",))  # from here a death is this request's crash (see _worker)
-    progress = _progress(conn, cancel)
-    stream = backend.generate(messages, images, GenerationParams(**params), progress)
+def _stream(
+    backend: Backend, conn: Connection, cancel: Event, stream: Iterator[str]
+) -> tuple[str, int, str]:
+    """Send the reply's pieces as they come; (finish reason, tokens, the last text unsent)."""
     finish = None
     buffer: list[str] = []
     last_send = 0.0
@@ -147,15 +146,9 @@ def _serve(
                 last_send = now
         else:
             finish, buffer = "cancelled", []
-    except JRadiError as exc:
-        conn.send(("error", exc))
-        return
-    except Exception as exc:
-        conn.send(("error", _wrap(exc, GenerationError, backend.spec)))
-        return
     finally:
         stream.close()
-    conn.send(("done", finish or "stop", backend.generated_tokens, "".join(buffer)))
+    return finish or "stop", backend.generated_tokens, "".join(buffer)
 
 
 def _wrap(exc: Exception, cls: type[InferenceError], spec: ModelSpec) -> InferenceError:

@@ -21,6 +21,7 @@ from typing import Any
 from jradi_desktop.atomic_file import replace_atomically
 from jradi_desktop.contract import find_mmproj
 from jradi_desktop.file_lock import locked
+from jradi_desktop.list_file import read_list_file
 from jradi_desktop.models._check import ModelCheck, ModelCheckError, check_model
 from jradi_desktop.models._spec import ModelSpec
 
@@ -62,26 +63,9 @@ def _corrupt(path: Path, why: str) -> ModelCheckError:
 
 
 def _read(path: Path) -> _State:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        return _State()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise _corrupt(path, str(exc)) from exc
-    try:
-        data = json.loads(text)
-    except ValueError as exc:
-        raise _corrupt(path, f"not JSON: {exc}") from exc
-    if not isinstance(data, dict) or not isinstance(data.get("models", []), list):
-        raise _corrupt(path, 'expected {"default": …, "models": […]}')
-    state = _State(default=data.get("default"))
-    for n, entry in enumerate(data.get("models", [])):
-        try:
-            spec = ModelSpec.from_json(entry)
-        except (TypeError, KeyError, ValueError) as exc:
-            raise _corrupt(path, f"models[{n}]: {exc}") from exc
-        state.models[spec.name] = spec
-    return state
+    data, specs = read_list_file(path, "models", ModelSpec.from_json, _corrupt,
+                                 '{"default": …, "models": […]}')  # fmt: skip
+    return _State(default=data.get("default"), models={spec.name: spec for spec in specs})
 
 
 def _write(path: Path, state: _State) -> None:

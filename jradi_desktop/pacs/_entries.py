@@ -15,6 +15,7 @@ from typing import Any
 
 from jradi_desktop.atomic_file import replace_atomically
 from jradi_desktop.file_lock import locked
+from jradi_desktop.list_file import read_list_file
 from jradi_desktop.pacs._errors import PacsEntryError
 
 LOCK_TIMEOUT_S = 60.0
@@ -127,26 +128,8 @@ def _corrupt(path: Path, why: str) -> PacsEntryError:
 
 
 def _read(path: Path) -> dict[str, PacsEntry]:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        return {}
-    except (OSError, UnicodeDecodeError) as exc:
-        raise _corrupt(path, str(exc)) from exc
-    try:
-        data = json.loads(text)
-    except ValueError as exc:
-        raise _corrupt(path, f"not JSON: {exc}") from exc
-    if not isinstance(data, dict) or not isinstance(data.get("pacs", []), list):
-        raise _corrupt(path, 'expected {"pacs": […]}')
-    entries: dict[str, PacsEntry] = {}
-    for n, item in enumerate(data.get("pacs", [])):
-        try:
-            entry = PacsEntry.from_json(item)
-        except (TypeError, KeyError, ValueError, PacsEntryError) as exc:
-            raise _corrupt(path, f"pacs[{n}]: {exc}") from exc
-        entries[entry.name] = entry
-    return entries
+    _, entries = read_list_file(path, "pacs", PacsEntry.from_json, _corrupt, '{"pacs": […]}')
+    return {entry.name: entry for entry in entries}
 
 
 def _write(path: Path, entries: dict[str, PacsEntry]) -> None:

@@ -121,6 +121,26 @@ def prepare_out(out_dir: str | os.PathLike[str]) -> Path:
     return out
 
 
+@dataclass
+class Retrieve:
+    """What a C-GET or C-MOVE of one study starts from: the checked query, the folder, the
+    result so far (already cancelled when ``cancel`` was set before it began) and the
+    handler that writes the instances as they arrive."""
+
+    query: Any
+    out: Path
+    result: GetResult
+    receiver: Receiver
+
+    @classmethod
+    def start(
+        cls, study_uid: str, out_dir: str | os.PathLike[str], cancel: threading.Event | None
+    ) -> Retrieve:
+        query, out = study_query(study_uid), prepare_out(out_dir)
+        result = GetResult(cancelled=cancel is not None and cancel.is_set())
+        return cls(query, out, result, Receiver(out))
+
+
 def study_query(study_uid: str) -> Any:
     """The STUDY-level retrieve identifier for ``study_uid`` (checked)."""
     from pydicom.dataset import Dataset
@@ -212,17 +232,13 @@ def get_study(
     from pynetdicom import build_role, evt
     from pynetdicom.sop_class import StudyRootQueryRetrieveInformationModelGet as GetModel
 
-    query = study_query(study_uid)
-    out = prepare_out(out_dir)
-    result = GetResult()
-    if cancel is not None and cancel.is_set():
-        result.cancelled = True
-        return result
-    receiver = Receiver(out)
+    r = Retrieve.start(study_uid, out_dir, cancel)
+    if r.result.cancelled:
+        return r.result
     roles = [build_role(sop, scp_role=True) for sop in (*IMAGE_SOP_CLASSES, *SR_SOP_CLASSES)]
     contexts = [(GetModel, UNCOMPRESSED), *storage_contexts()]
-    handlers = [(evt.EVT_C_STORE, receiver)]
+    handlers = [(evt.EVT_C_STORE, r.receiver)]
     with associate(entry, contexts, roles=roles, handlers=handlers, step="C-GET") as assoc:
-        responses = assoc.send_c_get(query, GetModel, msg_id=1)
-        follow(entry, assoc, responses, GetModel, "C-GET", result, progress, cancel)
-    return check_result(entry, study_uid, out, result, receiver, "C-GET")
+        responses = assoc.send_c_get(r.query, GetModel, msg_id=1)
+        follow(entry, assoc, responses, GetModel, "C-GET", r.result, progress, cancel)
+    return check_result(entry, study_uid, r.out, r.result, r.receiver, "C-GET")

@@ -21,11 +21,9 @@ from jradi_desktop.pacs._get import (
     SR_SOP_CLASSES,
     GetResult,
     ProgressCallback,
-    Receiver,
+    Retrieve,
     check_result,
     follow,
-    prepare_out,
-    study_query,
 )
 from jradi_desktop.pacs._services import UNCOMPRESSED
 
@@ -57,13 +55,9 @@ def move_study(
     from pynetdicom import evt
     from pynetdicom.sop_class import StudyRootQueryRetrieveInformationModelMove as MoveModel
 
-    query = study_query(study_uid)
-    out = prepare_out(out_dir)
-    result = GetResult()
-    if cancel is not None and cancel.is_set():
-        result.cancelled = True
-        return result
-    receiver = Receiver(out)
+    r = Retrieve.start(study_uid, out_dir, cancel)
+    if r.result.cancelled:
+        return r.result
     scp = make_ae(entry)
     for sop in IMAGE_SOP_CLASSES:
         scp.add_supported_context(sop, list(IMAGE_TRANSFER_SYNTAXES))
@@ -72,7 +66,7 @@ def move_study(
     host = listen_address(entry.host)
     try:
         server = scp.start_server(
-            (host, listen_port), block=False, evt_handlers=[(evt.EVT_C_STORE, receiver)]
+            (host, listen_port), block=False, evt_handlers=[(evt.EVT_C_STORE, r.receiver)]
         )
     except OSError as exc:
         raise PacsConnectionError(
@@ -83,11 +77,11 @@ def move_study(
         ) from exc
     try:
         with associate(entry, [(MoveModel, UNCOMPRESSED)], step="C-MOVE") as assoc:
-            responses = assoc.send_c_move(query, entry.our_aet, MoveModel, msg_id=1)
-            follow(entry, assoc, responses, MoveModel, "C-MOVE", result, progress, cancel)
+            responses = assoc.send_c_move(r.query, entry.our_aet, MoveModel, msg_id=1)
+            follow(entry, assoc, responses, MoveModel, "C-MOVE", r.result, progress, cancel)
     finally:
         server.shutdown()
-    if result.status == MOVE_DESTINATION_UNKNOWN:
+    if r.result.status == MOVE_DESTINATION_UNKNOWN:
         raise PacsRequestError(
             f"PACS {entry.address}: 移動先 {entry.our_aet} を PACS が知りません（C-MOVE）。"
             f"PACS の管理者に、AE タイトル {entry.our_aet}・ホスト {host}・ポート {listen_port} "
@@ -96,4 +90,4 @@ def move_study(
             f"{entry.our_aet} (C-MOVE); ask its administrator to register AE title "
             f"{entry.our_aet}, host {host}, port {listen_port} as a destination.",
         )
-    return check_result(entry, study_uid, out, result, receiver, "C-MOVE")
+    return check_result(entry, study_uid, r.out, r.result, r.receiver, "C-MOVE")
