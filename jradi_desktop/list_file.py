@@ -18,12 +18,23 @@ def read_list_file(
     path: Path,
     key: str,
     parse: Callable[[Any], T],
-    corrupt: Callable[[Path, str], Exception],
+    error: type[JRadiError],
+    what: tuple[str, str],
     shape: str,
 ) -> tuple[dict[str, Any], list[T]]:
     """The JSON object in ``path`` and its ``key`` list, each item through ``parse``
     (``({}, [])`` when there is no file). Unreadable, not JSON, not the ``shape`` described,
-    or an item ``parse`` refuses: ``corrupt(path, why)`` is raised."""
+    or an item ``parse`` refuses: ``error`` naming the file, ``what`` it holds (Japanese,
+    English) and why."""
+
+    def corrupt(path: Path, why: str) -> JRadiError:
+        return error(
+            f"{path}: {what[0]}を読めません（{why}）。ファイルを直すか別の場所へ移してください"
+            "（移すと一覧は空から始まります）。ファイルは変更していません。",
+            f"{path}: {what[1]} cannot be read ({why}); fix the file or move it away (the "
+            "list then starts empty). The file was not changed.",
+        )
+
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:

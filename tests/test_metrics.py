@@ -291,7 +291,7 @@ def test_file_errors(tmp_path):
         read_predictions_file(typed)
     with pytest.raises(MetricsInputError, match=r"unsupported file type '\.txt'"):
         read_predictions_file(tmp_path / "p.txt")
-    with pytest.raises(MetricsInputError, match="cannot read the predictions file"):
+    with pytest.raises(MetricsInputError, match=r"absent\.csv: predictions file not found"):
         read_predictions_file(tmp_path / "absent.csv")
     sjis = _write(tmp_path / "s.csv", f"ja_text,preds\n{REF_A},{PRED_A}\n", encoding="cp932")
     with pytest.raises(MetricsInputError, match=r"s\.csv: not UTF-8 text"):

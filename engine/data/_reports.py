@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from engine._text import read_utf8
 from engine.data._errors import DataError
 from engine.metrics import extract_findings
 from jradi_desktop.contract import FINDINGS_COLUMNS, IMAGE_COLUMNS, REPORT_COLUMNS
@@ -61,21 +62,6 @@ class ReportSet:
 
     def __len__(self) -> int:
         return len(self.pairs)
-
-
-def _decode(path: Path) -> str:
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise DataError(f"{path}: data file not found.") from None
-    except OSError as exc:
-        raise DataError(f"{path}: cannot read the data file ({exc}).") from exc
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise DataError(
-            f"{path}: not UTF-8 text (bad byte at offset {exc.start}); save it as UTF-8."
-        ) from exc
 
 
 def _csv_rows(path: Path, text: str) -> tuple[list[str], list[tuple[int, dict[str, Any]]]]:
@@ -160,7 +146,7 @@ def load_report_pairs(
     kind = _FORMATS.get(path.suffix.lower())
     if kind is None:
         raise DataError(f"{path}: unknown data format {path.suffix!r}; use .csv or .jsonl.")
-    text = _decode(path)
+    text = read_utf8(path, DataError, "data file")
     header, rows = (_csv_rows if kind == "csv" else _jsonl_rows)(path, text)
     image = _pick(path, header, image_col, IMAGE_COLUMNS)
     if image is None:

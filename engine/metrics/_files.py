@@ -9,24 +9,12 @@ import os
 from pathlib import Path
 from typing import Any, Literal
 
+from engine._text import read_utf8
 from engine.metrics._errors import MetricsInputError
 from engine.metrics._report import evaluate_reports, extract_findings, extract_impression
 
 Section = Literal["findings", "impression", "full"]
 _READERS = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl"}
-
-
-def _read_text(path: Path) -> str:
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise MetricsInputError(f"{path}: cannot read the predictions file ({exc})") from exc
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise MetricsInputError(
-            f"{path}: not UTF-8 text (bad byte at offset {exc.start}); save it as UTF-8"
-        ) from exc
 
 
 def _cell(path: Path, where: str, column: str, value: Any) -> str:
@@ -106,7 +94,7 @@ def read_predictions_file(
             f"{path}: unsupported file type {path.suffix!r}; use one of "
             f"{', '.join(sorted(_READERS))}"
         )
-    text = _read_text(path)
+    text = read_utf8(path, MetricsInputError, "predictions file")
     reader = _read_csv if kind == "csv" else _read_jsonl
     pairs = reader(path, text, (ref_col, pred_col))
     return [ref for ref, _ in pairs], [pred for _, pred in pairs]

@@ -53,17 +53,9 @@ def _held_too_long(lock_path: Path) -> ModelCheckError:
     )
 
 
-def _corrupt(path: Path, why: str) -> ModelCheckError:
-    return ModelCheckError(
-        f"{path}: モデル一覧を読めません（{why}）。ファイルを直すか別の場所へ移してください"
-        "（移すと一覧は空から始まります）。ファイルは変更していません。",
-        f"{path}: the model registry cannot be read ({why}); fix the file or move it away "
-        "(the registry then starts empty). The file was not changed.",
-    )
-
-
 def _read(path: Path) -> _State:
-    data, specs = read_list_file(path, "models", ModelSpec.from_json, _corrupt,
+    data, specs = read_list_file(path, "models", ModelSpec.from_json, ModelCheckError,
+                                 ("モデル一覧", "the model registry"),
                                  '{"default": …, "models": […]}')  # fmt: skip
     return _State(default=data.get("default"), models={spec.name: spec for spec in specs})
 

@@ -118,17 +118,9 @@ class PacsEntry:
         return cls(**data)
 
 
-def _corrupt(path: Path, why: str) -> PacsEntryError:
-    return PacsEntryError(
-        f"{path}: PACS 一覧を読めません（{why}）。ファイルを直すか別の場所へ移してください"
-        "（移すと一覧は空から始まります）。ファイルは変更していません。",
-        f"{path}: the PACS list cannot be read ({why}); fix the file or move it away (the list "
-        "then starts empty). The file was not changed.",
-    )
-
-
 def _read(path: Path) -> dict[str, PacsEntry]:
-    _, entries = read_list_file(path, "pacs", PacsEntry.from_json, _corrupt, '{"pacs": […]}')
+    _, entries = read_list_file(path, "pacs", PacsEntry.from_json, PacsEntryError,
+                                ("PACS 一覧", "the PACS list"), '{"pacs": […]}')  # fmt: skip
     return {entry.name: entry for entry in entries}
 
 

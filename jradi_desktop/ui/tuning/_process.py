@@ -12,7 +12,7 @@ import os
 import signal
 import sys
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from PySide6.QtCore import QObject, QProcess, QProcessEnvironment, QTimer, Signal
 
@@ -132,12 +132,9 @@ class EngineJob(QObject):
 
     # -- output -----------------------------------------------------------------------------
     def _read_stdout(self) -> None:
-        if self._process is None:
-            return
-        self._stdout += bytes(self._process.readAllStandardOutput().data())
-        *lines, self._stdout = self._stdout.split(b"\n")
-        for line in lines:
-            self._line(line)
+        if self._process is not None:
+            data = bytes(self._process.readAllStandardOutput().data())
+            self._stdout = _each_line(self._stdout + data, self._line)
 
     def _line(self, raw: bytes) -> None:
         text = raw.decode("utf-8", "replace").rstrip("\r")
@@ -152,12 +149,9 @@ class EngineJob(QObject):
         self.event.emit(event)
 
     def _read_stderr(self) -> None:
-        if self._process is None:
-            return
-        self._stderr += bytes(self._process.readAllStandardError().data())
-        *lines, self._stderr = self._stderr.split(b"\n")
-        for line in lines:
-            self._stderr_line(line)
+        if self._process is not None:
+            data = bytes(self._process.readAllStandardError().data())
+            self._stderr = _each_line(self._stderr + data, self._stderr_line)
 
     def _stderr_line(self, raw: bytes) -> None:
         text = raw.decode("utf-8", "replace").rstrip("\r")
@@ -194,3 +188,11 @@ class EngineJob(QObject):
                 self._tail.append("the process ended abnormally (crash or killed)")
             self.failed.emit(self.log_tail())
         self.finished.emit(code)
+
+
+def _each_line(buffer: bytes, each: Callable[[bytes], None]) -> bytes:
+    """Hand every complete line of ``buffer`` to ``each``; the unfinished rest."""
+    *lines, rest = buffer.split(b"\n")
+    for line in lines:
+        each(line)
+    return rest
