@@ -38,8 +38,10 @@ from jradi_desktop.ui.tuning._fields import (
     Form,
     Message,
     PathField,
+    boxes,
     model_ok_message,
     spin_box,
+    stacked,
     workspace_access,
     workspace_problem,
 )
@@ -98,36 +100,23 @@ class EvolveForm(QWidget):
         self.models_form.row(specialist_column)
 
         self.data_box = QGroupBox()
-        data = QVBoxLayout(self.data_box)
-        data.addWidget(self.data)
-        data.addWidget(self.preview)
+        stacked(self.data, self.preview, into=self.data_box)
 
         self.search_box = QGroupBox()
         self.search_form = Form(self.search_box)
-        sampler_column = QVBoxLayout()
-        sampler_column.addWidget(self.sampler)
-        sampler_column.addWidget(self.sampler_message)
-        for field in (self.trials, sampler_column, self.bounds, self.max_new_tokens,
-                      self.batch_size, self.device):  # fmt: skip
+        for field in (self.trials, stacked(self.sampler, self.sampler_message), self.bounds,
+                      self.max_new_tokens, self.batch_size, self.device):  # fmt: skip
             self.search_form.row(field)
 
         self.place_box = QGroupBox()
         self.place_form = Form(self.place_box)
-        storage_column = QVBoxLayout()
         storage_row = QHBoxLayout()
         storage_row.addWidget(self.storage_kind)
         storage_row.addWidget(self.storage_url, 1)
-        storage_column.addLayout(storage_row)
-        storage_column.addWidget(self.storage_message)
         self.place_form.row(self.workspace)
-        self.place_form.row(storage_column)
-
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        for box in (self.models_box, self.data_box, self.search_box, self.place_box,
-                    self.resources):  # fmt: skip
-            layout.addWidget(box)
-        layout.addStretch(1)
+        self.place_form.row(stacked(storage_row, self.storage_message))
+        boxes(self, self.models_box, self.data_box, self.search_box, self.place_box,
+              self.resources)  # fmt: skip
 
         self._timer = QTimer(self, singleShot=True, interval=120)
         self._timer.timeout.connect(self.validate)

@@ -47,6 +47,25 @@ def double_box(limit: Limit[float], high: float, decimals: int, step: float) -> 
     return box
 
 
+def stacked(*items: QWidget | QLayout, into: QWidget | None = None) -> QVBoxLayout:
+    """``items`` stacked (a field and its message; a box's fields), laid ``into`` a widget
+    when given."""
+    layout = QVBoxLayout(into) if into is not None else QVBoxLayout()
+    for item in items:
+        if isinstance(item, QLayout):
+            layout.addLayout(item)
+        else:
+            layout.addWidget(item)
+    return layout
+
+
+def boxes(owner: QWidget, *items: QWidget) -> None:
+    """A form's group boxes down ``owner``, edge to edge, the rest of the height left empty."""
+    layout = stacked(*items, into=owner)
+    layout.setContentsMargins(0, 0, 0, 0)
+    layout.addStretch(1)
+
+
 class Form(QFormLayout):
     """A form that keeps its row labels, so that ``set_labels`` can retranslate them."""
 

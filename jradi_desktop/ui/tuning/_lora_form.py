@@ -15,7 +15,6 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QTableWidget,
     QTableWidgetItem,
-    QVBoxLayout,
     QWidget,
 )
 
@@ -31,9 +30,11 @@ from jradi_desktop.ui.tuning._fields import (
     Form,
     Message,
     PathField,
+    boxes,
     double_box,
     model_ok_message,
     spin_box,
+    stacked,
     workspace_access,
     workspace_problem,
 )
@@ -84,31 +85,21 @@ class LoraForm(QWidget):
         self.resources = ResourceBox()
 
         self.model_box = QGroupBox()
-        QVBoxLayout(self.model_box).addWidget(self.base)
+        stacked(self.base, into=self.model_box)
         self.data_box = QGroupBox()
-        data_column = QVBoxLayout(self.data_box)
-        data_column.addWidget(self.data)
-        data_column.addWidget(self.preview)
+        stacked(self.data, self.preview, into=self.data_box)
         self.hyper_box = QGroupBox()
         self.hyper = Form(self.hyper_box)
-        lr = QVBoxLayout()
-        lr.addWidget(self.learning_rate)
-        lr.addWidget(self.lr_message)
-        device = QVBoxLayout()
-        device.addWidget(self.device)
-        device.addWidget(self.device_message)
-        for field in (self.r, self.alpha, self.dropout, lr, self.batch_size, self.max_input,
-                      self.max_target, self.targets, self.steps, self.save_every,
-                      self.prompt_format, self.qlora, device):  # fmt: skip
+        for field in (self.r, self.alpha, self.dropout,
+                      stacked(self.learning_rate, self.lr_message), self.batch_size,
+                      self.max_input, self.max_target, self.targets, self.steps, self.save_every,
+                      self.prompt_format, self.qlora,
+                      stacked(self.device, self.device_message)):  # fmt: skip
             self.hyper.row(field)
         self.place_box = QGroupBox()
-        QVBoxLayout(self.place_box).addWidget(self.workspace)
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        for box in (self.model_box, self.data_box, self.hyper_box, self.place_box,
-                    self.resources):  # fmt: skip
-            layout.addWidget(box)
-        layout.addStretch(1)
+        stacked(self.workspace, into=self.place_box)
+        boxes(self, self.model_box, self.data_box, self.hyper_box, self.place_box,
+              self.resources)  # fmt: skip
 
         self._timer = QTimer(self, singleShot=True, interval=120)
         self._timer.timeout.connect(self.validate)

@@ -91,8 +91,8 @@ class EngineJob(QObject):
         process.setProcessEnvironment(env)
         process.setProgram(self.program)
         process.setArguments(self.arguments)
-        process.readyReadStandardOutput.connect(self._read_stdout)
-        process.readyReadStandardError.connect(self._read_stderr)
+        process.readyReadStandardOutput.connect(self._read_output)
+        process.readyReadStandardError.connect(self._read_output)
         process.finished.connect(self._finished)
         process.errorOccurred.connect(self._error)
         self._process = process
@@ -131,10 +131,13 @@ class EngineJob(QObject):
             self._process.kill()
 
     # -- output -----------------------------------------------------------------------------
-    def _read_stdout(self) -> None:
-        if self._process is not None:
-            data = bytes(self._process.readAllStandardOutput().data())
-            self._stdout = _each_line(self._stdout + data, self._line)
+    def _read_output(self) -> None:
+        """What either pipe holds: stdout's lines are events, stderr's the log."""
+        process = self._process
+        if process is not None:
+            out, err = process.readAllStandardOutput(), process.readAllStandardError()
+            self._stdout = _each_line(self._stdout + bytes(out.data()), self._line)
+            self._stderr = _each_line(self._stderr + bytes(err.data()), self._stderr_line)
 
     def _line(self, raw: bytes) -> None:
         text = raw.decode("utf-8", "replace").rstrip("\r")
@@ -147,11 +150,6 @@ class EngineJob(QObject):
         if event.kind == RESULT:
             self.result = event
         self.event.emit(event)
-
-    def _read_stderr(self) -> None:
-        if self._process is not None:
-            data = bytes(self._process.readAllStandardError().data())
-            self._stderr = _each_line(self._stderr + data, self._stderr_line)
 
     def _stderr_line(self, raw: bytes) -> None:
         text = raw.decode("utf-8", "replace").rstrip("\r")
@@ -168,8 +166,7 @@ class EngineJob(QObject):
             self._done(CRASHED)
 
     def _finished(self, code: int, status: QProcess.ExitStatus) -> None:
-        self._read_stdout()
-        self._read_stderr()
+        self._read_output()
         if self._stdout:
             self._line(self._stdout)
             self._stdout = b""
