@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from jradi_desktop.imaging import (
     PlausibilityNote,
@@ -19,8 +19,10 @@ from jradi_desktop.imaging import (
     to_model_rgb,
 )
 from jradi_desktop.inference import (
+    Backend,
     GenerationError,
     GenerationParams,
+    InferenceWorker,
     Progress,
     build_chat_messages,
     build_choice_messages,
@@ -29,19 +31,9 @@ from jradi_desktop.inference import (
     split_report,
 )
 
-
-class Generator(Protocol):
-    """What a pipeline needs of a backend or an ``InferenceWorker``."""
-
-    finish_reason: str | None
-
-    def generate(
-        self,
-        messages: Any,
-        images: Any = (),
-        params: GenerationParams | None = None,
-        on_progress: Progress | None = None,
-    ) -> Iterator[str]: ...
+# What the pipeline runs on: a backend in this process (the CLI's --in-process, tests), or
+# one in the worker's child process (the app, jradi report).
+Generator = Backend | InferenceWorker
 
 
 class PhaseClock:

@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFileDialog, QLabel, QPushButton, QVBoxLayout, QWidget
 
 from jradi_desktop.contract import (
@@ -28,7 +28,6 @@ from jradi_desktop.contract import (
 )
 from jradi_desktop.models import ModelRegistry
 from jradi_desktop.ui.tuning._evolve_form import EvolveForm
-from jradi_desktop.ui.tuning._export import ExportPanel
 from jradi_desktop.ui.tuning._jobs import JobPage, Step
 from jradi_desktop.ui.tuning._monitor import RunMonitor
 from jradi_desktop.ui.tuning._plot import ScorePlot
@@ -45,13 +44,11 @@ from jradi_desktop.ui.tuning._workspace import (
 
 
 class EvolvePage(JobPage):
-    modelReady = Signal(object)  # ModelSpec made the app's model
-
     def __init__(self, registry: ModelRegistry, demo_models: Path | None, workspace: Path,
                  engine_ok: bool = True) -> None:  # fmt: skip
         self.plot = ScorePlot(best="max")
         self.table = TrialTable()
-        super().__init__(RunMonitor(self.plot, self.table), engine_ok)
+        super().__init__(RunMonitor(self.plot, self.table), registry, engine_ok)
         self.form = EvolveForm(demo_models, workspace)
         self.workspace: Path | None = None
         self.n_trials = 0
@@ -62,7 +59,6 @@ class EvolvePage(JobPage):
         self.best_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.samples_label = QLabel()
         self.samples = SampleTable()
-        self.export = ExportPanel(registry)
         results = QWidget()
         result_column = QVBoxLayout(results)
         result_column.addWidget(self.best_label)
@@ -71,10 +67,8 @@ class EvolvePage(JobPage):
         result_column.addWidget(self.export)
         self.build_tabs(self.form, results, self.open_button)
 
-        self.form.validityChanged.connect(lambda _: self.update_buttons())
         self.open_button.clicked.connect(self._choose_workspace)
         self.export.exportRequested.connect(self.export_best)
-        self.export.modelReady.connect(self.modelReady)
         self.retranslate()
 
     # -- text -------------------------------------------------------------------------------
@@ -111,11 +105,10 @@ class EvolvePage(JobPage):
 
     def start(self) -> bool:
         """Write the recipe into the workspace and run (or resume) the search."""
-        if self.running or not self.engine_ok or not self.form.validate():
+        workspace = self.prepare_workspace(self.form, EVOLVE_RECIPE,
+                                           lambda: dump_yaml(self.form.recipe()))  # fmt: skip
+        if workspace is None:
             return False
-        workspace = self.form.workspace.path()
-        assert workspace is not None
-        workspace = self.prepare_workspace(workspace, EVOLVE_RECIPE, dump_yaml(self.form.recipe()))
         write_wizard_state(workspace, storage=self.form.storage(), study=STUDY_NAME)
         known = self.workspace == workspace
         self.workspace, self.n_trials = workspace, self.form.trials.value()

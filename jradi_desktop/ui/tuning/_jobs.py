@@ -4,8 +4,10 @@ the training), the monitor's updates, and the messages under the form and the ex
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
@@ -19,6 +21,7 @@ from PySide6.QtWidgets import (
 
 from jradi_desktop.atomic_file import replace_atomically
 from jradi_desktop.contract import KINDS, PROGRESS, Event
+from jradi_desktop.models import ModelRegistry
 from jradi_desktop.ui.tuning._export import ExportPanel
 from jradi_desktop.ui.tuning._fields import Message
 from jradi_desktop.ui.tuning._monitor import RunMonitor
@@ -50,10 +53,15 @@ class JobPage(QWidget):
     """
 
     jobStateChanged = Signal(bool)  # a job started (True) or the chain ended (False)
+    modelReady = Signal(object)  # a ModelSpec the export registered, for the app to load
 
-    def __init__(self, monitor: RunMonitor, engine_ok: bool = True) -> None:
+    def __init__(
+        self, monitor: RunMonitor, registry: ModelRegistry, engine_ok: bool = True
+    ) -> None:
         super().__init__()
         self.monitor = monitor
+        self.export = ExportPanel(registry)  # on the results tab
+        self.export.modelReady.connect(self.modelReady)
         self.engine_ok = engine_ok
         self.job: EngineJob | None = None
         self.step: Step | None = None
@@ -66,7 +74,9 @@ class JobPage(QWidget):
         monitor.resumeRequested.connect(self.resume)
 
     def build_tabs(self, form: QWidget, results: QWidget, *buttons: QPushButton) -> None:
-        """Lay out the three tabs; ``buttons`` go left of ``run_button`` under the form."""
+        """Lay out the three tabs; ``buttons`` go left of ``run_button`` under the form (a
+        form with a ``validityChanged`` signal: the buttons follow it)."""
+        form.validityChanged.connect(lambda _: self.update_buttons())
         bar = QHBoxLayout()
         for button in buttons:
             bar.addWidget(button)
@@ -111,11 +121,17 @@ class JobPage(QWidget):
         """Start the flow's main job (the run button)."""
         raise NotImplementedError
 
-    def prepare_workspace(self, workspace: Path, name: str, text: str) -> Path:
-        """Create the workspace and write the job's recipe or config (``name``) into it."""
+    def prepare_workspace(self, form: Any, name: str, text: Callable[[], str]) -> Path | None:
+        """The ``form``'s workspace, created, with the job's recipe or config (``name``, its
+        ``text``) written into it; None when no run can start (one runs, the engine is
+        missing, the form is not valid)."""
+        if self.running or not self.engine_ok or not form.validate():
+            return None
+        workspace = form.workspace.path()
+        assert workspace is not None  # a valid form has one
         workspace = workspace.resolve()
         workspace.mkdir(parents=True, exist_ok=True)
-        replace_atomically(workspace / name, text, private=False)
+        replace_atomically(workspace / name, text(), private=False)
         return workspace
 
     def show_export_end(self, export: ExportPanel, state: str) -> None:

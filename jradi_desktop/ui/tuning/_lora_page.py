@@ -6,7 +6,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
 from jradi_desktop.contract import (
@@ -23,7 +22,6 @@ from jradi_desktop.contract import (
 )
 from jradi_desktop.models import ModelRegistry
 from jradi_desktop.ui.tuning._eval_box import EvalBox
-from jradi_desktop.ui.tuning._export import ExportPanel
 from jradi_desktop.ui.tuning._jobs import JobPage, Step, scrolled
 from jradi_desktop.ui.tuning._lora_form import LoraForm
 from jradi_desktop.ui.tuning._monitor import RunMonitor
@@ -33,8 +31,6 @@ from jradi_desktop.ui.tuning._workspace import LORA_CONFIG, dump_yaml
 
 
 class LoraPage(JobPage):
-    modelReady = Signal(object)  # ModelSpec made the app's model
-
     def __init__(
         self,
         registry: ModelRegistry,
@@ -45,12 +41,11 @@ class LoraPage(JobPage):
         engine_ok: bool = True,
     ) -> None:
         self.plot = ScorePlot(best=None, line=True)
-        super().__init__(RunMonitor(self.plot), engine_ok)
+        super().__init__(RunMonitor(self.plot), registry, engine_ok)
         self.form = LoraForm(base, data, workspace)
         self.workspace: Path | None = None
         self.result: dict[str, Any] | None = None  # the training's result data
         self.evaluation = EvalBox(qa_set)
-        self.export = ExportPanel(registry)
         results = QWidget()
         result_column = QVBoxLayout(results)
         result_column.addWidget(self.evaluation)
@@ -58,10 +53,8 @@ class LoraPage(JobPage):
         result_column.addStretch(1)
         self.build_tabs(self.form, scrolled(results))
 
-        self.form.validityChanged.connect(lambda _: self.update_buttons())
         self.evaluation.runRequested.connect(self.evaluate)
         self.export.exportRequested.connect(self.export_gguf)
-        self.export.modelReady.connect(self.modelReady)
         self.retranslate()
 
     def retranslate(self) -> None:
@@ -90,11 +83,10 @@ class LoraPage(JobPage):
     # -- runs -------------------------------------------------------------------------------
     def start(self) -> bool:
         """Write the config into the workspace and train (resuming a stopped run there)."""
-        if self.running or not self.engine_ok or not self.form.validate():
+        workspace = self.prepare_workspace(self.form, LORA_CONFIG,
+                                           lambda: dump_yaml(self.form.config()))  # fmt: skip
+        if workspace is None:
             return False
-        workspace = self.form.workspace.path()
-        assert workspace is not None
-        workspace = self.prepare_workspace(workspace, LORA_CONFIG, dump_yaml(self.form.config()))
         if workspace != self.workspace:
             self.plot.clear()
             self.monitor.reset()
