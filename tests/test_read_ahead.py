@@ -124,7 +124,7 @@ def test_the_app_reads_the_open_image_ahead_and_its_report_starts_after_it(qtbot
     window.set_model(bundled_demo())
     window.open_paths([PHANTOM])
     qtbot.waitUntil(lambda: window.current is not None, timeout=10000)
-    qtbot.waitUntil(lambda: not window.controller._reading_ahead(), timeout=30000)
+    qtbot.waitUntil(lambda: not window.controller.reading_ahead, timeout=30000)
     assert not window.controller.busy  # the clinician could ask all along
     seen: list = []
     pieces: list[str] = []
@@ -150,3 +150,27 @@ def test_turning_the_read_ahead_off_is_remembered(qtbot, tmp_path):
     qtbot.addWidget(again)
     assert not again.controller.read_ahead_enabled
     assert not again.actions_by_name["read_ahead"].isChecked()
+
+
+@pytest.mark.slow
+@pytest.mark.gui
+def test_a_chat_question_stops_the_read_ahead_instead_of_waiting(qtbot, tmp_path, slow_crops):
+    from main_window_factory import make_window
+
+    from jradi_desktop.ui.demo_install import bundled_demo
+
+    window = make_window(tmp_path)
+    qtbot.addWidget(window)
+    window.set_model(bundled_demo())
+    window.open_paths([PHANTOM])
+    qtbot.waitUntil(lambda: window.controller.reading_ahead, timeout=10000)
+    chat = window.chat
+    chat.input.setPlainText("肺炎の症状は？")
+    assert chat.send()
+    heard: list = []
+    chat.job.progress.connect(lambda phase, done, total: heard.append(phase))
+    with qtbot.waitSignal(chat.job.finished, timeout=30000) as done:
+        pass
+    assert done.args[0].result  # answered
+    assert not window.controller.reading_ahead
+    assert heard.count(ENCODE) <= 1  # at most the crop under way when it was stopped

@@ -75,6 +75,11 @@ class InferenceWorker:
         self._holding = threading.Lock()  # taking or giving up _busy, with _holder
         self._holder: str | None = None  # what holds _busy: "generate", "read_ahead"
         self._listener: Progress | None = None  # a request waiting on a read-ahead
+        # Read-aheads are numbered as asked; cancel_read_ahead stops those up to a number
+        # (a flag would be cleared by the next request before the running one saw it).
+        self._ahead_asked = 0
+        self._ahead_stopped = 0
+        self._serial: int | None = None  # the read-ahead holding _busy, if one does
         self._state = threading.RLock()  # guards start / reset / close
         self._epoch = 0  # bumped by close(): a generation from before then ends quietly
         self._finalizer: weakref.finalize | None = None
@@ -193,6 +198,14 @@ class InferenceWorker:
         steps) and then takes what it kept; :meth:`cancel` stops both."""
         return self._run("generate", messages, images, params or GenerationParams(), on_progress)
 
+    def cancel_read_ahead(self) -> None:
+        """Stop every read-ahead asked so far, running or waiting; a generation goes on.
+        Thread-safe and non-blocking."""
+        with self._holding:
+            self._ahead_stopped = self._ahead_asked
+            if self._holder == "read_ahead" and self._cancel_event is not None:
+                self._cancel_event.set()
+
     def read_ahead(
         self, messages: Messages, images: Images = (), on_progress: Progress | None = None
     ) -> None:
@@ -213,8 +226,13 @@ class InferenceWorker:
     ) -> Iterator[str]:
         check_images(messages, images)
         request = (kind, [dict(m) for m in messages], encode_all(images), params.to_dict())
+        serial = None
+        if kind == "read_ahead":
+            with self._holding:
+                self._ahead_asked += 1
+                serial = self._ahead_asked
         self._cancel_requested.clear()
-        if not self._take(kind, on_progress):
+        if not self._take(kind, on_progress, serial):
             self.finish_reason = "cancelled"  # stopped while a read-ahead was waited for
             return
         epoch = self._epoch
@@ -248,16 +266,16 @@ class InferenceWorker:
             if self._pending and self._cancel_event is not None:
                 self._cancel_event.set()  # cancelled or abandoned: stop the child's generation
             with self._holding:
-                self._holder = None
+                self._holder = self._serial = None
                 self._busy.release()
 
-    def _take(self, kind: str, on_progress: Progress | None) -> bool:
+    def _take(self, kind: str, on_progress: Progress | None, serial: int | None) -> bool:
         """Take the pipe for a ``kind`` request: at once, or after the read-ahead that holds
         it (its progress is ``on_progress``'s meanwhile); False when cancelled while waiting.
         Another request holding it is the caller's mistake."""
         with self._holding:
             if self._busy.acquire(blocking=False):
-                self._holder = kind
+                self._holder, self._serial = kind, serial
                 return True
             if self._holder != "read_ahead":
                 raise InvalidRequestError(
@@ -268,8 +286,10 @@ class InferenceWorker:
         try:
             while not self._cancel_requested.wait(self.poll_interval):
                 with self._holding:
+                    if serial is not None and serial <= self._ahead_stopped:
+                        return False
                     if self._busy.acquire(blocking=False):
-                        self._holder = kind
+                        self._holder, self._serial = kind, serial
                         return True
             return False
         finally:
@@ -311,7 +331,9 @@ class InferenceWorker:
             return
 
     def _cancelled(self, epoch: int) -> bool:
-        return self._cancel_requested.is_set() or epoch != self._epoch
+        serial = self._serial
+        stopped = serial is not None and serial <= self._ahead_stopped
+        return stopped or self._cancel_requested.is_set() or epoch != self._epoch
 
     def _prepare(self, epoch: int) -> bool:
         """Start the child if needed, wait for the model, finish draining a cancelled reply.

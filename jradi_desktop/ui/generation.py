@@ -136,15 +136,21 @@ class GenerationController(QObject):
         self.modelChanged.emit(spec)
 
     def run(
-        self, name: str, function: JobFunction, connect: Mapping[str, Callable[..., Any]]
+        self,
+        name: str,
+        function: JobFunction,
+        connect: Mapping[str, Callable[..., Any]],
+        *,
+        uses_read_ahead: bool = False,
     ) -> GenerationJob | None:
         """Start ``function`` as a job unless one is running or there is no model. ``connect``
         maps the job's signal names to slots (superqt's ``create_worker(_connect=...)``): they
-        are connected before the job's thread starts, so no signal can be missed."""
+        are connected before the job's thread starts, so no signal can be missed. A job that
+        ``uses_read_ahead`` (the report) waits for one running, any other stops it."""
         if self._busy or self._worker is None:
             return None
-        if name != "report" and self._reading_ahead():
-            self._worker.cancel()  # the report's read-ahead is no use to another job
+        if not uses_read_ahead:
+            self._worker.cancel_read_ahead()  # of no use to this job: stop it, not wait
         job = GenerationJob(name, function, self._worker, lambda: self._set_busy(False))
         for signal, slot in connect.items():
             getattr(job, signal).connect(slot)
@@ -161,8 +167,7 @@ class GenerationController(QObject):
         worker = self._worker
         if worker is None or self._busy or not self.read_ahead_enabled:
             return
-        if self._reading_ahead():
-            worker.cancel()
+        worker.cancel_read_ahead()  # one for an earlier image: this one replaces it
 
         def run() -> None:
             try:
@@ -173,7 +178,9 @@ class GenerationController(QObject):
         self._ahead = threading.Thread(target=run, name="jradi-read-ahead", daemon=True)
         self._ahead.start()
 
-    def _reading_ahead(self) -> bool:
+    @property
+    def reading_ahead(self) -> bool:
+        """Whether a read-ahead is still running (or waiting for the worker)."""
         return self._ahead is not None and self._ahead.is_alive()
 
     def cancel(self) -> None:

@@ -129,7 +129,7 @@ class ReportSession(QObject):
         self.commit()
         slots = {"piece": self.panel.append_piece, "progress": show_progress,
                  "finished": self._finished, "failed": self._failed}  # fmt: skip
-        self.job = self.controller.run("report", job, slots)
+        self.job = self.controller.run("report", job, slots, uses_read_ahead=True)
         if self.job is not None:
             self._sent = indication
             self.panel.begin_stream()
