@@ -7,6 +7,7 @@ beside the messages, in the order of those parts (PIL images, or encoded PNG/JPE
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import importlib.util
 import threading
@@ -121,17 +122,8 @@ class Backend(ABC):
         (or :attr:`progress`) hears each step of the work before the first token."""
         params = params or GenerationParams()
         check_images(messages, images)
-        self._begin(images)
-        hook = self.progress
-        if on_progress is not None:
-            self.progress = on_progress
-        try:
+        with self._taken(images, on_progress):
             yield from self._generate(messages, images, params)
-        except Cancelled:  # stopped between two steps before the first token
-            self.finish_reason = "cancelled"
-        finally:
-            self.progress = hook
-            self._busy.release()
 
     def read_ahead(
         self, messages: Messages, images: Images = (), on_progress: Progress | None = None
@@ -144,14 +136,22 @@ class Backend(ABC):
         check_images(messages, images)
         if images and not self.has_vision:
             return
+        with self._taken(images, on_progress):
+            self._read_ahead(messages, images)
+            self.finish_reason = "stop"
+
+    @contextlib.contextmanager
+    def _taken(self, images: Images, on_progress: Progress | None) -> Iterator[None]:
+        """The model held for one request (checked and taken by :meth:`_begin`), with
+        ``on_progress`` (or :attr:`progress`) hearing its steps; a :class:`Cancelled` between
+        two steps ends it as ``"cancelled"``."""
         self._begin(images)
         hook = self.progress
         if on_progress is not None:
             self.progress = on_progress
         try:
-            self._read_ahead(messages, images)
-            self.finish_reason = "stop"
-        except Cancelled:
+            yield
+        except Cancelled:  # stopped between two steps before the first token
             self.finish_reason = "cancelled"
         finally:
             self.progress = hook
