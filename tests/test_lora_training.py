@@ -28,7 +28,9 @@ def engine_command(*args):
 
 
 def child_env():
-    return {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
+    # PYTHONFAULTHANDLER: a child that aborts prints where its threads were.
+    offline = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
+    return {**os.environ, **offline, "PYTHONFAULTHANDLER": "1"}
 
 
 def run_child(command: list[str], timeout: float) -> subprocess.CompletedProcess[str]:
@@ -168,7 +170,7 @@ def test_two_processes_train_together_and_write_one_adapter(demo_dir, tmp_path):
         "jsonl",
     ]
     done = run_child(command, timeout=180)
-    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.returncode == 0, done.stderr[-8000:]
     events = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
     starts = [e for e in events if e["data"].get("event") == "start"]
     assert len(starts) == 1 and starts[0]["data"]["world_size"] == 2  # rank 0 alone reports

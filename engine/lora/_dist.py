@@ -80,8 +80,12 @@ def barrier(info: DistInfo) -> None:
 
 
 def teardown(info: DistInfo) -> None:
+    """Leave the group this job created (a no-op the second time, or for a group not ours)."""
     if info.owns_group:
+        import gc
+
         import torch.distributed as dist
 
         if dist.is_initialized():
+            gc.collect()  # a DDP cycle still alive would keep the group's threads working
             dist.destroy_process_group()

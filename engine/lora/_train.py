@@ -171,8 +171,12 @@ def _run(config: LoraTrainConfig, workspace: Path, info: DistInfo) -> Iterator[E
     if main:
         save_adapter(model, tokenizer, workspace / ADAPTER_DIR)
     barrier(info)
+    # Every process leaves the group here, with the interpreter whole: a process that exited
+    # inside it could have gloo's threads free the last collective's tensors during interpreter
+    # shutdown (SIGABRT). DDP goes first: its reducer holds the group and the gradient buckets.
+    del runner
+    teardown(info)
     if main:
-        teardown(info)  # the other processes are done; merging and export need no group
         yield from _finish(config, workspace, info, start, total, losses, started)
 
 
