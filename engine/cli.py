@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
+import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -342,7 +344,16 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _hear_ctrl_c() -> None:
+    """Let SIGINT (Ctrl-C, and the tuning wizard's Stop) cancel the job even when whoever
+    started this process ignored it: a shell's background job inherits SIGINT ignored, and
+    Python then keeps ignoring it, so Stop would be lost and the run go on to its end."""
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
 def main(argv: list[str] | None = None) -> int:
+    _hear_ctrl_c()
     args = build_parser().parse_args(argv)
     try:
         return args.run(args)

@@ -143,6 +143,32 @@ def test_a_killed_run_resumes_from_its_last_checkpoint(demo_dir, tmp_path):
     torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-6)
 
 
+@pytest.mark.slow
+def test_sigint_stops_a_run_even_when_its_launcher_ignored_sigint(demo_dir, tmp_path):
+    """The wizard's Stop is a SIGINT. A process started from a shell's background job inherits
+    SIGINT ignored (and Python keeps ignoring it); the engine must hear it anyway."""
+    path = write_config(tmp_path / "run.yaml", run_config(demo_dir, max_steps=400, save_every=3))
+    command = engine_command("lora", path, "--workspace", tmp_path / "ws", "--events", "jsonl")
+    child = subprocess.Popen(
+        command,
+        cwd=ROOT,
+        env=child_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        encoding="utf-8",
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
+    )
+    for line in child.stdout:
+        if json.loads(line)["kind"] == "progress":
+            child.send_signal(signal.SIGINT)
+            break
+    _, stderr = child.communicate(timeout=60)
+    assert child.returncode == 130, stderr[-3000:]
+    assert "cancelled" in stderr
+    assert not (tmp_path / "ws" / "adapter").exists()  # stopped, not run to its end
+
+
 def latest_checkpoint_path(workspace, step):
     return workspace / "checkpoints" / f"step-{step:08d}"
 
