@@ -5,6 +5,7 @@ A double-click retrieves the study (C-GET) into the data folder's cache
 with progress and Stop, then hands its images to the window as a multi-file drop; reports
 (SR) in the study are left out with a note. Every request runs as a :class:`PacsJob`, so the
 window stays responsive for as long as the PACS takes (each step is bounded by its timeout).
+「PACS の設定…」 opens :class:`PacsEntriesDialog` to register, edit and test the entries.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from jradi_desktop.errors import JRadiError
 from jradi_desktop.pacs import CachedStudy, PacsRegistry, StudyCache, StudyMatch, find_studies
 from jradi_desktop.ui.generation import error_text
 from jradi_desktop.ui.i18n import current_language
+from jradi_desktop.ui.pacs_entries_dialog import PacsEntriesDialog
 from jradi_desktop.ui.pacs_job import PacsJob
 from jradi_desktop.ui.viewer import display_date, display_name
 from jradi_desktop.ui.widgets import row
@@ -67,6 +69,7 @@ class PacsPanel(QWidget):
         self.modalities = {m: QCheckBox(m, checked=True) for m in ("CR", "DX")}
         self.search_button = QPushButton()
         self.stop_button = QPushButton(enabled=False)
+        self.settings_button = QPushButton()
         self.table = QTableWidget(0, COLUMNS)
         self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
         self.table.setSelectionBehavior(QTableWidget.SelectionBehavior.SelectRows)
@@ -84,7 +87,7 @@ class PacsPanel(QWidget):
         form.addRow(self.labels[3], row(*self.modalities.values(), None))
         layout = QVBoxLayout(self)
         layout.addLayout(form)
-        layout.addLayout(row(self.search_button, self.stop_button, None))
+        layout.addLayout(row(self.search_button, self.stop_button, None, self.settings_button))
         layout.addWidget(self.table, 1)
         layout.addWidget(self.progress)
         layout.addWidget(self.status)
@@ -93,6 +96,7 @@ class PacsPanel(QWidget):
         for edit in (self.patient_id, self.accession):
             edit.returnPressed.connect(self.search)
         self.stop_button.clicked.connect(self.stop)
+        self.settings_button.clicked.connect(self.edit_entries)
         self.table.cellDoubleClicked.connect(lambda r, _: self.retrieve(r))
         self.retranslate()
         self.refresh_entries()
@@ -107,6 +111,8 @@ class PacsPanel(QWidget):
         self.accession.setPlaceholderText(self.tr("空欄ですべて"))
         self.search_button.setText(self.tr("検索"))
         self.stop_button.setText(self.tr("停止"))
+        self.settings_button.setText(self.tr("PACS の設定…"))
+        self.settings_button.setToolTip(self.tr("PACS の登録・編集・削除と接続確認"))
         self.table.setHorizontalHeaderLabels([
             self.tr("患者名"), self.tr("患者ID"), self.tr("検査日"), self.tr("モダリティ"),
             self.tr("シリーズ"), self.tr("画像"), self.tr("検査の説明"),
@@ -117,8 +123,8 @@ class PacsPanel(QWidget):
 
     def _no_entries(self) -> str:
         return self.tr(
-            "PACS が登録されていません。jradi pacs add NAME --host H --port P --aet AET で"
-            "登録してください（README の「PACS」を参照）。"
+            "PACS が登録されていません。「PACS の設定…」で登録してください"
+            "（コマンドでは jradi pacs add）。"
         )
 
     def _say(self, text: str, error: bool = False) -> None:
@@ -129,6 +135,13 @@ class PacsPanel(QWidget):
     def showEvent(self, event: QShowEvent) -> None:
         self.refresh_entries()  # an entry added with `jradi pacs add` meanwhile
         super().showEvent(event)
+
+    def edit_entries(self) -> None:
+        """The 「PACS の設定」 dialog (modal); the entries are re-read when it closes."""
+        dialog = PacsEntriesDialog(self.registry, self)
+        dialog.exec()
+        dialog.deleteLater()
+        self.refresh_entries()
 
     def refresh_entries(self) -> None:
         current = self.entry_box.currentText()
@@ -141,7 +154,9 @@ class PacsPanel(QWidget):
         self.entry_box.addItems(names)
         if current in names:
             self.entry_box.setCurrentText(current)
-        if not names and not self.status.text():
+        if names and self.status.text() == self._no_entries():
+            self._say("")  # registered meanwhile
+        elif not names and not self.status.text():
             self._say(self._no_entries())
 
     def _entry(self) -> Any:

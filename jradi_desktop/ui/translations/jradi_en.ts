@@ -1102,6 +1102,125 @@ pleural effusion</translation>
     </message>
 </context>
 <context>
+    <name>PacsEntriesDialog</name>
+    <message>
+        <source>PACS の設定</source>
+        <translation>PACS settings</translation>
+    </message>
+    <message>
+        <source>登録済みの PACS</source>
+        <translation>Registered PACS</translation>
+    </message>
+    <message>
+        <source>新規</source>
+        <translation>New</translation>
+    </message>
+    <message>
+        <source>削除</source>
+        <translation>Delete</translation>
+    </message>
+    <message>
+        <source>保存</source>
+        <translation>Save</translation>
+    </message>
+    <message>
+        <source>接続確認</source>
+        <translation>Test connection</translation>
+    </message>
+    <message>
+        <source>入力中の設定で C-ECHO を送ります（保存はしません）</source>
+        <translation>Sends a C-ECHO with the settings in the form (does not save them)</translation>
+    </message>
+    <message>
+        <source>閉じる</source>
+        <translation>Close</translation>
+    </message>
+    <message>
+        <source>名前</source>
+        <translation>Name</translation>
+    </message>
+    <message>
+        <source>ホスト</source>
+        <translation>Host</translation>
+    </message>
+    <message>
+        <source>ポート</source>
+        <translation>Port</translation>
+    </message>
+    <message>
+        <source>PACS の AE タイトル</source>
+        <translation>PACS AE title</translation>
+    </message>
+    <message>
+        <source>自分の AE タイトル</source>
+        <translation>Our AE title</translation>
+    </message>
+    <message>
+        <source>タイムアウト（秒）</source>
+        <translation>Timeout (s)</translation>
+    </message>
+    <message>
+        <source>例：院内PACS</source>
+        <translation>e.g. Hospital PACS</translation>
+    </message>
+    <message>
+        <source>IP アドレスまたはホスト名</source>
+        <translation>IP address or host name</translation>
+    </message>
+    <message>
+        <source>PACS 側で、この AE タイトルに C-ECHO・C-FIND・C-GET（または C-MOVE）・C-STORE を許可してもらう必要があります</source>
+        <translation>The PACS administrator must allow C-ECHO, C-FIND, C-GET (or C-MOVE) and C-STORE for this AE title</translation>
+    </message>
+    <message>
+        <source>PACS が DICOM TLS で接続を受け付ける場合にだけ使います。クライアント証明書と秘密鍵は、PACS が求める場合に指定します。</source>
+        <translation>Only for a PACS that accepts DICOM TLS connections. Give a client certificate and its private key only if the PACS asks for one.</translation>
+    </message>
+    <message>
+        <source>CA ファイル</source>
+        <translation>CA file</translation>
+    </message>
+    <message>
+        <source>クライアント証明書</source>
+        <translation>Client certificate</translation>
+    </message>
+    <message>
+        <source>秘密鍵</source>
+        <translation>Private key</translation>
+    </message>
+    <message>
+        <source>参照…</source>
+        <translation>Browse…</translation>
+    </message>
+    <message>
+        <source>ファイルを選択</source>
+        <translation>Choose a file</translation>
+    </message>
+    <message>
+        <source>証明書・鍵 (*.pem *.crt *.cer *.key);;すべてのファイル (*)</source>
+        <translation>Certificates and keys (*.pem *.crt *.cer *.key);;All files (*)</translation>
+    </message>
+    <message>
+        <source>PACS「%1」を保存しました。</source>
+        <translation>Saved PACS &quot;%1&quot;.</translation>
+    </message>
+    <message>
+        <source>PACS「%1」の登録を削除しますか？取得済みの検査のキャッシュは残ります。</source>
+        <translation>Delete the PACS entry &quot;%1&quot;? Studies already retrieved stay in the cache.</translation>
+    </message>
+    <message>
+        <source>PACS「%1」を削除しました。</source>
+        <translation>Deleted PACS &quot;%1&quot;.</translation>
+    </message>
+    <message>
+        <source>接続を確認しています…（%1）</source>
+        <translation>Testing the connection… (%1)</translation>
+    </message>
+    <message>
+        <source>接続できました（%1）</source>
+        <translation>Connected (%1)</translation>
+    </message>
+</context>
+<context>
     <name>PacsPanel</name>
     <message>
         <source>PACS</source>
@@ -1136,6 +1255,14 @@ pleural effusion</translation>
         <translation>Stop</translation>
     </message>
     <message>
+        <source>PACS の設定…</source>
+        <translation>PACS settings…</translation>
+    </message>
+    <message>
+        <source>PACS の登録・編集・削除と接続確認</source>
+        <translation>Add, edit, delete and test PACS entries</translation>
+    </message>
+    <message>
         <source>患者名</source>
         <translation>Patient name</translation>
     </message>
@@ -1156,8 +1283,8 @@ pleural effusion</translation>
         <translation>Double-click to retrieve the study and show it in the viewer</translation>
     </message>
     <message>
-        <source>PACS が登録されていません。jradi pacs add NAME --host H --port P --aet AET で登録してください（README の「PACS」を参照）。</source>
-        <translation>No PACS is registered. Register one with jradi pacs add NAME --host H --port P --aet AET (see &quot;PACS&quot; in the README).</translation>
+        <source>PACS が登録されていません。「PACS の設定…」で登録してください（コマンドでは jradi pacs add）。</source>
+        <translation>No PACS is registered. Add one with &quot;PACS settings…&quot; (or on the command line: jradi pacs add).</translation>
     </message>
     <message>
         <source>停止しています…</source>
