@@ -79,6 +79,14 @@ def pacs_shot(app: object, window: object, tmp: Path) -> None:
         wait(app, lambda: panel.job is None, timeout=30)
         wait(app, lambda: False, timeout=1.0)
         window.grab().save(str(SHOTS / "app_pacs_ja.png"))
+        from jradi_desktop.ui.pacs_entries_dialog import PacsEntriesDialog
+
+        dialog = PacsEntriesDialog(panel.registry, window)
+        dialog.entry_list.setCurrentRow(0)
+        dialog.show()
+        wait(app, lambda: False, timeout=0.3)
+        dialog.grab().save(str(SHOTS / "app_pacs_settings_ja.png"))
+        dialog.close()
 
 
 def main() -> int:
