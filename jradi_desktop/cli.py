@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import ClassVar
 
 from jradi_desktop.errors import JRadiError
+from jradi_desktop.pacs import DEFAULT_MOVE_PORT
 
 _FRAME_HELP = "frame of a multi-frame DICOM, counted from 0 (default: 0)"
 
@@ -333,6 +334,7 @@ def _pacs_add(args: argparse.Namespace, registry: object) -> None:
     entry = PacsEntry(
         name=args.name, host=args.host, port=args.port, aet=args.aet, our_aet=args.our_aet,
         tls_ca=tls_ca, tls_cert=tls_cert, tls_key=tls_key, timeout=args.timeout,
+        move_port=args.move_port,
     )  # fmt: skip
     registry.add(entry, replace=args.replace)
     print(f"{entry.address}: 登録しました / registered")
@@ -344,10 +346,10 @@ def _pacs_get(args: argparse.Namespace, entry: object) -> int:
     def progress(done: int, total: int) -> None:
         print(f"\r受信中 / receiving {done}/{total}\033[K", end="", file=sys.stderr, flush=True)
 
-    if args.move:  # to our own storage SCP, for a PACS without C-GET
-        result = move_study(
-            entry, args.study_uid, Path(args.out), args.listen_port, progress=progress
-        )
+    # C-MOVE to our own storage SCP (a PACS without C-GET): asked here, or the entry's way.
+    port = args.listen_port or entry.move_port or DEFAULT_MOVE_PORT
+    if args.move or args.listen_port is not None or entry.move_port is not None:
+        result = move_study(entry, args.study_uid, Path(args.out), port, progress=progress)
     else:
         result = get_study(entry, args.study_uid, Path(args.out), progress=progress)
     print("\r\033[K", end="", file=sys.stderr, flush=True)
@@ -412,7 +414,7 @@ def _pacs_action(args: argparse.Namespace) -> int:
             entry = registry.get(name)
             tls = "TLS" if entry.uses_tls else "-"
             print(f"{name}\t{entry.host}:{entry.port}\t{entry.aet}\t{entry.our_aet}\t{tls}\t"
-                  f"{entry.timeout:g} s")  # fmt: skip
+                  f"{entry.timeout:g} s\t{entry.retrieve_method}")  # fmt: skip
         return 0
     if args.action == "remove":
         registry.remove(args.name)
@@ -441,6 +443,9 @@ def _pacs_parser(sub: argparse._SubParsersAction) -> None:
     add.add_argument("--tls-key", metavar="FILE", help="our client certificate's private key")
     add.add_argument("--timeout", type=float, default=30.0, metavar="S",
                      help="seconds to wait for the PACS at each step (default: 30)")  # fmt: skip
+    add.add_argument("--move-port", type=int, metavar="P",
+                     help="retrieve by C-MOVE to our storage SCP listening on port P, for a PACS "
+                     "without C-GET (it must know our AE title with this host and P)")  # fmt: skip
     add.add_argument("--replace", action="store_true", help="replace an entry of that name")
     for action in ("remove", "echo"):
         actions.add_parser(action).add_argument("name")
@@ -457,10 +462,12 @@ def _pacs_parser(sub: argparse._SubParsersAction) -> None:
     get.add_argument("--out", required=True, help="folder to write into")
     get.add_argument("--move", action="store_true",
                      help="C-MOVE to our own storage SCP instead of C-GET (the PACS must know "
-                     "our AE title with this host and --listen-port)")  # fmt: skip
+                     "our AE title with this host and --listen-port); the default for an entry "
+                     "added with --move-port")  # fmt: skip
     get.add_argument(
-        "--listen-port", type=int, default=11112, metavar="P",
-        help="port our storage SCP listens on for --move (default: 11112)",
+        "--listen-port", type=int, metavar="P",
+        help="port our storage SCP listens on for the C-MOVE (implies --move; default: the "
+        f"entry's --move-port, else {DEFAULT_MOVE_PORT})",
     )  # fmt: skip
     send = actions.add_parser("send", help="store DICOM files (e.g. a report's SR) on the PACS")
     send.add_argument("name")

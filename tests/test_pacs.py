@@ -103,9 +103,14 @@ def test_entries_are_checked_and_stored_atomically(tmp_path: Path):
     data = json.loads((tmp_path / "pacs.json").read_text(encoding="utf-8"))
     assert data["pacs"][0] == {
         "name": "院内", "host": "127.0.0.1", "port": 11112, "aet": "PACS", "our_aet": "JRADI",
-        "tls_ca": None, "tls_cert": None, "tls_key": None, "timeout": 30.0,
+        "tls_ca": None, "tls_cert": None, "tls_key": None, "timeout": 30.0, "move_port": None,
     }  # fmt: skip
     assert sorted(p.name for p in tmp_path.iterdir()) == ["pacs.json", "pacs.json.lock"]
+    older = tmp_path / "older" / "pacs.json"  # written before entries had a C-MOVE port
+    older.parent.mkdir()
+    del data["pacs"][0]["move_port"]
+    older.write_text(json.dumps(data), encoding="utf-8")
+    assert PacsRegistry(older).get("院内").retrieve_method == "C-GET"
     with pytest.raises(PacsEntryError, match="port 0 must be 1 to 65535"):
         PacsEntry("x", "h", 0, "PACS")
     with pytest.raises(PacsEntryError, match="not a valid AE title"):

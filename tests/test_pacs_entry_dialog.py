@@ -309,3 +309,22 @@ def test_in_english(registry, qtbot, tmp_path):
         assert dialog.status.text() == "the PACS name is empty."
     finally:
         set_language("ja")  # the translator is global: later tests expect Japanese
+
+
+def test_c_move_with_its_port_is_stored_and_shown(dialog, registry, qtbot):
+    """取得方法 C-MOVE stores the receiving port (move_port); C-GET stores none."""
+    fill(dialog, "移動PACS", "10.0.0.7", 104, "MOVE_AET")
+    assert dialog.method.currentIndex() == 0 and not dialog.move_port.isEnabled()
+    dialog.method.setCurrentIndex(1)
+    assert dialog.move_port.isEnabled()
+    dialog.move_port.setValue(11113)
+    assert dialog.save()
+    assert stored(registry)["移動PACS"].move_port == 11113
+
+    dialog.new_entry()
+    assert dialog.method.currentIndex() == 0 and not dialog.move_port.isEnabled()
+    select(dialog, "移動PACS")
+    assert (dialog.method.currentIndex(), dialog.move_port.value()) == (1, 11113)
+    dialog.method.setCurrentIndex(0)
+    assert dialog.save()
+    assert stored(registry)["移動PACS"].move_port is None

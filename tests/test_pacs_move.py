@@ -12,7 +12,16 @@ from orthanc_server import Orthanc, orthanc_server
 from pacs_data import study_of_small_crs
 
 from jradi_desktop.cli import main
-from jradi_desktop.pacs import PacsConnectionError, PacsEntry, StudyCache, move_study, send
+from jradi_desktop.pacs import (
+    PacsConnectionError,
+    PacsEntry,
+    PacsEntryError,
+    PacsRegistry,
+    StudyCache,
+    move_study,
+    send,
+)
+from jradi_desktop.ui.pacs_panel import PacsPanel
 
 PATIENT = "JRADI-MOVE-0001"
 pytestmark = pytest.mark.slow
@@ -60,4 +69,47 @@ def test_a_listen_port_in_use_is_named(pacs, tmp_path: Path):
         with pytest.raises(PacsConnectionError) as raised:
             move_study(entry, study, tmp_path / "out", port)
     assert f"cannot listen on 127.0.0.1:{port}" in raised.value.message_en
-    assert "--listen-port" in raised.value.message_ja
+    assert "--listen-port" in raised.value.message_ja and "PACS の設定" in raised.value.message_ja
+
+
+def test_an_entry_added_with_a_move_port_retrieves_by_c_move(
+    pacs, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys
+):
+    """`jradi pacs add --move-port P`: `pacs get` (no --move), the cache and the app's PACS tab
+    retrieve by C-MOVE to that port; `pacs list` says so."""
+    server, _, study, _ = pacs
+    monkeypatch.setenv("JRADI_DATA_DIR", str(tmp_path / "data"))
+    assert main(["pacs", "add", "移動", "--host", server.host, "--port", str(server.dicom_port),
+                 "--aet", server.aet, "--timeout", "10",
+                 "--move-port", str(server.move_port)]) == 0  # fmt: skip
+    assert main(["pacs", "list"]) == 0
+    assert capsys.readouterr().out.rstrip().endswith(f"C-MOVE :{server.move_port}")
+    assert main(["pacs", "get", "移動", study, "--out", str(tmp_path / "受信")]) == 0
+    written = capsys.readouterr().out.split()
+    assert len(written) == 3 and all(Path(w).is_file() for w in written)
+
+    entry = PacsRegistry().get("移動")
+    cached = StudyCache(tmp_path / "cache").retrieve(entry, study)  # the entry's way
+    assert cached is not None and len(cached.files) == 3
+
+
+@pytest.mark.gui
+def test_the_pacs_tab_retrieves_by_c_move_for_such_an_entry(pacs, tmp_path: Path, qtbot):
+    server, _, _, files = pacs
+    registry = PacsRegistry(tmp_path / "pacs.json")
+    registry.add(PacsEntry("移動", server.host, server.dicom_port, server.aet, timeout=10,
+                           move_port=server.move_port))  # fmt: skip
+    panel = PacsPanel(registry, StudyCache(tmp_path / "cache"))
+    qtbot.addWidget(panel)
+    panel.patient_id.setText(PATIENT)
+    panel.search()
+    qtbot.waitUntil(lambda: panel.job is None and panel.table.rowCount() == 1, timeout=20000)
+    with qtbot.waitSignal(panel.studyOpened, timeout=30000) as opened:
+        panel.retrieve(0)
+    sent = {pydicom.dcmread(f).SOPInstanceUID for f in files}
+    assert {Path(p).stem for p in opened.args[0]} == sent
+
+
+def test_a_bad_move_port_is_refused():
+    with pytest.raises(PacsEntryError, match="C-MOVE の受信ポート 0"):
+        PacsEntry("移動", "10.0.0.7", 104, "MOVE_AET", move_port=0)

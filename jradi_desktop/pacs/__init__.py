@@ -26,12 +26,13 @@ from jradi_desktop.pacs._errors import (
     PacsRequestError,
 )
 from jradi_desktop.pacs._get import GetResult, get_study
-from jradi_desktop.pacs._move import move_study
+from jradi_desktop.pacs._move import DEFAULT_MOVE_PORT, move_study
 from jradi_desktop.pacs._report import send_report_sr
 from jradi_desktop.pacs._services import SendResult, StudyMatch, echo, find_studies, send
 
 __all__ = [
     "DEFAULT_CACHE_LIMIT",
+    "DEFAULT_MOVE_PORT",
     "DEFAULT_OUR_AET",
     "DEFAULT_TIMEOUT_S",
     "CachedStudy",

@@ -119,9 +119,12 @@ class StudyCache:
         cancel: threading.Event | None = None,
         move_port: int | None = None,
     ) -> CachedStudy | None:
-        """Retrieve ``study_uid`` from ``entry`` (C-GET, or C-MOVE to ``move_port``) into the
-        cache; None when cancelled (nothing kept). Errors as the retrieve's."""
+        """Retrieve ``study_uid`` from ``entry`` into the cache: C-MOVE to ``move_port`` (by
+        default the entry's own), else C-GET; None when cancelled (nothing kept). Errors as
+        the retrieve's."""
         check_uid(study_uid)
+        if move_port is None:
+            move_port = entry.move_port
         self.folder.mkdir(parents=True, exist_ok=True)
         partial = Path(tempfile.mkdtemp(prefix=f"{_PARTIAL}{study_uid}-", dir=self.folder))
         try:

@@ -56,6 +56,9 @@ class PacsEntry:
     tls_cert: str | None = None
     tls_key: str | None = None
     timeout: float = DEFAULT_TIMEOUT_S
+    # None: retrieve by C-GET; a port: by C-MOVE to our own storage SCP listening there (for a
+    # PACS without C-GET; its administrator registers our AE title, host and this port).
+    move_port: int | None = None
 
     def __post_init__(self) -> None:
         if not self.name.strip():
@@ -82,6 +85,17 @@ class PacsEntry:
                 f"PACS {self.name!r}: timeout {self.timeout} s must be above 0 and at most 3600.",
             )
         self.timeout = float(self.timeout)
+        if self.move_port is not None and (
+            isinstance(self.move_port, bool)
+            or not isinstance(self.move_port, int)
+            or not (0 < self.move_port < 65536)
+        ):
+            raise PacsEntryError(
+                f"PACS {self.name!r}: C-MOVE の受信ポート {self.move_port!r} は 1〜65535 で"
+                "指定してください。",
+                f"PACS {self.name!r}: the C-MOVE listening port {self.move_port!r} must be 1 to "
+                "65535.",
+            )
         if (self.tls_cert is None) != (self.tls_key is None):
             raise PacsEntryError(
                 f"PACS {self.name!r}: TLS のクライアント証明書と秘密鍵は両方指定してください"
@@ -100,6 +114,11 @@ class PacsEntry:
     @property
     def uses_tls(self) -> bool:
         return self.tls_ca is not None
+
+    @property
+    def retrieve_method(self) -> str:
+        """``C-GET``, or ``C-MOVE :PORT`` (to our storage SCP on that port)."""
+        return "C-GET" if self.move_port is None else f"C-MOVE :{self.move_port}"
 
     @property
     def address(self) -> str:

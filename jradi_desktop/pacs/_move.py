@@ -28,6 +28,7 @@ from jradi_desktop.pacs._get import (
 from jradi_desktop.pacs._services import UNCOMPRESSED
 
 MOVE_DESTINATION_UNKNOWN = 0xA801
+DEFAULT_MOVE_PORT = 11112  # a common storage SCP port (PS3.8: 11112 is DICOM's registered one)
 
 
 def listen_address(host: str) -> str:
@@ -71,9 +72,11 @@ def move_study(
     except OSError as exc:
         raise PacsConnectionError(
             f"PACS {entry.address}: C-MOVE の受信用ポート {host}:{listen_port} を開けません"
-            f"（{exc.strerror or exc}）。別のポートを --listen-port で指定してください。",
+            f"（{exc.strerror or exc}）。別のポートを指定してください（「PACS の設定」の受信"
+            "ポート、または --listen-port）。",
             f"PACS {entry.address}: cannot listen on {host}:{listen_port} for the C-MOVE "
-            f"({exc.strerror or exc}); choose another port with --listen-port.",
+            f"({exc.strerror or exc}); choose another port (the receiving port in PACS "
+            "settings, or --listen-port).",
         ) from exc
     try:
         with associate(entry, [(MoveModel, UNCOMPRESSED)], step="C-MOVE") as assoc:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import QCoreApplication, Qt, Signal
 from PySide6.QtWidgets import (
+    QComboBox,
     QDialog,
     QDialogButtonBox,
     QDoubleSpinBox,
@@ -29,6 +30,7 @@ from PySide6.QtWidgets import (
 
 from jradi_desktop.errors import JRadiError
 from jradi_desktop.pacs import (
+    DEFAULT_MOVE_PORT,
     DEFAULT_OUR_AET,
     DEFAULT_TIMEOUT_S,
     PacsEntry,
@@ -66,6 +68,9 @@ class PacsEntriesDialog(QDialog):
         self.aet = QLineEdit(maxLength=64)  # longer than 16 on purpose: the registry says why
         self.our_aet = QLineEdit(maxLength=64)
         self.timeout = QDoubleSpinBox(minimum=0.5, maximum=3600, decimals=1)
+        self.method = QComboBox()  # C-GET, or C-MOVE to our storage SCP on move_port
+        self.move_port = QSpinBox(minimum=1, maximum=65535, value=DEFAULT_MOVE_PORT)
+        self.method.currentIndexChanged.connect(lambda i: self.move_port.setEnabled(i == 1))
         self.tls_box = QGroupBox("DICOM TLS", checkable=True, checked=False)
         self.tls_ca, self.tls_cert, self.tls_key = QLineEdit(), QLineEdit(), QLineEdit()
         self.tls_edits = (self.tls_ca, self.tls_cert, self.tls_key)
@@ -78,9 +83,10 @@ class PacsEntriesDialog(QDialog):
         self.buttons = QDialogButtonBox()
         self.close_button = self.buttons.addButton("", QDialogButtonBox.ButtonRole.RejectRole)
 
-        self.labels = [QLabel() for _ in range(6)]
+        self.labels = [QLabel() for _ in range(8)]
         form = QFormLayout()
-        fields = (self.name, self.host, self.port, self.aet, self.our_aet, self.timeout)
+        fields = (self.name, self.host, self.port, self.aet, self.our_aet, self.timeout,
+                  self.method, self.move_port)  # fmt: skip
         for label, field in zip(self.labels, fields, strict=True):
             form.addRow(label, field)
         self.tls_labels = [QLabel() for _ in range(3)]
@@ -125,9 +131,20 @@ class PacsEntriesDialog(QDialog):
         self.close_button.setText(self.tr("閉じる"))
         texts = [self.tr("名前"), self.tr("ホスト"), self.tr("ポート"),
                  self.tr("PACS の AE タイトル"), self.tr("自分の AE タイトル"),
-                 self.tr("タイムアウト（秒）")]  # fmt: skip
+                 self.tr("タイムアウト（秒）"), self.tr("取得方法"),
+                 self.tr("C-MOVE の受信ポート")]  # fmt: skip
         for label, text in zip(self.labels, texts, strict=True):
             label.setText(text)
+        index = self.method.currentIndex()
+        self.method.clear()
+        self.method.addItems([self.tr("C-GET（通常）"),
+                              self.tr("C-MOVE（C-GET のない PACS）")])  # fmt: skip
+        self.method.setCurrentIndex(max(index, 0))
+        self.method.setToolTip(
+            self.tr("C-MOVE では PACS が画像をこのコンピュータへ送り返します。PACS 側に、自分の "
+                    "AE タイトル・このコンピュータのアドレス・受信ポートを移動先として登録して"
+                    "もらう必要があります")
+        )  # fmt: skip
         self.name.setPlaceholderText(self.tr("例：院内PACS"))
         self.host.setPlaceholderText(self.tr("IP アドレスまたはホスト名"))
         self.our_aet.setToolTip(
@@ -196,6 +213,10 @@ class PacsEntriesDialog(QDialog):
         self.aet.setText(entry.aet if entry else "")
         self.our_aet.setText(entry.our_aet if entry else DEFAULT_OUR_AET)
         self.timeout.setValue(entry.timeout if entry else DEFAULT_TIMEOUT_S)
+        move_port = entry.move_port if entry else None
+        self.method.setCurrentIndex(0 if move_port is None else 1)
+        self.move_port.setValue(move_port or DEFAULT_MOVE_PORT)
+        self.move_port.setEnabled(move_port is not None)
         tls = (entry.tls_ca, entry.tls_cert, entry.tls_key) if entry else (None, None, None)
         for edit, value in zip(self.tls_edits, tls, strict=True):
             edit.setText(value or "")
@@ -210,6 +231,7 @@ class PacsEntriesDialog(QDialog):
             self.name.text().strip(), self.host.text().strip(), self.port.value(),
             self.aet.text().strip(), self.our_aet.text().strip(), *tls,
             timeout=self.timeout.value(),
+            move_port=self.move_port.value() if self.method.currentIndex() == 1 else None,
         )  # fmt: skip
         if use_tls and not entry.uses_tls:  # else it would silently connect without TLS
             raise PacsEntryError(

@@ -1,8 +1,9 @@
 """The PACS tab: search a PACS entry's studies (C-FIND) and open one in the viewer.
 
-A double-click retrieves the study (C-GET) into the data folder's cache
-(:class:`~jradi_desktop.pacs.StudyCache`: whole studies only, least recently used evicted)
-with progress and Stop, then hands its images to the window as a multi-file drop; reports
+A double-click retrieves the study (C-GET, or C-MOVE for an entry with a receiving port)
+into the data folder's cache (:class:`~jradi_desktop.pacs.StudyCache`: whole studies only,
+least recently used evicted) with progress and Stop, then hands its images to the window as
+a multi-file drop; reports
 (SR) in the study are left out with a note. Every request runs as a :class:`PacsJob`, so the
 window stays responsive for as long as the PACS takes (each step is bounded by its timeout).
 「PACS の設定…」 opens :class:`PacsEntriesDialog` to register, edit and test the entries.
@@ -238,7 +239,7 @@ class PacsPanel(QWidget):
 
     # -- retrieve ---------------------------------------------------------------------------
     def retrieve(self, index: int) -> None:
-        """Open study ``index`` of the list: from the cache, else retrieved (C-GET)."""
+        """Open study ``index`` of the list: from the cache, else retrieved (the entry's way)."""
         entry = self._entry()
         if entry is None or self.job is not None or not 0 <= index < len(self.studies):
             return

@@ -1160,6 +1160,26 @@ pleural effusion</translation>
         <translation>Timeout (s)</translation>
     </message>
     <message>
+        <source>取得方法</source>
+        <translation>Retrieve by</translation>
+    </message>
+    <message>
+        <source>C-MOVE の受信ポート</source>
+        <translation>C-MOVE receiving port</translation>
+    </message>
+    <message>
+        <source>C-GET（通常）</source>
+        <translation>C-GET (usual)</translation>
+    </message>
+    <message>
+        <source>C-MOVE（C-GET のない PACS）</source>
+        <translation>C-MOVE (PACS without C-GET)</translation>
+    </message>
+    <message>
+        <source>C-MOVE では PACS が画像をこのコンピュータへ送り返します。PACS 側に、自分の AE タイトル・このコンピュータのアドレス・受信ポートを移動先として登録してもらう必要があります</source>
+        <translation>With C-MOVE the PACS sends the images back to this computer. Its administrator must register our AE title, this computer&apos;s address and the receiving port as a move destination</translation>
+    </message>
+    <message>
         <source>例：院内PACS</source>
         <translation>e.g. Hospital PACS</translation>
     </message>
