@@ -4,6 +4,7 @@ the UI thread against a real Orthanc and against a closed or silent port."""
 
 from __future__ import annotations
 
+import os
 import socket
 import time
 from pathlib import Path
@@ -328,3 +329,59 @@ def test_c_move_with_its_port_is_stored_and_shown(dialog, registry, qtbot):
     dialog.method.setCurrentIndex(0)
     assert dialog.save()
     assert stored(registry)["移動PACS"].move_port is None
+
+
+# --- the cache's limit -----------------------------------------------------------------------
+
+GIB = 1024**3
+
+
+def cached_study(cache: StudyCache, uid: str, size: int, used: float) -> None:
+    """A whole study in the cache's on-disk layout: its (sparse) file and study.json, last
+    used at ``used``."""
+    folder = cache.folder / uid
+    folder.mkdir(parents=True)
+    with open(folder / f"{uid}.9.dcm", "wb") as image:
+        image.truncate(size)
+    record = folder / "study.json"
+    record.write_text('{"pacs": "院内PACS", "failed": 0}', encoding="utf-8")
+    os.utime(record, (used, used))
+
+
+def test_the_cache_limit_evicts_the_least_recently_used_at_once(registry, qtbot, tmp_path):
+    cache = StudyCache(tmp_path / "cache")
+    for age, uid in enumerate(("1.2.3", "1.2.4", "1.2.5")):  # 1.2.3 used most recently
+        cached_study(cache, uid, GIB // 10, time.time() - 100 * age)
+    dialog = PacsEntriesDialog(registry, cache=cache)
+    qtbot.addWidget(dialog)
+    box = dialog.cache_box
+    assert box.limit.value() == 2.0 and box.usage.text() == "使用中：307 MiB（3 検査）"
+
+    with qtbot.waitSignal(box.limitChanged) as changed:
+        box.limit.setValue(0.25)
+        box.limit.editingFinished.emit()
+    assert changed.args == [int(0.25 * GIB)] and cache.limit_bytes == int(0.25 * GIB)
+    assert sorted(p.name for p in cache.folder.iterdir()) == ["1.2.3", "1.2.4"]
+    assert box.usage.text() == "使用中：205 MiB（2 検査）"
+
+    box.limit.setValue(0.15)  # typed, not confirmed: closing the dialog applies it
+    with qtbot.waitSignal(box.limitChanged):
+        dialog.close_button.click()
+    assert [p.name for p in cache.folder.iterdir()] == ["1.2.3"]
+
+
+def test_the_window_remembers_the_cache_limit(registry, qtbot, tmp_path):
+    from main_window_factory import make_window
+
+    window = make_window(tmp_path)
+    qtbot.addWidget(window)
+    assert window.pacs_cache.limit_bytes == 2 * GIB  # the default
+    window.pacs.cacheLimitChanged.emit(GIB // 2)
+    window.close()
+    again = make_window(tmp_path)
+    qtbot.addWidget(again)
+    assert again.pacs_cache.limit_bytes == GIB // 2
+    again.settings.setValue("pacsCacheLimitGiB", "nonsense")  # a hand-edited settings file
+    third = make_window(tmp_path)
+    qtbot.addWidget(third)
+    assert third.pacs_cache.limit_bytes == 2 * GIB

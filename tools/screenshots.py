@@ -81,7 +81,7 @@ def pacs_shot(app: object, window: object, tmp: Path) -> None:
         window.grab().save(str(SHOTS / "app_pacs_ja.png"))
         from jradi_desktop.ui.pacs_entries_dialog import PacsEntriesDialog
 
-        dialog = PacsEntriesDialog(panel.registry, window)
+        dialog = PacsEntriesDialog(panel.registry, window, cache=panel.cache)
         dialog.entry_list.setCurrentRow(0)
         dialog.show()
         wait(app, lambda: False, timeout=0.3)

@@ -156,9 +156,9 @@ class StudyCache:
             else:
                 os.replace(partial, final)
 
-    def evict(self, keep: str | None = None) -> list[str]:
-        """Remove the least recently used studies until the cache fits its limit (never
-        ``keep``), and partial folders left by a crash; the UIDs removed."""
+    def _studies(self, clean: bool = False) -> list[tuple[float, int, Path]]:
+        """(last use, bytes, folder) of every whole study; ``clean`` also removes partial
+        folders left by a crash."""
         if not self.folder.is_dir():
             return []
         studies: list[tuple[float, int, Path]] = []
@@ -166,19 +166,31 @@ class StudyCache:
         for child in self.folder.iterdir():
             with contextlib.suppress(OSError):
                 if child.name.startswith(_PARTIAL):
-                    if now - child.stat().st_mtime > STALE_PARTIAL_S:
+                    if clean and now - child.stat().st_mtime > STALE_PARTIAL_S:
                         shutil.rmtree(child, ignore_errors=True)
                 elif child.is_dir():
                     used = (child / RECORD).stat().st_mtime
                     studies.append((used, _size(child), child))
-        total = sum(size for _, size, _ in studies)
-        removed: list[str] = []
-        for _, size, child in sorted(studies, key=lambda s: s[0]):
-            if total <= self.limit_bytes:
-                break
-            if child.name == keep:
-                continue
-            shutil.rmtree(child, ignore_errors=True)
-            total -= size
-            removed.append(child.name)
+        return studies
+
+    def usage(self) -> tuple[int, int]:
+        """(studies, bytes) the cache holds now."""
+        studies = self._studies()
+        return len(studies), sum(size for _, size, _ in studies)
+
+    def evict(self, keep: str | None = None) -> list[str]:
+        """Remove the least recently used studies until the cache fits its limit (never
+        ``keep``), and partial folders left by a crash; the UIDs removed."""
+        with self._lock:  # the UI may lower the limit while a retrieve ends on its thread
+            studies = self._studies(clean=True)
+            total = sum(size for _, size, _ in studies)
+            removed: list[str] = []
+            for _, size, child in sorted(studies, key=lambda s: s[0]):
+                if total <= self.limit_bytes:
+                    break
+                if child.name == keep:
+                    continue
+                shutil.rmtree(child, ignore_errors=True)
+                total -= size
+                removed.append(child.name)
         return removed

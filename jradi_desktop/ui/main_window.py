@@ -24,7 +24,7 @@ from PySide6.QtWidgets import (
 from jradi_desktop.errors import JRadiError
 from jradi_desktop.imaging import XrayImage, open_image, scan_images
 from jradi_desktop.models import ModelRegistry, ModelSpec
-from jradi_desktop.pacs import PacsRegistry, StudyCache
+from jradi_desktop.pacs import DEFAULT_CACHE_LIMIT, PacsRegistry, StudyCache
 from jradi_desktop.store import History
 from jradi_desktop.ui.actions import build_menus, retranslate_actions
 from jradi_desktop.ui.chat_panel import ChatPanel
@@ -34,6 +34,7 @@ from jradi_desktop.ui.generation import GenerationController, error_text
 from jradi_desktop.ui.history_panel import HistoryPanel
 from jradi_desktop.ui.i18n import set_language
 from jradi_desktop.ui.model_manager import ModelManagerDialog
+from jradi_desktop.ui.pacs_cache_box import GIB, limit_bytes
 from jradi_desktop.ui.pacs_panel import PacsPanel
 from jradi_desktop.ui.pacs_send import PacsSender
 from jradi_desktop.ui.report_panel import ReportPanel
@@ -44,6 +45,7 @@ from jradi_desktop.ui.viewer import ImageViewer, ThumbnailStrip
 from jradi_desktop.ui.widgets import column
 
 MAX_RECENT = 10
+CACHE_LIMIT_KEY = "pacsCacheLimitGiB"  # the PACS cache's limit, set in 「PACS の設定」
 MAX_FRAMES = 64  # frames of a multi-frame file shown as thumbnails
 
 
@@ -78,8 +80,11 @@ class MainWindow(QMainWindow):
         self.chat = ChatPanel(self.controller, self.history)
         self.history_panel = HistoryPanel(self.history)
         self.tuning = TuningWidget(self.registry)
-        self.pacs_cache = StudyCache()
+        self.pacs_cache = StudyCache(limit_bytes=_cache_limit(self.settings))
         self.pacs = PacsPanel(PacsRegistry(), self.pacs_cache)
+        self.pacs.cacheLimitChanged.connect(
+            lambda size: self.settings.setValue(CACHE_LIMIT_KEY, size / GIB)
+        )
         self.pacs_sender = PacsSender(self.session, self.pacs.registry, self.pacs_cache, self)
         self.tabs = QTabWidget()
         self.tabs.addTab(self.report_stack, "")
@@ -316,6 +321,14 @@ class MainWindow(QMainWindow):
         self.controller.shutdown()
         self._loader.shutdown(wait=False, cancel_futures=True)
         super().closeEvent(event)
+
+
+def _cache_limit(settings: QSettings) -> int:
+    """The PACS cache's limit in bytes as remembered (the default if unset or unreadable)."""
+    try:
+        return limit_bytes(float(settings.value(CACHE_LIMIT_KEY, DEFAULT_CACHE_LIMIT / GIB)))
+    except (TypeError, ValueError):
+        return DEFAULT_CACHE_LIMIT
 
 
 def _true(value: object) -> bool:

@@ -36,10 +36,12 @@ from jradi_desktop.pacs import (
     PacsEntry,
     PacsEntryError,
     PacsRegistry,
+    StudyCache,
     echo,
 )
 from jradi_desktop.ui.generation import error_text
 from jradi_desktop.ui.i18n import current_language
+from jradi_desktop.ui.pacs_cache_box import CacheLimitBox
 from jradi_desktop.ui.pacs_job import PacsJob
 from jradi_desktop.ui.widgets import column, row
 
@@ -52,9 +54,16 @@ BUSY_STYLE = "color: gray"
 class PacsEntriesDialog(QDialog):
     entriesChanged = Signal()  # after a save or a delete
 
-    def __init__(self, registry: PacsRegistry, parent: QWidget | None = None) -> None:
+    def __init__(
+        self,
+        registry: PacsRegistry,
+        parent: QWidget | None = None,
+        cache: StudyCache | None = None,
+    ) -> None:
         super().__init__(parent)
         self.registry = registry
+        # The retrieved studies' size limit (with a cache; the window remembers the limit).
+        self.cache_box = None if cache is None else CacheLimitBox(cache)
         self.selected: str | None = None  # the registered entry the form edits; None: a new one
         self.job: PacsJob | None = None  # the running 接続確認
         self.echo_entry: PacsEntry | None = None  # what it tests
@@ -99,6 +108,8 @@ class PacsEntriesDialog(QDialog):
         self.list_title = QLabel()
         left = column(self.list_title, (self.entry_list, 1), row(self.new_button,
                       self.delete_button, None))  # fmt: skip
+        if self.cache_box is not None:
+            left.layout().addWidget(self.cache_box)
         right = column(form, self.tls_box, row(self.echo_button, None, self.save_button),
                        self.status, (QWidget(), 1))  # fmt: skip
         body = QHBoxLayout()
@@ -118,6 +129,11 @@ class PacsEntriesDialog(QDialog):
         self.retranslate()
         self.new_entry()
         self.refresh()
+
+    def done(self, result: int) -> None:
+        if self.cache_box is not None:
+            self.cache_box.apply()  # a limit typed but not yet confirmed with Enter
+        super().done(result)
 
     # -- text -------------------------------------------------------------------------------
     def retranslate(self) -> None:

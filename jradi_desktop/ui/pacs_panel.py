@@ -46,6 +46,7 @@ COLUMNS = 7
 
 class PacsPanel(QWidget):
     studyOpened = Signal(object)  # list[Path]: the retrieved study's images, for the viewer
+    cacheLimitChanged = Signal(int)  # bytes, set in 「PACS の設定」 (the window remembers it)
 
     def __init__(
         self, registry: PacsRegistry, cache: StudyCache, parent: QWidget | None = None
@@ -139,7 +140,8 @@ class PacsPanel(QWidget):
 
     def edit_entries(self) -> None:
         """The 「PACS の設定」 dialog (modal); the entries are re-read when it closes."""
-        dialog = PacsEntriesDialog(self.registry, self)
+        dialog = PacsEntriesDialog(self.registry, self, cache=self.cache)
+        dialog.cache_box.limitChanged.connect(self.cacheLimitChanged)
         dialog.exec()
         dialog.deleteLater()
         self.refresh_entries()

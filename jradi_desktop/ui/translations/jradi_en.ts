@@ -33,6 +33,25 @@
     </message>
 </context>
 <context>
+    <name>CacheLimitBox</name>
+    <message>
+        <source>取得した検査のキャッシュ</source>
+        <translation>Retrieved studies (cache)</translation>
+    </message>
+    <message>
+        <source>上限（GiB）</source>
+        <translation>Limit (GiB)</translation>
+    </message>
+    <message>
+        <source>上限を超えると、最後に開いたのが古い検査から削除します（PACS 上の検査はそのまま）</source>
+        <translation>Above the limit, the studies opened longest ago are removed from this computer (the PACS keeps them)</translation>
+    </message>
+    <message>
+        <source>使用中：%1（%2 検査）</source>
+        <translation>In use: %1 (%2 studies)</translation>
+    </message>
+</context>
+<context>
     <name>ChatPanel</name>
     <message>
         <source>会話を検索</source>
