@@ -17,6 +17,7 @@ from jradi_desktop.errors import JRadiError
 from jradi_desktop.pacs import DEFAULT_MOVE_PORT
 
 _FRAME_HELP = "frame of a multi-frame DICOM, counted from 0 (default: 0)"
+_PDF_TIMEOUT_S = 120  # drawing one report's PDF takes about a second
 
 
 def _parse_window(text: str) -> tuple[float, float]:
@@ -183,13 +184,40 @@ class _ProgressLine:
             self.shown = False
 
 
+def _render_pdf(document: object, pdf: Path) -> Path:
+    """``--send-pdf``: the report's PDF, drawn by the app's PDF writer in a child process
+    (``python -m jradi_desktop.ui.pdf_export OUT.pdf``, the document as JSON on stdin): Qt
+    stays out of this process, as only ``jradi_desktop.ui`` may import it. Raises
+    ``ReportExportError`` with the child's reason."""
+    import subprocess
+
+    from jradi_desktop.reports import ReportExportError
+
+    command = [sys.executable, "-m", "jradi_desktop.ui.pdf_export", str(pdf)]
+    data = json.dumps(document.to_json(), ensure_ascii=False).encode("utf-8")
+    try:
+        done = subprocess.run(command, input=data, capture_output=True, timeout=_PDF_TIMEOUT_S)
+        if done.returncode == 0:
+            return pdf
+        last = (done.stderr.decode("utf-8", "replace").strip().splitlines() or ["-"])[-1]
+        reason = json.loads(last) if last.startswith("{") else {}  # else: it died before
+        detail = f"exit status {done.returncode}: {last[:200]}"
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        reason, detail = {}, str(exc)
+    raise ReportExportError(
+        reason.get("ja", f"PDF を作成できません（{detail}）"),
+        reason.get("en", f"the PDF could not be drawn ({detail})"),
+    )
+
+
 def _send_sr(entry: object, image: object, result: object, args: argparse.Namespace) -> str:
-    """``--send-sr``: the report's DICOM SR, written to a temporary folder, C-STOREd to the
-    PACS entry into the image's study; the line to print (raises ``PacsError``)."""
+    """``--send-sr``: the report's DICOM SR (and with ``--send-pdf`` its PDF as Encapsulated
+    PDF), written to a temporary folder, C-STOREd to the PACS entry into the image's study;
+    the line to print (raises ``PacsError`` or ``ReportExportError``)."""
     import tempfile
     from datetime import datetime
 
-    from jradi_desktop.pacs import send_report_sr
+    from jradi_desktop.pacs import send_report
     from jradi_desktop.reports import ReportDocument
 
     document = ReportDocument.from_image(
@@ -197,9 +225,14 @@ def _send_sr(entry: object, image: object, result: object, args: argparse.Namesp
         indication=args.indication, model_name=result.model, generated_at=datetime.now(),
     )  # fmt: skip
     with tempfile.TemporaryDirectory(prefix="jradi-sr-") as folder:
-        sent = send_report_sr(entry, document, Path(folder) / "report-sr.dcm")
-    return (f"{image.source}: SR を PACS {entry.name} へ送信しました / SR sent to PACS "
-            f"{entry.name} (status 0x{sent.status:04X})")  # fmt: skip
+        pdf = None
+        if args.send_pdf and document.has_source_instance:  # else send_report says why not
+            pdf = _render_pdf(document, Path(folder) / "report.pdf")
+        sent = send_report(entry, document, folder, pdf)
+    what_ja, what_en = ("SR と PDF", "SR and PDF") if pdf else ("SR", "SR")
+    status = ", ".join(f"0x{r.status:04X}" for r in sent)
+    return (f"{image.source}: {what_ja} を PACS {entry.name} へ送信しました / {what_en} sent "
+            f"to PACS {entry.name} (status {status})")  # fmt: skip
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
@@ -546,6 +579,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--send-sr", metavar="PACS",
                    help="C-STORE each report's DICOM SR to this PACS entry (jradi pacs list), "
                    "into the image's study (DICOM images only)")  # fmt: skip
+    p.add_argument("--send-pdf", action="store_true",
+                   help="with --send-sr: also send each report's PDF, as DICOM Encapsulated PDF "
+                   "in the same study")  # fmt: skip
     p.set_defaults(run=_cmd_report)
 
     p = sub.add_parser("ask", help="ask a Japanese medical question; streams the answer")
@@ -559,7 +595,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if getattr(args, "send_pdf", False) and not args.send_sr:
+        parser.error("--send-pdf は --send-sr PACS と一緒に指定してください / --send-pdf "
+                     "needs --send-sr PACS: the PDF goes with the report's SR")  # fmt: skip
     try:
         return args.run(args)
     except JRadiError as exc:

@@ -17,6 +17,7 @@ from main_window_factory import make_window
 from orthanc_server import Orthanc, orthanc_server
 from pacs_data import study_of_small_crs, utf8_dx_copy
 from PySide6.QtCore import QTimer
+from test_pacs_send_pdf import pdf_text
 
 from jradi_desktop.imaging import open_image
 from jradi_desktop.pacs import PacsEntry, PacsRegistry, find_studies, send
@@ -178,3 +179,42 @@ def test_a_silent_pacs_keeps_the_window_running(pacs, window, qtbot, monkeypatch
     assert "silent (X@127.0.0.1:" in text and "[C-FIND]" in text and "no answer within 2 s" in text
     assert panel.search_button.text() == "Search"
     assert window.report.send_button.text() == "Send to PACS"
+
+
+def test_send_with_the_pdf(pacs, window, qtbot, tmp_path: Path):
+    """「PDF も送る」 on: the report as the physician typed it goes as SR and as Encapsulated
+    PDF (drawn by the app) into the image's study, and the status line says both went."""
+    server, entry, _ = pacs
+    patient = "JRADI-APP-PDF-0004"
+    image = utf8_dx_copy(tmp_path / "pdf-dx.dcm", patient)
+    assert all(r.ok for r in send(entry, [image]))
+    panel = window.pacs
+    _search(qtbot, window, patient)
+    panel.table.cellDoubleClicked.emit(0, 0)
+    qtbot.waitUntil(lambda: window.current is not None, timeout=30000)
+    window.tabs.setCurrentIndex(0)
+    report = window.report
+    assert not report.send_pdf.isChecked() and report.send_pdf.isEnabled()
+    assert report.send_pdf.text() == "PDF も送る"
+    report.set_sections("右下肺野に浸潤影を認める。", "肺炎疑い。")
+    report.send_pdf.setChecked(True)
+    with qtbot.waitSignal(window.pacs_sender.sent, timeout=30000) as sent:
+        report.send_button.click()
+    assert len(sent.args[0]) == 2 and all(r.ok for r in sent.args[0])
+    assert report.status.text() == "PACS「院内PACS」へレポート（DICOM SR と PDF）を送信しました"
+    assert window.pacs_sender.folder is None  # the temporary SR and PDF are gone
+
+    stored = pydicom.dcmread(image)
+    [study] = find_studies(entry, patient_id=patient, modalities=None)
+    assert study.study_uid == stored.StudyInstanceUID
+    assert study.instances == 3 and set(study.modalities) == {"DX", "SR", "DOC"}
+    [pdf_id] = server.rest("/tools/find", {"Level": "Instance", "Query": {"Modality": "DOC",
+                                            "PatientID": patient}})  # fmt: skip
+    tags = server.rest(f"/instances/{pdf_id}/simplified-tags")
+    assert tags["SOPClassUID"] == "1.2.840.10008.5.1.4.1.1.104.1"
+    assert tags["MIMETypeOfEncapsulatedDocument"] == "application/pdf"
+    served = server.rest_bytes(f"/instances/{pdf_id}/pdf")
+    assert served.startswith(b"%PDF-")
+    text = pdf_text(served, tmp_path)
+    if text is not None:  # the report as edited on screen, about this patient
+        assert "右下肺野に浸潤影を認める。" in text and patient in text

@@ -27,7 +27,7 @@ from jradi_desktop.reports import (
     write_markdown,
     write_text,
 )
-from jradi_desktop.reports._dicom_sr import _same_instance
+from jradi_desktop.reports._dicom_common import same_instance
 from jradi_desktop.reports._errors import os_error
 
 DEV_FULL = Path("/dev/full")
@@ -142,15 +142,15 @@ def test_text_that_reads_back_different_is_not_put_in_place(tmp_path: Path):
 def test_sr_is_read_back_with_its_sop_instance_uid(tmp_path: Path):
     path = write_dicom_sr(make_doc(), tmp_path / "report.dcm")
     uid = str(pydicom.dcmread(path).SOPInstanceUID)
-    _same_instance(uid)(path)  # the file that was put in place passes its own check
+    same_instance(uid)(path)  # the file that was put in place passes its own check
     with pytest.raises(IncompleteFileError, match="SOP Instance UID"):
-        _same_instance("1.2.3.4")(path)
+        same_instance("1.2.3.4")(path)
     data = path.read_bytes()
     for cut in (len(data) - 7, len(data) // 2, 200):
         truncated = tmp_path / f"cut-{cut}.dcm"
         truncated.write_bytes(data[:cut])
         with pytest.raises(IncompleteFileError) as info:
-            _same_instance(uid)(truncated)
+            same_instance(uid)(truncated)
         assert "Traceback" not in str(info.value)
 
 

@@ -27,7 +27,7 @@ from jradi_desktop.pacs._errors import (
 )
 from jradi_desktop.pacs._get import GetResult, get_study
 from jradi_desktop.pacs._move import DEFAULT_MOVE_PORT, move_study
-from jradi_desktop.pacs._report import send_report_sr
+from jradi_desktop.pacs._report import send_report
 from jradi_desktop.pacs._services import SendResult, StudyMatch, echo, find_studies, send
 
 __all__ = [
@@ -53,5 +53,5 @@ __all__ = [
     "get_study",
     "move_study",
     "send",
-    "send_report_sr",
+    "send_report",
 ]

@@ -1,4 +1,5 @@
-"""Report export: a :class:`ReportDocument` to plain text, Markdown and DICOM Basic Text SR.
+"""Report export: a :class:`ReportDocument` to plain text, Markdown, DICOM Basic Text SR, and
+its PDF (written by the app) to DICOM Encapsulated PDF.
 
 No Qt here; the PDF writer (which needs Qt's font engine) is ``jradi_desktop.ui.pdf_export``.
 Every writer is atomic and verified (the temporary file is read back before it replaces the
@@ -6,6 +7,11 @@ target) and raises :class:`ReportExportError` naming the file and the reason.
 """
 
 from jradi_desktop.reports._atomic import atomic_write, write_bytes_atomic
+from jradi_desktop.reports._dicom_pdf import (
+    ENCAPSULATED_PDF,
+    build_encapsulated_pdf,
+    write_encapsulated_pdf,
+)
 from jradi_desktop.reports._dicom_sr import BASIC_TEXT_SR, build_dicom_sr, write_dicom_sr
 from jradi_desktop.reports._document import (
     AI_NOTICE_EN,
@@ -29,6 +35,7 @@ __all__ = [
     "AI_NOTICE_JA",
     "BASIC_TEXT_SR",
     "EMPTY_SECTION",
+    "ENCAPSULATED_PDF",
     "SECTIONS",
     "TITLE_EN",
     "TITLE_JA",
@@ -39,6 +46,7 @@ __all__ = [
     "ReportExportError",
     "atomic_write",
     "build_dicom_sr",
+    "build_encapsulated_pdf",
     "display_da",
     "display_datetime",
     "display_person_name",
@@ -47,6 +55,7 @@ __all__ = [
     "to_text",
     "write_bytes_atomic",
     "write_dicom_sr",
+    "write_encapsulated_pdf",
     "write_markdown",
     "write_text",
 ]

@@ -14,27 +14,33 @@ C.17.2: the instances the report was made from), text is UTF-8 (ISO_IR 192).
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
-import pydicom
-from pydicom.dataset import Dataset, FileMetaDataset
-from pydicom.filebase import DicomBytesIO
+from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence
-from pydicom.uid import ExplicitVRLittleEndian, generate_uid
+from pydicom.uid import generate_uid
 
 from jradi_desktop import __version__
 from jradi_desktop.reports._atomic import write_bytes_atomic
+from jradi_desktop.reports._dicom_common import (
+    CHARSET,
+    MANUFACTURER,
+    REPORT_TITLE,
+    Code,
+    add_file_meta,
+    add_patient_and_study,
+    code_item,
+    dicom_dt,
+    encoded,
+    is_verified,
+    same_instance,
+)
 from jradi_desktop.reports._document import ReportDocument
-from jradi_desktop.reports._errors import export_error, incomplete_file, summary
 
 BASIC_TEXT_SR = "1.2.840.10008.5.1.4.1.1.88.11"
-CHARSET = "ISO_IR 192"
 SERIES_NUMBER = 9001
-Code = tuple[str, str, str]  # (value, scheme designator, meaning)
 
-REPORT_TITLE: Code = ("18748-4", "LN", "Diagnostic Imaging Report")
 # (document field, section heading, TEXT concept), in document order.
 SECTION_CODES: tuple[tuple[str, Code, Code], ...] = (
     ("indication", ("55752-0", "LN", "Clinical Information"), ("11329-0", "LN", "History")),
@@ -50,50 +56,12 @@ _DEVICE_UID: Code = ("121012", "DCM", "Device Observer UID")
 _DEVICE_NAME: Code = ("121013", "DCM", "Device Observer Name")
 _DEVICE_MODEL: Code = ("121015", "DCM", "Device Observer Model Name")
 
-# Patient, General Study and Patient Study attributes copied from a DICOM source.
-_COPIED = (
-    "PatientName",
-    "PatientID",
-    "IssuerOfPatientID",
-    "PatientBirthDate",
-    "PatientBirthTime",
-    "PatientSex",
-    "StudyInstanceUID",
-    "StudyDate",
-    "StudyTime",
-    "ReferringPhysicianName",
-    "StudyID",
-    "AccessionNumber",
-    "StudyDescription",
-    "PatientAge",
-    "PatientSize",
-    "PatientWeight",
-)
-# Type 2 attributes of the Patient and General Study modules: present, maybe empty.
-_TYPE_2 = (
-    "PatientName",
-    "PatientID",
-    "PatientBirthDate",
-    "PatientSex",
-    "StudyDate",
-    "StudyTime",
-    "ReferringPhysicianName",
-    "StudyID",
-    "AccessionNumber",
-)
-
-
-def _code(code: Code) -> Dataset:
-    item = Dataset()
-    item.CodeValue, item.CodingSchemeDesignator, item.CodeMeaning = code
-    return item
-
 
 def _content(relationship: str, value_type: str, concept: Code) -> Dataset:
     item = Dataset()
     item.RelationshipType = relationship
     item.ValueType = value_type
-    item.ConceptNameCodeSequence = Sequence([_code(concept)])
+    item.ConceptNameCodeSequence = Sequence([code_item(concept)])
     return item
 
 
@@ -102,48 +70,6 @@ def _text(relationship: str, concept: Code, text: str) -> Dataset:
     # DICOM text ends lines with CR LF (PS3.5 6.1.3).
     item.TextValue = "\r\n".join(text.splitlines())
     return item
-
-
-def _source_header(doc: ReportDocument) -> Dataset | None:
-    """The source file's Patient/Study attributes, when it is still the DICOM it was."""
-    path = doc.source_path
-    if path is None or not doc.study_instance_uid or not path.is_file():
-        return None
-    try:
-        header = pydicom.dcmread(
-            path, stop_before_pixels=True, specific_tags=["SpecificCharacterSet", *_COPIED]
-        )
-        if str(header.get("StudyInstanceUID", "")) != doc.study_instance_uid:
-            return None  # a different file now has this name
-        for keyword in _COPIED:  # decode now, with the source's character set
-            header.get(keyword)
-    except Exception:  # the SR is still valid with what the document carries
-        return None
-    return header
-
-
-def _patient_and_study(sr: Dataset, doc: ReportDocument) -> None:
-    header = _source_header(doc)
-    for keyword in _COPIED if header is not None else ():
-        if keyword not in header:
-            continue
-        element = header[keyword]
-        if element.value is None or element.value == "":
-            continue
-        value = str(element.value) if element.VR == "PN" else element.value
-        sr.add_new(element.tag, element.VR, value)  # text is re-encoded as UTF-8 on writing
-    overrides = {
-        "PatientName": doc.patient_name,
-        "PatientID": doc.patient_id,
-        "StudyDate": doc.study_date,
-        "StudyInstanceUID": doc.study_instance_uid or sr.get("StudyInstanceUID") or generate_uid(),
-    }
-    for keyword, value in overrides.items():
-        if value:
-            setattr(sr, keyword, value)
-    for keyword in _TYPE_2:
-        if keyword not in sr:
-            setattr(sr, keyword, "")
 
 
 def _evidence(doc: ReportDocument) -> Dataset:
@@ -162,7 +88,7 @@ def _evidence(doc: ReportDocument) -> Dataset:
 def _observer(doc: ReportDocument) -> list[Dataset]:
     """TID 1004: the AI model as a device observer (its UID derived from the model name)."""
     observer_type = _content("HAS OBS CONTEXT", "CODE", _OBSERVER_TYPE)
-    observer_type.ConceptCodeSequence = Sequence([_code(_DEVICE)])
+    observer_type.ConceptCodeSequence = Sequence([code_item(_DEVICE)])
     uid = _content("HAS OBS CONTEXT", "UIDREF", _DEVICE_UID)
     uid.UID = generate_uid(entropy_srcs=["JRadi Desktop", doc.model_name])
     items = [observer_type, uid, _text("HAS OBS CONTEXT", _DEVICE_NAME, "JRadi Desktop")]
@@ -173,14 +99,14 @@ def _observer(doc: ReportDocument) -> list[Dataset]:
 
 def _content_tree(sr: Dataset, doc: ReportDocument) -> None:
     sr.ValueType = "CONTAINER"
-    sr.ConceptNameCodeSequence = Sequence([_code(REPORT_TITLE)])
+    sr.ConceptNameCodeSequence = Sequence([code_item(REPORT_TITLE)])
     sr.ContinuityOfContent = "SEPARATE"
     template = Dataset()
     template.MappingResource = "DCMR"
     template.TemplateIdentifier = "2000"
     sr.ContentTemplateSequence = Sequence([template])
     language = _content("HAS CONCEPT MOD", "CODE", _LANGUAGE)
-    language.ConceptCodeSequence = Sequence([_code(_JAPANESE)])
+    language.ConceptCodeSequence = Sequence([code_item(_JAPANESE)])
     items = [language, *_observer(doc)]
     for key, heading, concept in SECTION_CODES:
         text = doc.section_text(key)
@@ -197,10 +123,6 @@ def _content_tree(sr: Dataset, doc: ReportDocument) -> None:
     sr.ContentSequence = Sequence(items)
 
 
-def _dt(value: datetime) -> str:
-    return value.strftime("%Y%m%d%H%M%S.%f") + value.strftime("%z")
-
-
 def build_dicom_sr(doc: ReportDocument, *, now: datetime | None = None) -> Dataset:
     """The Basic Text SR dataset for ``doc`` (with file meta), ready to save.
 
@@ -214,7 +136,7 @@ def build_dicom_sr(doc: ReportDocument, *, now: datetime | None = None) -> Datas
     """
     created = (now or datetime.now()).astimezone()
     content_time = (doc.edited_at or doc.generated_at or created).astimezone()
-    verified = doc.verified and bool(doc.verified_by) and bool(doc.verifier_organization)
+    verified = is_verified(doc)
 
     sr = Dataset()
     sr.SpecificCharacterSet = CHARSET
@@ -223,13 +145,13 @@ def build_dicom_sr(doc: ReportDocument, *, now: datetime | None = None) -> Datas
     sr.InstanceCreationDate = created.strftime("%Y%m%d")
     sr.InstanceCreationTime = created.strftime("%H%M%S")
     sr.TimezoneOffsetFromUTC = created.strftime("%z")
-    _patient_and_study(sr, doc)
+    add_patient_and_study(sr, doc)
     sr.Modality = "SR"
     sr.SeriesInstanceUID = generate_uid()
     sr.SeriesNumber = SERIES_NUMBER
     sr.SeriesDescription = "AI レポート下書き (JRadi)"
     sr.ReferencedPerformedProcedureStepSequence = Sequence()
-    sr.Manufacturer = "JRadi Desktop"
+    sr.Manufacturer = MANUFACTURER
     sr.SoftwareVersions = __version__
     sr.InstanceNumber = 1
     sr.ContentDate = content_time.strftime("%Y%m%d")
@@ -243,53 +165,15 @@ def build_dicom_sr(doc: ReportDocument, *, now: datetime | None = None) -> Datas
         observer.VerifyingObserverName = doc.verified_by
         observer.VerifyingObserverIdentificationCodeSequence = Sequence()
         observer.VerifyingOrganization = doc.verifier_organization.replace("\\", "/")[:64]
-        observer.VerificationDateTime = _dt(content_time)
+        observer.VerificationDateTime = dicom_dt(content_time)
         sr.VerifyingObserverSequence = Sequence([observer])
     sr.PerformedProcedureCodeSequence = Sequence()
     if doc.has_source_instance:
         sr.CurrentRequestedProcedureEvidenceSequence = Sequence([_evidence(doc)])
     _content_tree(sr, doc)
 
-    sr.file_meta = FileMetaDataset()
-    sr.file_meta.MediaStorageSOPClassUID = sr.SOPClassUID
-    sr.file_meta.MediaStorageSOPInstanceUID = sr.SOPInstanceUID
-    sr.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    add_file_meta(sr)
     return sr
-
-
-def _encode(sr: Dataset) -> bytes:
-    buffer = DicomBytesIO()
-    sr.save_as(buffer, enforce_file_format=True)
-    return buffer.getvalue()
-
-
-def _same_instance(sop_instance_uid: str) -> Callable[[Path], None]:
-    """A verifier: pydicom reads the file back as the SR with this SOP Instance UID, and
-    encoding what it read gives the file's bytes again. (pydicom reads a file cut short
-    without complaint, the last values just shorter, so reading alone proves little.)"""
-
-    def verify(temp: Path) -> None:
-        data = temp.read_bytes()
-        try:
-            found = pydicom.dcmread(DicomBytesIO(data))
-            again = _encode(found)
-        except Exception as exc:  # a truncated or damaged file, whatever pydicom says
-            raise incomplete_file(
-                f"DICOM として読み直せません（{summary(exc)}）",
-                f"it does not read back as DICOM ({summary(exc)})",
-            ) from exc
-        if str(found.get("SOPInstanceUID", "")) != sop_instance_uid:
-            raise incomplete_file(
-                "読み直した SOP Instance UID が一致しません",
-                "the SOP Instance UID read back differs",
-            )
-        if again != data:
-            raise incomplete_file(
-                f"DICOM として読み直した内容が一致しません（{len(data)} バイト）",
-                f"what pydicom reads back differs from the file ({len(data)} bytes)",
-            )
-
-    return verify
 
 
 def write_dicom_sr(doc: ReportDocument, path: str | os.PathLike[str]) -> Path:
@@ -301,12 +185,5 @@ def write_dicom_sr(doc: ReportDocument, path: str | os.PathLike[str]) -> Path:
     :class:`ReportExportError` naming ``path`` on failure.
     """
     sr = build_dicom_sr(doc)
-    try:
-        data = _encode(sr)
-    except Exception as exc:  # pydicom's message carries a whole traceback: keep one line
-        raise export_error(
-            Path(path),
-            f"DICOM として符号化できません（{summary(exc)}）",
-            f"it cannot be encoded as DICOM ({summary(exc)})",
-        ) from exc
-    return write_bytes_atomic(path, data, verify=_same_instance(str(sr.SOPInstanceUID)))
+    data = encoded(sr, path)
+    return write_bytes_atomic(path, data, verify=same_instance(str(sr.SOPInstanceUID)))

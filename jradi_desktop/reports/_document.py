@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from jradi_desktop.imaging import PlausibilityNote, XrayImage, plausibility_notes
 
@@ -102,6 +103,35 @@ class ReportDocument:
                 self.sop_class_uid,
             )
         )
+
+    def to_json(self) -> dict[str, Any]:
+        """The document as JSON values (for a child process: ``jradi report --send-pdf`` has
+        the app's PDF writer draw it); :meth:`from_json` reads it back equal."""
+        values: dict[str, Any] = {}
+        for field in fields(self):
+            value = getattr(self, field.name)
+            if isinstance(value, datetime):
+                value = value.isoformat()
+            elif isinstance(value, Path):
+                value = str(value)
+            elif field.name == "warnings":
+                value = [note.to_json() for note in value]
+            values[field.name] = value
+        return values
+
+    @classmethod
+    def from_json(cls, values: dict[str, Any]) -> ReportDocument:
+        """The document :meth:`to_json` wrote."""
+        kinds = {"generated_at": datetime.fromisoformat, "edited_at": datetime.fromisoformat,
+                 "source_path": Path}  # fmt: skip
+        known = {field.name for field in fields(cls)}
+        read = {
+            name: kinds[name](value) if name in kinds and value is not None else value
+            for name, value in values.items()
+            if name in known and name != "warnings"
+        }
+        notes = tuple(PlausibilityNote(**note) for note in values.get("warnings", ()))
+        return cls(**read, warnings=notes)
 
     def section_text(self, key: str) -> str:
         """The stripped text of section ``key`` ("indication", "findings", "impression")."""

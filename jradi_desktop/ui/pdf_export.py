@@ -5,14 +5,20 @@ widgets. Qt embeds (subsets of) the fonts it draws with, so the PDF shows the Ja
 on machines without a Japanese font. The font is, in order: one bundled with the app under
 ``resources/fonts/`` (IPAex Gothic is shipped there: ``fonts``), else a known Japanese
 system font, else any font Qt reports as covering Japanese.
+
+``python -m jradi_desktop.ui.pdf_export OUT.pdf`` draws a report's PDF in a process of its
+own, for ``jradi report --send-pdf``: the CLI may not import Qt (only ``jradi_desktop.ui``
+does), so it hands the document over on stdin as :meth:`ReportDocument.to_json`.
 """
 
 from __future__ import annotations
 
 import errno
 import html
+import json
 import os
 import re
+import sys
 from pathlib import Path
 
 from PySide6.QtCore import QMarginsF, QPointF, QRectF, QSizeF, Qt
@@ -29,6 +35,7 @@ from PySide6.QtGui import (
 )
 
 from jradi_desktop import reports  # the wording every export shares
+from jradi_desktop.errors import JRadiError
 from jradi_desktop.reports import (
     ReportDocument,
     ReportExportError,
@@ -316,6 +323,25 @@ def write_pdf(
     return atomic_write(path, lambda temp: _render(doc, temp, family), verify=verify_pdf)
 
 
+def main(argv: list[str] | None = None) -> int:
+    """Draw the document on stdin (:meth:`ReportDocument.to_json`) as the PDF ``OUT.pdf``.
+
+    Exit status 0 when it is written; otherwise 1, and the reason as one JSON line on stderr
+    (``{"ja": ..., "en": ...}``) for the CLI to show.
+    """
+    [out] = sys.argv[1:] if argv is None else argv
+    os.environ["QT_QPA_PLATFORM"] = "offscreen"  # it shows nothing: no screen needed
+    _app = QGuiApplication.instance() or QGuiApplication(sys.argv[:1])  # Qt's fonts
+    try:
+        document = ReportDocument.from_json(json.loads(sys.stdin.buffer.read().decode("utf-8")))
+        write_pdf(document, out)
+    except JRadiError as exc:
+        reason = {"ja": exc.message_ja, "en": exc.message_en}
+        print(json.dumps(reason, ensure_ascii=False), file=sys.stderr, flush=True)
+        return 1
+    return 0
+
+
 __all__ = [
     "SYSTEM_FAMILIES",
     "japanese_font_family",
@@ -323,3 +349,6 @@ __all__ = [
     "verify_pdf",
     "write_pdf",
 ]
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -15,6 +15,7 @@ from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QApplication,
+    QCheckBox,
     QLabel,
     QLineEdit,
     QMenu,
@@ -40,7 +41,7 @@ class ReportPanel(QWidget):
     stopRequested = Signal()
     draftChanged = Signal(dict)  # autosave payload
     exportRequested = Signal(str)  # "txt" | "md" | "pdf" | "sr"
-    sendToPacsRequested = Signal()  # the report's SR to the PACS its image came from
+    sendToPacsRequested = Signal()  # the report's SR (+ PDF) to the PACS its image came from
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -69,6 +70,7 @@ class ReportPanel(QWidget):
             action.triggered.connect(lambda _=False, f=fmt: self.exportRequested.emit(f))
         self.export_button.setMenu(self.export_menu)
         self.send_button = QPushButton()
+        self.send_pdf = QCheckBox(enabled=False)  # 「PDF も送る」: as DICOM Encapsulated PDF
         self.findings = QPlainTextEdit()
         self.impression = QPlainTextEdit()
         self.findings_label = QLabel()
@@ -79,7 +81,8 @@ class ReportPanel(QWidget):
         self.progress = QProgressBar(textVisible=False, maximumHeight=6, visible=False)
 
         buttons = row(self.generate_button, self.stop_button, self.regenerate_button, None,
-                      self.copy_button, self.export_button, self.send_button)  # fmt: skip
+                      self.copy_button, self.export_button, self.send_button,
+                      self.send_pdf)  # fmt: skip
         layout = QVBoxLayout(self)
         layout.addWidget(self.banner)
         layout.addWidget(self.warning)
@@ -132,6 +135,10 @@ class ReportPanel(QWidget):
         self.export_actions["pdf"].setText(self.tr("PDF (.pdf)"))
         self.export_actions["sr"].setText(self.tr("DICOM SR (.dcm)"))
         self.send_button.setText(self.tr("PACSへ送信"))
+        self.send_pdf.setText(self.tr("PDF も送る"))
+        self.send_pdf.setToolTip(
+            self.tr("レポートの PDF も DICOM（Encapsulated PDF）として SR と一緒に送ります")
+        )
         self._send_tooltip()
         self.findings_label.setText(self.tr("所見"))
         self.impression_label.setText(self.tr("印象"))
@@ -165,6 +172,7 @@ class ReportPanel(QWidget):
         self.pacs_origin = name
         self._send_tooltip()
         self.send_button.setEnabled(name is not None and not self.stop_button.isEnabled())
+        self.send_pdf.setEnabled(name is not None)
 
     def _send_tooltip(self) -> None:
         if self.pacs_origin is None:

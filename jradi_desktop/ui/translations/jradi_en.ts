@@ -1373,6 +1373,10 @@ pleural effusion</translation>
         <translation>Sending to PACS &quot;%1&quot;…</translation>
     </message>
     <message>
+        <source>PACS「%1」へレポート（DICOM SR と PDF）を送信しました</source>
+        <translation>Report sent to PACS &quot;%1&quot; (DICOM SR and PDF)</translation>
+    </message>
+    <message>
         <source>PACS「%1」へレポート（DICOM SR）を送信しました</source>
         <translation>Report sent to PACS &quot;%1&quot; (DICOM SR)</translation>
     </message>
@@ -1465,6 +1469,14 @@ pleural effusion</translation>
     <message>
         <source>PACSへ送信</source>
         <translation>Send to PACS</translation>
+    </message>
+    <message>
+        <source>PDF も送る</source>
+        <translation>Also send the PDF</translation>
+    </message>
+    <message>
+        <source>レポートの PDF も DICOM（Encapsulated PDF）として SR と一緒に送ります</source>
+        <translation>Also sends the report&apos;s PDF, as DICOM (Encapsulated PDF), with the SR</translation>
     </message>
     <message>
         <source>所見</source>
