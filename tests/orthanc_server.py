@@ -73,7 +73,9 @@ class Orthanc:
             return response.read()
 
 
-def configuration(server: Orthanc, our_aet: str, extra: dict[str, Any]) -> dict[str, Any]:
+def configuration(
+    server: Orthanc, our_aet: str, extra: dict[str, Any], move_over_tls: bool = False
+) -> dict[str, Any]:
     folder, dicom_port, http_port = server.folder, server.dicom_port, server.http_port
     return {
         "Name": "jradi-test-pacs",
@@ -103,6 +105,7 @@ def configuration(server: Orthanc, our_aet: str, extra: dict[str, Any]) -> dict[
                 "AllowGet": True,
                 "AllowMove": True,
                 "AllowStore": True,
+                "UseDicomTls": move_over_tls,  # C-MOVE's C-STOREs to us over DICOM TLS
             }
         },
         "Plugins": [],
@@ -137,14 +140,19 @@ def _stop(process: subprocess.Popen) -> None:
 
 @contextlib.contextmanager
 def orthanc_server(
-    folder: Path, our_aet: str = "JRADI", extra: dict[str, Any] | None = None
+    folder: Path,
+    our_aet: str = "JRADI",
+    extra: dict[str, Any] | None = None,
+    move_over_tls: bool = False,
 ) -> Iterator[Orthanc]:
     """Run Orthanc in ``folder`` for the ``with`` block; it is stopped however the block ends."""
     binary = orthanc_or_fail()
     folder.mkdir(parents=True, exist_ok=True)
     server = Orthanc(free_port(), free_port(), folder, folder / "orthanc.log", free_port())
     config = folder / "orthanc.json"
-    config.write_text(json.dumps(configuration(server, our_aet, extra or {}), indent=2))
+    config.write_text(
+        json.dumps(configuration(server, our_aet, extra or {}, move_over_tls), indent=2)
+    )
     with open(server.log, "wb") as log:
         process = subprocess.Popen(
             [binary, str(config)], stdout=log, stderr=subprocess.STDOUT, cwd=folder

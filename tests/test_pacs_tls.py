@@ -1,6 +1,8 @@
 """DICOM TLS against a real Orthanc (1.9+ has ``DicomTlsEnabled``): a test CA signs Orthanc's
 certificate and ours (the ``openssl`` CLI writes them); Orthanc requires a client certificate.
-Echo and find succeed over TLS; without our certificate the handshake fails, clearly."""
+Echo and find succeed over TLS; without our certificate the handshake fails, clearly. A C-MOVE
+comes back over TLS too (Orthanc's ``UseDicomTls`` for our AE title): our storage SCP listens
+with our certificate and requires Orthanc's."""
 
 from __future__ import annotations
 
@@ -8,11 +10,20 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import pydicom
 import pytest
 from orthanc_server import Orthanc, orthanc_server
 from pacs_data import copy_of_sample
 
-from jradi_desktop.pacs import PacsConnectionError, PacsEntry, echo, find_studies, send
+from jradi_desktop.pacs import (
+    PacsConnectionError,
+    PacsEntry,
+    PacsEntryError,
+    echo,
+    find_studies,
+    move_study,
+    send,
+)
 
 PATIENT = "JRADI-TLS-0001"
 pytestmark = pytest.mark.slow
@@ -47,7 +58,9 @@ def make_certificates(folder: Path) -> Path:
              "-addext", "keyUsage=critical,keyCertSign,cRLSign", cwd=folder)  # fmt: skip
     _signed(folder, "server", "/CN=127.0.0.1",
             "subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth,clientAuth")  # fmt: skip
-    _signed(folder, "client", "/CN=JRADI", "extendedKeyUsage=clientAuth")
+    # Ours is a server's too: for a C-MOVE over TLS the PACS connects to our storage SCP.
+    _signed(folder, "client", "/CN=JRADI",
+            "subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth,clientAuth")  # fmt: skip
     return folder
 
 
@@ -62,7 +75,7 @@ def tls_pacs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Orthanc, Path]:
         "DicomTlsTrustedCertificates": str(certs / "ca.crt"),
         "DicomTlsRemoteCertificateRequired": True,
     }
-    with orthanc_server(folder / "server", extra=tls) as server:
+    with orthanc_server(folder / "server", extra=tls, move_over_tls=True) as server:
         yield server, certs
 
 
@@ -93,3 +106,22 @@ def test_plain_dicom_to_the_tls_port_fails_in_bounded_time(tls_pacs):
     server, _ = tls_pacs
     with pytest.raises(PacsConnectionError, match=r"tls \(ORTHANC@127\.0\.0\.1:\d+\) \[C-ECHO\]"):
         echo(PacsEntry("tls", server.host, server.dicom_port, server.aet, timeout=3))
+
+
+def test_a_c_move_comes_back_over_tls(tls_pacs, tmp_path: Path):
+    server, certs = tls_pacs
+    entry = _entry(server, certs)
+    sent = copy_of_sample(tmp_path / "move.dcm", "JRADI-TLS-MOVE")
+    assert send(entry, [sent])[0].ok
+    study = str(pydicom.dcmread(sent).StudyInstanceUID)
+    result = move_study(entry, study, tmp_path / "out", server.move_port)
+    [received] = result.files
+    assert pydicom.dcmread(received).PixelData == pydicom.dcmread(sent).PixelData
+
+
+def test_a_c_move_over_tls_without_our_certificate_is_refused_first(tls_pacs, tmp_path: Path):
+    server, certs = tls_pacs
+    with pytest.raises(PacsEntryError, match="needs our certificate and key"):
+        move_study(_entry(server, certs, client=False), "1.2.3", tmp_path / "out",
+                   server.move_port)  # fmt: skip
+    assert not (tmp_path / "out").exists() or not list((tmp_path / "out").iterdir())

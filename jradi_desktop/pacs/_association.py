@@ -49,6 +49,28 @@ def tls_context(entry: PacsEntry) -> ssl.SSLContext | None:
     """The client TLS context of ``entry`` (None without TLS); a missing file is named."""
     if not entry.uses_tls:
         return None
+    return _context(entry, ssl.Purpose.SERVER_AUTH)
+
+
+def server_tls_context(entry: PacsEntry) -> ssl.SSLContext | None:
+    """The TLS context our C-MOVE storage SCP listens with (None when ``entry`` is plain
+    DICOM): our certificate, and the PACS's own certificate required, signed by the entry's
+    CA (mutual TLS, as a TLS PACS asks of us)."""
+    if not entry.uses_tls:
+        return None
+    if entry.tls_cert is None:
+        raise PacsEntryError(
+            f"PACS {entry.address}: DICOM TLS の C-MOVE では PACS がこちらへ接続してくるため、"
+            "自分の証明書と秘密鍵（--tls-cert と --tls-key）が必要です。",
+            f"PACS {entry.address}: a C-MOVE over DICOM TLS needs our certificate and key "
+            "(--tls-cert and --tls-key): the PACS connects to us.",
+        )
+    context = _context(entry, ssl.Purpose.CLIENT_AUTH)
+    context.verify_mode = ssl.CERT_REQUIRED
+    return context
+
+
+def _context(entry: PacsEntry, purpose: ssl.Purpose) -> ssl.SSLContext:
     for what, name in (("CA", entry.tls_ca), ("cert", entry.tls_cert), ("key", entry.tls_key)):
         if name is not None and not Path(name).is_file():
             raise PacsEntryError(
@@ -56,7 +78,7 @@ def tls_context(entry: PacsEntry) -> ssl.SSLContext | None:
                 f"PACS {entry.address}: the TLS {what} file {name} does not exist.",
             )
     try:
-        context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=entry.tls_ca)
+        context = ssl.create_default_context(purpose, cafile=entry.tls_ca)
         if entry.tls_cert is not None:
             context.load_cert_chain(entry.tls_cert, entry.tls_key)
     except (ssl.SSLError, OSError) as exc:

@@ -3,7 +3,8 @@
 The PACS opens a second association to us (the move destination: our AE title, which its
 administrator must have registered with our host and port) and C-STOREs each instance. We
 listen only while the request runs, on the local address the route to the PACS leaves from.
-The storage SCP itself speaks plain DICOM (no TLS).
+For a DICOM TLS entry our storage SCP listens with TLS too (our certificate; the PACS's
+required, signed by the entry's CA).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import os
 import socket
 import threading
 
-from jradi_desktop.pacs._association import associate, make_ae
+from jradi_desktop.pacs._association import associate, make_ae, server_tls_context
 from jradi_desktop.pacs._entries import PacsEntry
 from jradi_desktop.pacs._errors import PacsConnectionError, PacsRequestError
 from jradi_desktop.pacs._get import (
@@ -65,10 +66,12 @@ def move_study(
     for sop in SR_SOP_CLASSES:
         scp.add_supported_context(sop, list(UNCOMPRESSED))
     host = listen_address(entry.host)
+    tls = server_tls_context(entry)
     try:
         server = scp.start_server(
-            (host, listen_port), block=False, evt_handlers=[(evt.EVT_C_STORE, r.receiver)]
-        )
+            (host, listen_port), block=False, evt_handlers=[(evt.EVT_C_STORE, r.receiver)],
+            ssl_context=tls,
+        )  # fmt: skip
     except OSError as exc:
         raise PacsConnectionError(
             f"PACS {entry.address}: C-MOVE の受信用ポート {host}:{listen_port} を開けません"
