@@ -18,6 +18,7 @@ from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.filebase import DicomBytesIO
 from pydicom.uid import ExplicitVRLittleEndian, generate_uid
 
+from jradi_desktop import __version__
 from jradi_desktop.reports._document import ReportDocument
 from jradi_desktop.reports._errors import export_error, incomplete_file, summary
 
@@ -95,7 +96,43 @@ def _source_header(doc: ReportDocument) -> Dataset | None:
     return header
 
 
-def add_patient_and_study(ds: Dataset, doc: ReportDocument) -> None:
+def new_instance(
+    doc: ReportDocument,
+    sop_class: str,
+    series: tuple[str, int, str],
+    now: datetime | None = None,
+) -> tuple[Dataset, datetime]:
+    """A new instance of ``sop_class`` in ``doc``'s study and a series of its own
+    (``series``: modality, number, description), and the time its content was written.
+
+    Set here, alike for the SR and the Encapsulated PDF: SOP Common (UTF-8, the instance
+    creation time), the patient and study (:func:`_add_patient_and_study`), General Series,
+    General Equipment, and the instance number and content date and time.
+    """
+    created = (now or datetime.now()).astimezone()
+    content_time = (doc.edited_at or doc.generated_at or created).astimezone()
+    modality, series_number, series_description = series
+    ds = Dataset()
+    ds.SpecificCharacterSet = CHARSET
+    ds.SOPClassUID = sop_class
+    ds.SOPInstanceUID = generate_uid()
+    ds.InstanceCreationDate = created.strftime("%Y%m%d")
+    ds.InstanceCreationTime = created.strftime("%H%M%S")
+    ds.TimezoneOffsetFromUTC = created.strftime("%z")
+    _add_patient_and_study(ds, doc)
+    ds.Modality = modality
+    ds.SeriesInstanceUID = generate_uid()
+    ds.SeriesNumber = series_number
+    ds.SeriesDescription = series_description
+    ds.Manufacturer = MANUFACTURER
+    ds.SoftwareVersions = __version__
+    ds.InstanceNumber = 1
+    ds.ContentDate = content_time.strftime("%Y%m%d")
+    ds.ContentTime = content_time.strftime("%H%M%S")
+    return ds, content_time
+
+
+def _add_patient_and_study(ds: Dataset, doc: ReportDocument) -> None:
     """Fill ``ds``'s Patient, General Study and Patient Study attributes.
 
     They come from ``doc`` and, when ``doc.source_path`` is still the DICOM file with that

@@ -19,20 +19,16 @@ from pathlib import Path
 
 from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence
-from pydicom.uid import generate_uid
 
-from jradi_desktop import __version__
 from jradi_desktop.reports._atomic import write_bytes_atomic
 from jradi_desktop.reports._dicom_common import (
-    CHARSET,
-    MANUFACTURER,
     REPORT_TITLE,
     add_file_meta,
-    add_patient_and_study,
     code_item,
     dicom_dt,
     encoded,
     is_verified,
+    new_instance,
     same_instance,
 )
 from jradi_desktop.reports._document import TITLE_JA, ReportDocument
@@ -78,27 +74,9 @@ def build_encapsulated_pdf(
             "PDF ではありません（先頭が %PDF- ではありません）。",
             "this is not a PDF (it does not start with %PDF-).",
         )
-    created = (now or datetime.now()).astimezone()
-    content_time = (doc.edited_at or doc.generated_at or created).astimezone()
-
-    ds = Dataset()
-    ds.SpecificCharacterSet = CHARSET
-    ds.SOPClassUID = ENCAPSULATED_PDF
-    ds.SOPInstanceUID = generate_uid()
-    ds.InstanceCreationDate = created.strftime("%Y%m%d")
-    ds.InstanceCreationTime = created.strftime("%H%M%S")
-    ds.TimezoneOffsetFromUTC = created.strftime("%z")
-    add_patient_and_study(ds, doc)
-    ds.Modality = "DOC"
-    ds.SeriesInstanceUID = generate_uid()
-    ds.SeriesNumber = PDF_SERIES_NUMBER
-    ds.SeriesDescription = "AI レポート下書き PDF (JRadi)"
-    ds.Manufacturer = MANUFACTURER
-    ds.SoftwareVersions = __version__
+    series = ("DOC", PDF_SERIES_NUMBER, "AI レポート下書き PDF (JRadi)")
+    ds, content_time = new_instance(doc, ENCAPSULATED_PDF, series, now)
     ds.ConversionType = "WSD"  # SC Equipment: made on a workstation
-    ds.InstanceNumber = 1
-    ds.ContentDate = content_time.strftime("%Y%m%d")
-    ds.ContentTime = content_time.strftime("%H%M%S")
     ds.AcquisitionDateTime = dicom_dt(content_time)
     ds.BurnedInAnnotation = "YES"  # the PDF shows the patient's name and ID
     ds.DocumentTitle = TITLE_JA

@@ -21,19 +21,16 @@ from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence
 from pydicom.uid import generate_uid
 
-from jradi_desktop import __version__
 from jradi_desktop.reports._atomic import write_bytes_atomic
 from jradi_desktop.reports._dicom_common import (
-    CHARSET,
-    MANUFACTURER,
     REPORT_TITLE,
     Code,
     add_file_meta,
-    add_patient_and_study,
     code_item,
     dicom_dt,
     encoded,
     is_verified,
+    new_instance,
     same_instance,
 )
 from jradi_desktop.reports._document import ReportDocument
@@ -134,28 +131,10 @@ def build_dicom_sr(doc: ReportDocument, *, now: datetime | None = None) -> Datas
     The SR is COMPLETE/VERIFIED only when ``doc.verified`` with ``verified_by`` and
     ``verifier_organization`` (DICOM requires both); otherwise PARTIAL/UNVERIFIED.
     """
-    created = (now or datetime.now()).astimezone()
-    content_time = (doc.edited_at or doc.generated_at or created).astimezone()
     verified = is_verified(doc)
-
-    sr = Dataset()
-    sr.SpecificCharacterSet = CHARSET
-    sr.SOPClassUID = BASIC_TEXT_SR
-    sr.SOPInstanceUID = generate_uid()
-    sr.InstanceCreationDate = created.strftime("%Y%m%d")
-    sr.InstanceCreationTime = created.strftime("%H%M%S")
-    sr.TimezoneOffsetFromUTC = created.strftime("%z")
-    add_patient_and_study(sr, doc)
-    sr.Modality = "SR"
-    sr.SeriesInstanceUID = generate_uid()
-    sr.SeriesNumber = SERIES_NUMBER
-    sr.SeriesDescription = "AI レポート下書き (JRadi)"
+    series = ("SR", SERIES_NUMBER, "AI レポート下書き (JRadi)")
+    sr, content_time = new_instance(doc, BASIC_TEXT_SR, series, now)
     sr.ReferencedPerformedProcedureStepSequence = Sequence()
-    sr.Manufacturer = MANUFACTURER
-    sr.SoftwareVersions = __version__
-    sr.InstanceNumber = 1
-    sr.ContentDate = content_time.strftime("%Y%m%d")
-    sr.ContentTime = content_time.strftime("%H%M%S")
     sr.PreliminaryFlag = "FINAL" if verified else "PRELIMINARY"
     sr.CompletionFlag = "COMPLETE" if verified else "PARTIAL"
     sr.CompletionFlagDescription = "医師確認済み" if verified else "AI 下書き（医師の確認前）"
