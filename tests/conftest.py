@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import sys
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -117,3 +118,25 @@ def bunny(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, object]:
     folder = tmp_path_factory.mktemp("bunny") / "Bunny-tiny"
     tensors = write_bunny(folder)
     return folder, {k: torch.from_numpy(v) for k, v in tensors.items()}
+
+
+@pytest.fixture(scope="module")
+def plain_pacs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[object, object]]:
+    """A fresh Orthanc for the module and its entry 「院内」 (not yet registered)."""
+    from orthanc_server import orthanc_server
+
+    from jradi_desktop.pacs import PacsEntry
+
+    with orthanc_server(tmp_path_factory.mktemp("orthanc") / "server") as server:
+        yield server, PacsEntry("院内", server.host, server.dicom_port, server.aet, timeout=10)
+
+
+@pytest.fixture
+def demo_data(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A fresh data folder (``tmp_path/data``) with the shipped demo model registered as
+    ``demo``; returns ``tmp_path``."""
+    from jradi_desktop.cli import main
+
+    monkeypatch.setenv("JRADI_DATA_DIR", str(tmp_path / "data"))
+    assert main(["models", "add", "--demo"]) == 0
+    return tmp_path

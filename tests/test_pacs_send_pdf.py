@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pydicom
 import pytest
-from orthanc_server import Orthanc, free_port, orthanc_server
+from orthanc_server import free_port
 from pacs_data import copy_of_sample
 
 from jradi_desktop.cli import main
@@ -34,19 +34,6 @@ ENCAPSULATED_PDF = "1.2.840.10008.5.1.4.1.1.104.1"  # PS3.4 Annex B, Encapsulate
 BASIC_TEXT_SR = "1.2.840.10008.5.1.4.1.1.88.11"
 EXPLICIT_VR_LE = "1.2.840.10008.1.2.1"
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-def pacs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Orthanc, PacsEntry]:
-    with orthanc_server(tmp_path_factory.mktemp("orthanc-pdf") / "server") as server:
-        yield server, PacsEntry("院内", server.host, server.dicom_port, server.aet, timeout=10)
-
-
-@pytest.fixture
-def data(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("JRADI_DATA_DIR", str(tmp_path / "data"))
-    assert main(["models", "add", "--demo"]) == 0
-    return tmp_path
 
 
 @pytest.fixture
@@ -177,10 +164,10 @@ def test_send_pdf_needs_send_sr(tmp_path: Path, capsys):
     assert "--send-pdf needs --send-sr PACS" in capsys.readouterr().err
 
 
-def test_report_send_pdf_files_sr_and_pdf_in_the_image_study(pacs, data: Path, capsys):
-    server, entry = pacs
+def test_report_send_pdf_files_sr_and_pdf_in_the_image_study(plain_pacs, demo_data: Path, capsys):
+    server, entry = plain_pacs
     PacsRegistry().add(entry)
-    image = copy_of_sample(data / "chest.dcm", PATIENT)
+    image = copy_of_sample(demo_data / "chest.dcm", PATIENT)
     args = ["report", str(image), "--model", "demo", "--json", "--send-sr", "院内", "--send-pdf"]
     assert main(args) == 0
     out, err = capsys.readouterr()
@@ -207,15 +194,15 @@ def test_report_send_pdf_files_sr_and_pdf_in_the_image_study(pacs, data: Path, c
     inside = stored.EncapsulatedDocument[: stored.EncapsulatedDocumentLength]
     served = server.rest_bytes(f"/instances/{pdf_id}/pdf")  # Orthanc unwraps it
     assert served.startswith(b"%PDF-") and served.rstrip(b"\x00") == inside
-    text = pdf_text(inside, data)
+    text = pdf_text(inside, demo_data)
     if text is not None:  # the report's own PDF: its findings and patient are in it
         assert "".join(findings.split())[:20] in text and PATIENT in text
 
 
-def test_report_send_pdf_for_a_png_is_one_line(pacs, data: Path, capsys):
-    PacsRegistry().add(pacs[1])
-    png = data / "chest.png"
-    assert main(["render", str(copy_of_sample(data / "c.dcm", PATIENT)), str(png)]) == 0
+def test_report_send_pdf_for_a_png_is_one_line(plain_pacs, demo_data: Path, capsys):
+    PacsRegistry().add(plain_pacs[1])
+    png = demo_data / "chest.png"
+    assert main(["render", str(copy_of_sample(demo_data / "c.dcm", PATIENT)), str(png)]) == 0
     assert main(["report", str(png), "--model", "demo", "--send-sr", "院内", "--send-pdf"]) == 1
     [line] = re.findall(r"jradi report: [^\r\n]*", capsys.readouterr().err)  # after \r
     assert "chest.png" in line and "not a DICOM image" in line

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pydicom
 import pytest
-from orthanc_server import Orthanc, free_port, orthanc_server
+from orthanc_server import free_port
 from pacs_data import copy_of_sample
 
 from jradi_desktop.cli import main
@@ -19,23 +19,10 @@ PATIENT = "JRADI-BATCH-0001"
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(scope="module")
-def pacs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Orthanc, PacsEntry]:
-    with orthanc_server(tmp_path_factory.mktemp("orthanc-batch") / "server") as server:
-        yield server, PacsEntry("院内", server.host, server.dicom_port, server.aet, timeout=10)
-
-
-@pytest.fixture
-def data(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("JRADI_DATA_DIR", str(tmp_path / "data"))
-    assert main(["models", "add", "--demo"]) == 0
-    return tmp_path
-
-
-def test_report_send_sr_files_each_report_in_its_study(pacs, data: Path, capsys):
-    server, entry = pacs
+def test_report_send_sr_files_each_report_in_its_study(plain_pacs, demo_data: Path, capsys):
+    server, entry = plain_pacs
     PacsRegistry().add(entry)
-    image = copy_of_sample(data / "chest.dcm", PATIENT)
+    image = copy_of_sample(demo_data / "chest.dcm", PATIENT)
     assert main(["report", str(image), "--model", "demo", "--json", "--send-sr", "院内"]) == 0
     out, err = capsys.readouterr()
     findings = json.loads(out.splitlines()[-1])["findings"]
@@ -49,15 +36,15 @@ def test_report_send_sr_files_each_report_in_its_study(pacs, data: Path, capsys)
     assert findings.strip()
 
 
-def test_report_send_sr_failures_are_one_line(pacs, data: Path, capsys):
-    image = copy_of_sample(data / "chest.dcm", PATIENT)
+def test_report_send_sr_failures_are_one_line(plain_pacs, demo_data: Path, capsys):
+    image = copy_of_sample(demo_data / "chest.dcm", PATIENT)
     assert main(["report", str(image), "--model", "demo", "--send-sr", "ない"]) == 1
     err = capsys.readouterr().err
     assert err.startswith("jradi report: PACS 'ない' は登録されていません")
     assert err.count("\n") == 1
 
     PacsRegistry().add(PacsEntry("down", "127.0.0.1", free_port(), "X", timeout=5))
-    png = data / "chest.png"
+    png = demo_data / "chest.png"
     assert main(["render", str(image), str(png)]) == 0
     assert main(["report", str(image), str(png), "--model", "demo", "--send-sr", "down"]) == 1
     lines = re.findall(r"jradi report: [^\r\n]*", capsys.readouterr().err)  # after \r

@@ -42,11 +42,9 @@ def _window_with_the_demo_and_the_sample(qtbot, tmp_path):
 
 
 @pytest.mark.slow
-def test_the_shipped_demo_writes_the_same_report(tmp_path, capsys, monkeypatch):
+def test_the_shipped_demo_writes_the_same_report(demo_data, capsys):
     from jradi_desktop.cli import main
 
-    monkeypatch.setenv("JRADI_DATA_DIR", str(tmp_path / "data"))
-    assert main(["models", "add", "--demo"]) == 0
     assert main(["report", str(SAMPLE), "--model", "demo", "--json"]) == 0
     out = capsys.readouterr().out.splitlines()
     assert json.loads(out[-1])["text"] == DEMO_REPORT
@@ -100,11 +98,9 @@ def test_stop_while_the_image_is_encoded_ends_the_job_within_a_second(qtbot, tmp
 
 
 @pytest.mark.slow
-def test_jradi_report_shows_the_phases_on_stderr(tmp_path, capsys, slow_crops, monkeypatch):
+def test_jradi_report_shows_the_phases_on_stderr(demo_data, capsys, slow_crops):
     from jradi_desktop.cli import main
 
-    monkeypatch.setenv("JRADI_DATA_DIR", str(tmp_path / "data"))
-    assert main(["models", "add", "--demo"]) == 0
     assert main(["report", str(SAMPLE), "--model", "demo", "--json"]) == 0
     captured = capsys.readouterr()
     events = [json.loads(line) for line in captured.err.splitlines() if line.startswith("{")]
