@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
@@ -44,6 +45,12 @@ def run_child(command: list[str], timeout: float) -> subprocess.CompletedProcess
         encoding="utf-8",
         timeout=timeout,
     )
+
+
+def start_child(command: list[str], **options: Any) -> subprocess.Popen[str]:
+    """``command`` started from the repository root, offline, its stdout a text pipe."""
+    return subprocess.Popen(command, cwd=ROOT, env=child_env(), stdout=subprocess.PIPE,
+                            text=True, encoding="utf-8", **options)  # fmt: skip
 
 
 # --- training -------------------------------------------------------------------------------
@@ -91,15 +98,7 @@ def test_a_killed_run_resumes_from_its_last_checkpoint(demo_dir, tmp_path):
     path = write_config(tmp_path / "run.yaml", config)
     workspace = tmp_path / "ws"
     command = engine_command("lora", path, "--workspace", workspace, "--events", "jsonl")
-    child = subprocess.Popen(
-        command,
-        cwd=ROOT,
-        env=child_env(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-        encoding="utf-8",
-    )
+    child = start_child(command, stderr=subprocess.DEVNULL)
     checkpointed = None
     for line in child.stdout:
         event = json.loads(line)
@@ -149,14 +148,9 @@ def test_sigint_stops_a_run_even_when_its_launcher_ignored_sigint(demo_dir, tmp_
     SIGINT ignored (and Python keeps ignoring it); the engine must hear it anyway."""
     path = write_config(tmp_path / "run.yaml", run_config(demo_dir, max_steps=400, save_every=3))
     command = engine_command("lora", path, "--workspace", tmp_path / "ws", "--events", "jsonl")
-    child = subprocess.Popen(
+    child = start_child(
         command,
-        cwd=ROOT,
-        env=child_env(),
-        stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
-        text=True,
-        encoding="utf-8",
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
     )
     for line in child.stdout:
